@@ -1,0 +1,59 @@
+# Serverless WebSocket platform: every entry point a developer needs.
+# The first target that needs Python creates .venv from the pinned requirements.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+
+# Lambda build settings (module variables lambda_runtime / lambda_architecture)
+RUNTIME ?= python3.13
+ARCH    ?= arm64
+
+# Local gateway settings, shared by dev, token and publish
+PORT  ?= 3001
+STAGE ?= dev
+HOST  ?= 127.0.0.1
+export PORT STAGE HOST
+
+# Area fragments add their prerequisites for `make test` here.
+TEST_DEPS :=
+-include mk/*.mk
+
+.PHONY: help venv test lint pytest build clean token
+
+help: ## Show the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+# Every requirements/*.txt is fully pinned; areas add their own file (e.g. terraform.txt).
+REQUIREMENTS := $(sort $(wildcard requirements/*.txt))
+
+$(STAMP): $(REQUIREMENTS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
+	$(PY) -m pip install --quiet --disable-pip-version-check $(addprefix -r ,$(REQUIREMENTS))
+	@touch $@
+
+venv: $(STAMP) ## Create the virtual environment from pinned requirements
+
+lint: $(STAMP) ## ruff + mypy (and the Terraform checks of mk/*.mk)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP)
+	$(VENV)/bin/pytest
+
+test: lint pytest $(TEST_DEPS) ## Every test (lint, unit, functional, integration, Terraform, browser)
+
+build: $(STAMP) ## Lambda layer and function zips in build/ (RUNTIME=, ARCH=)
+	$(PY) tools/build.py --runtime $(RUNTIME) --arch $(ARCH) --out build
+
+clean: ## Remove build outputs and caches (keeps .venv)
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+token: $(STAMP) ## Print a dev JWT: make -s token USER=alice TENANT=acme [ROOMS='lobby,team-*']
+	@$(PY) tools/devtoken.py --user "$(USER)" --tenant "$(TENANT)" --rooms "$(ROOMS)"
+

@@ -1,0 +1,1 @@
+"""Developer tools: build, dev tokens, Terraform offline harness."""

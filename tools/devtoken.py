@@ -1,0 +1,64 @@
+"""Mint a JWT for the local gateway, signed with the local development secret.
+
+The secret below is public on purpose: the authorizer accepts it only with DEV_MODE=true,
+which nothing but the local gateway sets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import jwt
+
+DEV_SECRET = "local-development-secret-do-not-use-in-production-0123456789"  # noqa: S105 - public by design, see above
+DEV_ISSUER = "https://local.dev/ws"
+DEV_AUDIENCE = "ws-local"
+TOKEN_LIFETIME_S = 3600
+
+
+def mint(
+    user: str,
+    tenant: str,
+    *,
+    rooms: list[str] | None = None,
+    roles: list[str] | None = None,
+    lifetime_s: int = TOKEN_LIFETIME_S,
+    now: int | None = None,
+) -> str:
+    """Return an HS256 token with the claims the dev authorizer requires."""
+    issued = int(time.time()) if now is None else now
+    claims: dict[str, object] = {
+        "sub": user,
+        "tenant_id": tenant,
+        "iss": DEV_ISSUER,
+        "aud": DEV_AUDIENCE,
+        "iat": issued,
+        "exp": issued + lifetime_s,
+    }
+    if rooms:
+        claims["rooms"] = rooms
+    if roles:
+        claims["roles"] = roles
+    return jwt.encode(claims, DEV_SECRET, algorithm="HS256")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--tenant", required=True)
+    parser.add_argument("--rooms", default="", help="comma-separated room patterns")
+    parser.add_argument("--roles", default="", help="comma-separated roles")
+    args = parser.parse_args(argv)
+    if not args.user.strip() or not args.tenant.strip():
+        print("usage: make -s token USER=<user> TENANT=<tenant> [ROOMS='a,b-*']", file=sys.stderr)
+        return 2
+    rooms = [r.strip() for r in args.rooms.split(",") if r.strip()]
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+    print(mint(args.user.strip(), args.tenant.strip(), rooms=rooms, roles=roles))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
