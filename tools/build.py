@@ -236,6 +236,7 @@ def pip_command(*args: str) -> list[str]:
 
 
 def index_args(find_links: Path | None, no_index: bool) -> list[str]:
+    """Where pip may look: a wheelhouse, and with --no-index nothing else (offline)."""
     args = ["--find-links", str(find_links)] if find_links else []
     return [*args, "--no-index"] if no_index else args
 
@@ -280,6 +281,7 @@ def download_wheels(
 
 
 def run(command: Sequence[str], what: str) -> None:
+    """Run pip, turning its failure into a BuildError (pip has already said why)."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     result = subprocess.run(command, check=False, env=env)
     if result.returncode != 0:
@@ -307,6 +309,7 @@ def dependency_files(site: Path, pins: Mapping[str, str]) -> dict[str, Path]:
 
 
 def check_installed_matches_pins(site: Path, pins: Mapping[str, str]) -> None:
+    """Compare the installed distributions with the pins, naming every difference."""
     installed: dict[str, str] = {}
     for dist_info in site.glob("*.dist-info"):
         name, _, version = dist_info.name.removesuffix(".dist-info").partition("-")
