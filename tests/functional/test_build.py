@@ -21,6 +21,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
+
 from tools import build
 
 ROOT = Path(__file__).resolve().parents[2]
