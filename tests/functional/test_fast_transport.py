@@ -1,0 +1,314 @@
+"""Both transports against a real local HTTP server: same statuses, same outcomes.
+
+The server scripts a status per connection id (one per attempt) and records every request,
+so each scenario checks the outcome, the number of attempts and the wire format.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from unittest import mock
+from urllib.parse import unquote
+
+import botocore.auth
+import botocore.credentials
+import pytest
+from botocore.awsrequest import AWSRequest
+
+from wscore.fast_transport import Credentials, FastTransport
+from wscore.management import Boto3Transport, ManagementClient, Outcome, RetryPolicy
+
+CREDS = Credentials("AKIDLOCAL", "local/secret+key", "session-token")
+DROP = -1  # close the connection without answering
+HANG = -2  # answer only when the test releases the server
+
+ERROR_TYPES = {
+    410: "GoneException",
+    429: "LimitExceededException",
+    413: "PayloadTooLargeException",
+    403: "ForbiddenException",
+    500: "InternalServerErrorException",
+}
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Gateway:
+    """A scripted @connections endpoint on 127.0.0.1:0."""
+
+    port: int = 0
+    script: dict[str, list[int]] = field(default_factory=dict)
+    seen: list[Seen] = field(default_factory=list)
+    attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    release: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}/dev"
+
+    def status_for(self, connection_id: str) -> int:
+        with self.lock:
+            self.attempts[connection_id] += 1
+            steps = self.script.get(connection_id, [200])
+            return steps.pop(0) if len(steps) > 1 else steps[0]
+
+
+def make_handler(gw: Gateway) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            with gw.lock:
+                gw.seen.append(
+                    Seen(
+                        self.command,
+                        self.path,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                    )
+                )
+            prefix = "/dev/@connections/"
+            if not self.path.startswith(prefix):
+                self._answer(404)
+                return
+            status = gw.status_for(unquote(self.path[len(prefix) :]))
+            if status == DROP:
+                self.close_connection = True
+                self.connection.close()
+                return
+            if status == HANG:
+                gw.release.wait(10)
+                status = 200
+            if self.command == "DELETE" and status == 200:
+                status = 204
+            self._answer(status)
+
+        def _answer(self, status: int) -> None:
+            payload = b"" if status < 300 else json.dumps({"message": "x"}).encode()
+            self.send_response(status)
+            if status >= 300:
+                self.send_header("x-amzn-ErrorType", ERROR_TYPES.get(status, "Error"))
+                self.send_header("Content-Type", "application/json")
+            if status != 204:
+                self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_POST = _serve
+        do_DELETE = _serve
+
+    return Handler
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    gw = Gateway()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(gw))
+    server.daemon_threads = True
+    gw.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    yield gw
+    gw.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def fast(endpoint: str) -> FastTransport:
+    return FastTransport(endpoint, 4, credentials=lambda: CREDS, read_timeout=2.0)
+
+
+def boto(endpoint: str) -> Boto3Transport:
+    return Boto3Transport(endpoint, 4)
+
+
+TRANSPORTS: dict[str, Callable[[str], Any]] = {"fast": fast, "boto3": boto}
+
+
+@pytest.fixture(params=sorted(TRANSPORTS))
+def client(
+    request: pytest.FixtureRequest, gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ManagementClient]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDS.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDS.secret_key)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", CREDS.token or "")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    transport = TRANSPORTS[request.param](gateway.endpoint)
+    yield ManagementClient(
+        transport,
+        gateway.endpoint,
+        retry=RetryPolicy(max_attempts=3, base_s=0.001, cap_s=0.002),
+        sleep=lambda _s: None,
+    )
+    if isinstance(transport, FastTransport):
+        transport.close()
+
+
+SCENARIOS = [
+    ("ok", [200], Outcome.DELIVERED, 1),
+    ("gone", [410], Outcome.GONE, 1),
+    ("busy-then-ok", [429, 200], Outcome.DELIVERED, 2),
+    ("throttled", [429], Outcome.THROTTLED, 3),
+    ("too-large", [413], Outcome.TOO_LARGE, 1),
+    ("forbidden", [403], Outcome.FORBIDDEN, 1),
+    ("server-error", [500], Outcome.FAILED, 3),
+    ("flaky", [502, 503, 200], Outcome.DELIVERED, 3),
+    ("dropped", [DROP], Outcome.FAILED, 3),
+    ("dropped-once", [DROP, 200], Outcome.DELIVERED, 2),
+]
+
+
+@pytest.mark.parametrize(("cid", "steps", "outcome", "attempts"), SCENARIOS)
+def test_post_outcome(
+    client: ManagementClient,
+    gateway: Gateway,
+    cid: str,
+    steps: list[int],
+    outcome: Outcome,
+    attempts: int,
+) -> None:
+    gateway.script[cid] = list(steps)
+    assert client.post(cid, b'{"type":"x"}') is outcome
+    assert gateway.attempts[cid] == attempts
+
+
+def test_post_many_outcomes_match_single_posts(client: ManagementClient, gateway: Gateway) -> None:
+    for cid, steps, _, _ in SCENARIOS:
+        gateway.script[cid] = list(steps)
+    ids = [s[0] for s in SCENARIOS] + [f"extra-{i}" for i in range(20)]
+    out = client.post_many(ids, b'{"type":"x"}')
+    expected = {cid: outcome for cid, _, outcome, _ in SCENARIOS}
+    expected.update({f"extra-{i}": Outcome.DELIVERED for i in range(20)})
+    assert out == expected
+    assert {cid: gateway.attempts[cid] for cid, *_ in SCENARIOS} == {
+        cid: attempts for cid, _, _, attempts in SCENARIOS
+    }
+
+
+def test_forbidden_is_logged(
+    client: ManagementClient, gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    logging.getLogger("wscore").propagate = True
+    try:
+        gateway.script["f"] = [403]
+        with caplog.at_level(logging.ERROR, logger="wscore"):
+            assert client.post("f", b"{}") is Outcome.FORBIDDEN
+        assert any("execute-api:ManageConnections" in r.getMessage() for r in caplog.records)
+    finally:
+        logging.getLogger("wscore").propagate = False
+
+
+@pytest.mark.parametrize(
+    ("steps", "outcome"),
+    [([200], Outcome.DELIVERED), ([410], Outcome.GONE), ([403], Outcome.FORBIDDEN)],
+)
+def test_delete(
+    client: ManagementClient, gateway: Gateway, steps: list[int], outcome: Outcome
+) -> None:
+    gateway.script["c1="] = list(steps)
+    assert client.delete("c1=") is outcome
+    assert gateway.seen[-1].method == "DELETE"
+    assert gateway.seen[-1].path == "/dev/@connections/c1%3D"
+
+
+def test_wire_format_and_signature(gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast transport's request is SigV4-signed exactly as botocore would sign it."""
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    transport = fast(gateway.endpoint)
+    try:
+        body = b'{"type":"message","data":"\xc3\xa9"}'
+        assert transport.post_batch(["L0SM9cOFvHcCIhw=", "b/c"], body) == [200, 200]
+    finally:
+        transport.close()
+    assert sorted(s.path for s in gateway.seen) == [
+        "/dev/@connections/L0SM9cOFvHcCIhw%3D",
+        "/dev/@connections/b%2Fc",
+    ]
+    for seen in gateway.seen:
+        assert seen.method == "POST"
+        assert seen.body == body
+        assert seen.headers["host"] == f"127.0.0.1:{gateway.port}"
+        assert seen.headers["x-amz-security-token"] == CREDS.token
+        request = AWSRequest(
+            method="POST",
+            url=f"http://127.0.0.1:{gateway.port}{seen.path}",
+            data=body,
+            headers={"Host": seen.headers["host"]},
+        )
+        when = dt.datetime.strptime(seen.headers["x-amz-date"], "%Y%m%dT%H%M%SZ")
+        signer = botocore.auth.SigV4Auth(
+            botocore.credentials.Credentials(CREDS.access_key, CREDS.secret_key, CREDS.token),
+            "execute-api",
+            "eu-west-1",
+        )
+        with mock.patch.object(botocore.auth, "get_current_datetime", return_value=when):
+            signer.add_auth(request)
+        assert seen.headers["authorization"] == request.headers["Authorization"]
+        assert "/eu-west-1/execute-api/aws4_request" in seen.headers["authorization"]
+
+
+def test_connections_are_reused_across_batches(gateway: Gateway) -> None:
+    """Keep-alive: a second broadcast opens no new connection."""
+    opened: list[int] = []
+    transport = fast(gateway.endpoint)
+    original = transport._connect
+
+    async def counting() -> Any:
+        opened.append(1)
+        return await original()
+
+    transport._connect = counting  # type: ignore[method-assign]
+    try:
+        assert transport.post_batch([f"a{i}" for i in range(40)], b"{}") == [200] * 40
+        first = len(opened)
+        assert 1 <= first <= 4
+        assert transport.post_batch([f"b{i}" for i in range(40)], b"{}") == [200] * 40
+        assert len(opened) == first
+    finally:
+        transport.close()
+
+
+def test_read_timeout_is_a_network_error(gateway: Gateway) -> None:
+    gateway.script["slow"] = [HANG]
+    transport = FastTransport(gateway.endpoint, 2, credentials=lambda: CREDS, read_timeout=0.2)
+    try:
+        assert transport.post("slow", b"{}") == 0
+        assert transport.post("next", b"{}") == 200
+    finally:
+        gateway.release.set()
+        transport.close()
+
+
+def test_refused_connection_is_a_network_error() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    transport = FastTransport(
+        f"http://127.0.0.1:{port}/dev", 2, credentials=lambda: CREDS, connect_timeout=1.0
+    )
+    assert transport.post_batch(["a", "b"], b"{}") == [0, 0]
+    assert transport.delete("a") == 0
