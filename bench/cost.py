@@ -1,0 +1,398 @@
+"""Cost model: DynamoDB requests, capacity units and @connections calls per operation.
+
+One moto run drives the real handlers. Every DynamoDB and SQS call the handlers make is
+counted through botocore's event system on the very clients `services()` built; the
+@connections calls are counted by a recording transport (every post answers 200).
+
+Capacity units: moto accepts ReturnConsumedCapacity but answers constants (1.0 or 0.5 per
+call, whatever the item), so the units here are computed from item sizes with DynamoDB's
+published rules instead: reads ceil(bytes / 4 KB) per request (x0.5 eventually consistent,
+GSI queries always are), writes ceil(bytes / 1 KB) per item for the table plus the same
+for each GSI the item is in (x2 when a write moves it between index keys). Item sizes
+follow the documented formula (attribute names + values; numbers ~1 byte per 2 digits).
+The 100-byte per-index-entry storage overhead is not a capacity charge and is ignored.
+
+Rooms are seeded straight into the table (uncounted) so that a 1000-member room costs no
+million presence posts to set up; each row then measures one client operation end to end,
+including the fan-out worker runs its SQS jobs cause.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+INDEX_KEYS = {"GSI1": "GSI1PK", "GSI2": "GSI2PK"}
+ENDPOINT = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
+TENANT = "acme"
+FAR = 4102444800
+
+
+def attr_size(value: dict[str, Any]) -> int:  # noqa: PLR0911 - one return per type
+    """The size DynamoDB bills for one attribute value."""
+    (kind, raw), *_ = value.items()
+    if kind == "S":
+        return len(str(raw).encode())
+    if kind == "N":
+        digits = str(raw).lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind == "B":
+        return len(raw)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "NS", "BS"):
+        return sum(attr_size({kind[0]: v}) for v in raw)
+    if kind == "L":
+        return 3 + sum(attr_size(v) + 1 for v in raw)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + attr_size(v) + 1 for k, v in raw.items())
+    raise ValueError(kind)
+
+
+def item_size(item: dict[str, Any] | None) -> int:
+    if not item:
+        return 0
+    return sum(len(name.encode()) + attr_size(value) for name, value in item.items())
+
+
+def write_units(old: dict[str, Any] | None, new: dict[str, Any] | None) -> float:
+    """Table + GSI write units for replacing `old` by `new` (None: absent)."""
+    size = max(item_size(old), item_size(new))
+    units = float(max(1, math.ceil(size / 1024)))
+    for key in INDEX_KEYS.values():
+        before = (old or {}).get(key)
+        after = (new or {}).get(key)
+        if before is None and after is None:
+            continue
+        per = max(1, math.ceil(size / 1024))
+        units += per * (2 if before is not None and after is not None and before != after else 1)
+    return units
+
+
+@dataclass
+class Counter:
+    dynamodb: dict[str, int] = field(default_factory=dict)
+    read_units: float = 0.0
+    write_units: float = 0.0
+    sqs: dict[str, int] = field(default_factory=dict)
+    sqs_messages: int = 0
+    posts: int = 0
+    deletes: int = 0
+    worker_invocations: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
+class CountingTransport:
+    max_concurrency = 8
+
+    def __init__(self, counter: Counter) -> None:
+        self.counter = counter
+
+    def post(self, connection_id: str, data: bytes) -> int:
+        with self.counter.lock:
+            self.counter.posts += 1
+        return 200
+
+    def delete(self, connection_id: str) -> int:
+        with self.counter.lock:
+            self.counter.deletes += 1
+        return 204
+
+
+class Meter:
+    """Hooks on a DynamoDB client: counts calls and computes the units they consume."""
+
+    def __init__(self, counter: Counter, raw: Any, table: str) -> None:
+        self.counter = counter
+        self.raw = raw  # an uninstrumented client on the same emulated table
+        self.table = table
+        self.pending: list[tuple[str, dict[str, Any], Any]] = []
+
+    def attach_dynamodb(self, client: Any) -> None:
+        client.meta.events.register("before-parameter-build.dynamodb", self._before)
+        client.meta.events.register("after-call.dynamodb", self._after)
+
+    def attach_sqs(self, client: Any) -> None:
+        client.meta.events.register("after-call.sqs", self._sqs)
+
+    def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.raw.get_item(TableName=self.table, Key=key).get("Item")
+        return item
+
+    def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        op = model.name
+        snapshot: Any = None
+        if op in ("UpdateItem", "DeleteItem"):
+            snapshot = self._get(params["Key"])
+        elif op == "PutItem":
+            snapshot = self._get({"PK": params["Item"]["PK"], "SK": params["Item"]["SK"]})
+        elif op == "BatchWriteItem":
+            snapshot = [
+                self._get(r["DeleteRequest"]["Key"]) if "DeleteRequest" in r else None
+                for reqs in params["RequestItems"].values()
+                for r in reqs
+            ]
+        self.pending.append((op, params, snapshot))
+
+    def _after(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        op, params, old = self.pending.pop()
+        c = self.counter
+        c.dynamodb[op] = c.dynamodb.get(op, 0) + 1
+        failed = "Error" in parsed
+        if op == "GetItem":
+            factor = 1.0 if params.get("ConsistentRead") else 0.5
+            c.read_units += factor * max(1, math.ceil(item_size(parsed.get("Item")) / 4096))
+        elif op == "Query":
+            items = parsed.get("Items", [])
+            scanned = parsed.get("ScannedCount", len(items))
+            avg = sum(item_size(i) for i in items) / len(items) if items else 0
+            total = avg * scanned
+            factor = 0.5 if params.get("IndexName") or not params.get("ConsistentRead") else 1.0
+            c.read_units += factor * max(1, math.ceil(total / 4096))
+        elif op == "PutItem":
+            c.write_units += write_units(old, params["Item"])
+        elif op in ("UpdateItem",):
+            new = self._get(params["Key"]) if not failed else old
+            c.write_units += write_units(old, new)
+        elif op == "DeleteItem":
+            c.write_units += write_units(old, None)
+        elif op == "BatchWriteItem":
+            requests = [r for reqs in params["RequestItems"].values() for r in reqs]
+            for req, before in zip(requests, old, strict=True):
+                if "PutRequest" in req:
+                    c.write_units += write_units(None, req["PutRequest"]["Item"])
+                else:
+                    c.write_units += write_units(before, None)
+
+    def _sqs(self, parsed: dict[str, Any], model: Any, params: Any = None, **_: Any) -> None:
+        c = self.counter
+        c.sqs[model.name] = c.sqs.get(model.name, 0) + 1
+        if model.name == "SendMessageBatch":
+            c.sqs_messages += len(parsed.get("Successful", []))
+        elif model.name == "SendMessage":
+            c.sqs_messages += 1
+
+
+@contextmanager
+def emulated(counter: Counter) -> Iterator[dict[str, Any]]:
+    """A moto deployment with counting clients wired into `services()`."""
+    import boto3
+    from moto import mock_aws
+
+    from tools.aws_local import create_queues, create_table
+
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "TABLE_NAME": "ws-cost",
+        "MANAGEMENT_ENDPOINT": ENDPOINT,
+        "LOG_LEVEL": "ERROR",
+    }
+    saved = {k: os.environ.get(k) for k in [*env, "FANOUT_THRESHOLD", "FANOUT_QUEUE_URL"]}
+    os.environ.update(env)
+    from wscore import config, management, services
+
+    transport = CountingTransport(counter)
+
+    def counting(endpoint: str) -> management.ManagementClient:
+        return management.ManagementClient(transport, endpoint)
+
+    namespace = vars(services)  # services() resolves management_client from its module
+    original = namespace["management_client"]
+    namespace["management_client"] = counting
+    try:
+        with mock_aws():
+            raw = boto3.client("dynamodb")
+            sqs = boto3.client("sqs")
+            create_table(raw, "ws-cost")
+            queues = create_queues(sqs, "ws-cost")
+            os.environ.update(queues)
+            yield {"raw": raw, "sqs": sqs, "queues": queues, "config": config, "svc": services}
+    finally:
+        namespace["management_client"] = original
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        config.get_config.cache_clear()
+        services.services.cache_clear()
+
+
+class Driver:
+    """Runs client operations through the handlers and returns what each one cost."""
+
+    def __init__(self, world: dict[str, Any], counter: Counter) -> None:
+        from tests.helpers import ws_event
+
+        self.world = world
+        self.counter = counter
+        self.ws_event = ws_event
+        self.meter = Meter(counter, world["raw"], "ws-cost")
+        self.threshold(100)
+
+    def threshold(self, value: int) -> None:
+        """Rebuild the services with another FANOUT_THRESHOLD and re-attach the meters."""
+        os.environ["FANOUT_THRESHOLD"] = str(value)
+        self.world["config"].get_config.cache_clear()
+        self.world["svc"].services.cache_clear()
+        svc = self.world["svc"].services()
+        self.meter.attach_dynamodb(svc.repo._db)
+        if svc.dispatch._fanout is not None:
+            self.meter.attach_sqs(svc.dispatch._fanout._sqs)
+
+    def call(self, module: str, event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = importlib.import_module(module).handler(event, None)
+        return result
+
+    def seed_room(self, room: str, members: int, prefix: str) -> list[str]:
+        """Connections + memberships written directly (not counted)."""
+        from wscore.repository import Connection, Membership, Repository
+
+        repo = Repository(self.world["raw"], "ws-cost")
+        ids = []
+        for i in range(members):
+            cid = f"{prefix}{i:05d}AbCdEfG="
+            user = f"{prefix}-user-{i}"
+            repo.put_connection(Connection(cid, TENANT, user, 1, FAR, FAR, FAR, ENDPOINT))
+            repo.put_membership(Membership(TENANT, room, cid, user, 1, FAR))
+            ids.append(cid)
+        return ids
+
+    def drain_fanout(self) -> None:
+        """Run the fan-out worker on every queued job, 10 records per invocation (the ESM)."""
+        sqs, url = self.world["sqs"], self.world["queues"]["FANOUT_QUEUE_URL"]
+        while True:
+            out = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+            messages = out.get("Messages", [])
+            if not messages:
+                return
+            records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+            self.counter.worker_invocations += 1
+            result = self.call("fanout_worker", {"Records": records})
+            assert result == {"batchItemFailures": []}, result
+            for m in messages:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    def measure(self, operation: str, action: Any) -> dict[str, Any]:
+        self.counter.reset()
+        action()
+        self.drain_fanout()
+        c = self.counter
+        return {
+            "operation": operation,
+            "dynamodb_requests": sum(c.dynamodb.values()),
+            "read_units": round(c.read_units, 1),
+            "write_units": round(c.write_units, 1),
+            "management_calls": c.posts + c.deletes,
+            "sqs_requests": sum(c.sqs.values()),
+            "sqs_messages": c.sqs_messages,
+            "worker_invocations": c.worker_invocations,
+            "dynamodb_by_operation": dict(sorted(c.dynamodb.items())),
+            "units": "computed from item sizes (moto reports constant capacity)",
+        }
+
+    def message(self, cid: str, user: str, body: dict[str, Any]) -> None:
+        out = self.call(
+            {
+                "joinRoom": "join_room",
+                "sendMessage": "send_message",
+                "getPresence": "get_presence",
+            }[body["action"]],
+            self.ws_event("message", cid, user, TENANT, body),
+        )
+        assert out["statusCode"] == 200, out
+
+
+def scan_sample_row(total_connections: int = 10_000, id_len: int = 16) -> dict[str, Any]:
+    """The AWS sample (simple-websockets-chat-app): Scan every connection on each message.
+
+    Its items hold one attribute, `connectionId`; a Scan reads every item (1 MB per page)
+    and the message goes to every connection of the deployment, not of a room.
+    """
+    size = len(b"connectionId") + id_len
+    total = size * total_connections
+    pages = max(1, math.ceil(total / (1024 * 1024)))
+    return {
+        "operation": f"aws_sample_send_scan_{total_connections}",
+        "dynamodb_requests": pages,
+        "read_units": round(0.5 * math.ceil(total / 4096), 1),
+        "write_units": 0.0,
+        "management_calls": total_connections - 1,
+        "sqs_requests": 0,
+        "sqs_messages": 0,
+        "worker_invocations": 0,
+        "units": f"computed: {total_connections} items x {size} B, eventually consistent Scan",
+    }
+
+
+def run() -> list[dict[str, Any]]:
+    counter = Counter()
+    rows: list[dict[str, Any]] = []
+    with emulated(counter) as world:
+        d = Driver(world, counter)
+        ev = d.ws_event
+        rows.append(
+            d.measure("connect", lambda: d.call("connect", ev("connect", "new-1=", "zoe", TENANT)))
+        )
+        d.seed_room("r10", 10, "a")
+        d.call("connect", ev("connect", "joiner=", "jo", TENANT))
+        rows.append(
+            d.measure(
+                "join_room_of_10",
+                lambda: d.message("joiner=", "jo", {"action": "joinRoom", "roomId": "r10"}),
+            )
+        )
+        sender_10 = "joiner="  # now a member: 10 other members
+        send = {"action": "sendMessage", "roomId": "r10", "data": {"text": "hello room"}}
+        rows.append(d.measure("send_to_10_direct", lambda: d.message(sender_10, "jo", send)))
+        d.threshold(5)
+        rows.append(d.measure("send_to_10_sqs", lambda: d.message(sender_10, "jo", send)))
+        d.threshold(100)
+        members = d.seed_room("r1000", 1001, "b")
+        big = {"action": "sendMessage", "roomId": "r1000", "data": {"text": "hello room"}}
+        rows.append(d.measure("send_to_1000_sqs", lambda: d.message(members[0], "b-user-0", big)))
+        d.threshold(100_000)
+        rows.append(
+            d.measure("send_to_1000_direct", lambda: d.message(members[0], "b-user-0", big))
+        )
+        d.threshold(100)
+        for r in range(5):
+            d.seed_room(f"five{r}", 3, f"c{r}")
+        d.call("connect", ev("connect", "leaver=", "lee", TENANT))
+        for r in range(5):
+            d.message("leaver=", "lee", {"action": "joinRoom", "roomId": f"five{r}"})
+        rows.append(
+            d.measure(
+                "disconnect_from_5_rooms_of_4",
+                lambda: d.call("disconnect", ev("disconnect", "leaver=", "lee", TENANT)),
+            )
+        )
+        rows.append(
+            d.measure(
+                "presence_room_of_11",
+                lambda: d.message(sender_10, "jo", {"action": "getPresence", "roomId": "r10"}),
+            )
+        )
+    rows.append(scan_sample_row())
+    return rows
+
+
+if __name__ == "__main__":
+    import json
+
+    for row in run():
+        print(json.dumps(row))
