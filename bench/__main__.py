@@ -4,7 +4,9 @@
 
 The broadcast matrix runs every implementation against one endpoint process
 (`bench.endpoint`), one fresh sender process per cell. The plain boto3 loop is skipped
-where it would take more than a minute (said in the output and in results.json).
+where it would take more than a minute (said in the output and in results.json). The
+local gateway capacity run (`bench.gateway_capacity`) reports "pending" when
+`local_gateway/` is absent.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, cost
+from bench import cold_start, cost, gateway_capacity
 from bench.broadcast import IMPLS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,6 +221,9 @@ def table(results: dict[str, Any]) -> str:
                 f"  {r['operation']:30} {r['dynamodb_requests']:>7} {r['read_units']:>6} "
                 f"{r['write_units']:>6} {r['management_calls']:>6} {r['sqs_requests']:>4}"
             )
+    capacity = results.get("gateway_capacity")
+    if capacity:
+        lines += ["", "local gateway capacity: " + json.dumps(capacity)]
     lines += ["", "targets: " + json.dumps(results.get("targets", {}))]
     return "\n".join(lines)
 
@@ -227,7 +232,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench")
     parser.add_argument("--quick", action="store_true", help="N = 100, 1000 and single runs")
-    parser.add_argument("--skip", default="", help="comma list: broadcast,cold_start,sizes,cost")
+    parser.add_argument(
+        "--skip", default="", help="comma list: broadcast,cold_start,sizes,cost,gateway"
+    )
     parser.add_argument("--wheelhouse", type=Path, default=ROOT / ".venv" / "wheelhouse")
     args = parser.parse_args()
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -251,7 +258,9 @@ def main() -> int:
     if "cost" not in skip:
         print("cost model (moto)", flush=True)
         results["cost"] = cost.run()
-    results["gateway_capacity"] = {"status": "pending: local_gateway is not on this branch"}
+    if "gateway" not in skip:
+        print("local gateway capacity", flush=True)
+        results["gateway_capacity"] = gateway_capacity.run()
     results["targets"] = targets(results)
     results["machine"]["elapsed_s"] = round(time.time() - started, 1)
     results["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -21,6 +21,7 @@ import json
 import statistics
 import time
 import urllib.request
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -109,13 +110,63 @@ def measure(impl: str, endpoint: str, members: int, repeat: int) -> dict[str, An
     }
 
 
+def profile(impl: str, endpoint: str, members: int, out: str) -> None:
+    """cProfile of one measured broadcast: the calling thread and the transport loop thread.
+
+    For `project` the work happens in the transport's event-loop thread, so a profiler is
+    enabled there too and both are merged. For boto3 implementations use
+    `boto3_sequential`, which does all its work in the calling thread.
+    """
+    import cProfile
+    import io
+    import pstats
+    import threading
+
+    send = sender(impl, endpoint)
+    send(connection_ids(min(64, members), "warm"))
+    main_prof, loop_prof = cProfile.Profile(), cProfile.Profile()
+    ready = threading.Event()
+    loop = None
+
+    def switch(on: bool) -> None:
+        if on:
+            loop_prof.enable()
+        else:
+            loop_prof.disable()
+        ready.set()
+
+    if impl == "project":
+        from wscore.fast_transport import event_loop
+
+        loop = event_loop()
+        loop.call_soon_threadsafe(switch, True)
+        ready.wait(10)
+    main_prof.enable()
+    send(connection_ids(members, "prof"))
+    main_prof.disable()
+    if loop is not None:
+        ready.clear()
+        loop.call_soon_threadsafe(switch, False)
+        ready.wait(10)
+    text = io.StringIO()
+    stats = pstats.Stats(main_prof, stream=text)
+    if loop is not None:
+        stats.add(loop_prof)
+    stats.sort_stats("tottime").print_stats(25)
+    Path(out).write_text(text.getvalue())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="one broadcast measurement (a sender process)")
     parser.add_argument("--impl", choices=IMPLS, required=True)
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--members", type=int, required=True)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--profile", metavar="FILE", help="write a cProfile summary instead")
     args = parser.parse_args()
+    if args.profile:
+        profile(args.impl, args.endpoint, args.members, args.profile)
+        return
     result = measure(args.impl, args.endpoint, args.members, args.repeat)
     print("RESULT " + json.dumps(result), flush=True)
 

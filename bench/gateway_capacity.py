@@ -1,0 +1,188 @@
+"""Local gateway capacity: connections held, delivery latency in a 100-member room.
+
+The gateway (`python -m local_gateway`) runs in its own process with the real handlers;
+the clients run in another process (`python -m bench.gateway_capacity --clients ...`):
+
+1. `held` idle connections are opened (authorizer + $connect each) and kept open;
+2. `members` connections join one room;
+3. one member sends `sendMessage` at `rate` per second for `duration` seconds, each
+   message carrying its send time; every other member records receive - send.
+
+Reported: connections held (open at the end), p50/p99/max delivery latency, delivered vs
+expected. On a laptop this measures the emulator (moto + in-process handlers), not AWS:
+it tells whether `make dev` keeps up with a demo-sized load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+ROOM = "capacity"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def open_client(url: str, user: str) -> Any:
+    from websockets.asyncio.client import connect
+
+    from tools.devtoken import mint
+
+    return await connect(f"{url}?token={mint(user, 'bench')}", max_queue=None, open_timeout=30)
+
+
+async def clients(
+    url: str, members: int, held: int, rate: float, duration: float
+) -> dict[str, Any]:
+    gate = asyncio.Semaphore(16)
+
+    async def opened(user: str) -> Any:
+        async with gate:
+            try:
+                return await open_client(url, user)
+            except Exception:  # a refused or timed-out connect counts as not held
+                return None
+
+    t0 = time.perf_counter()
+    idle = [c for c in await asyncio.gather(*(opened(f"idle{i}") for i in range(held))) if c]
+    connect_s = time.perf_counter() - t0
+    room = [c for c in await asyncio.gather(*(opened(f"m{i}") for i in range(members))) if c]
+    for ws in room:
+        await ws.send(json.dumps({"action": "joinRoom", "roomId": ROOM}))
+        while True:  # presence events of earlier joiners may come first
+            frame = json.loads(await ws.recv())
+            if frame.get("type") == "ack" or frame.get("type") == "error":
+                break
+    latencies: list[float] = []
+    sent = 0
+
+    async def receive(ws: Any) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in ws:
+                frame = json.loads(raw)
+                data = frame.get("data")
+                if frame.get("type") == "message" and isinstance(data, dict) and "ns" in data:
+                    latencies.append((time.time_ns() - data["ns"]) / 1e6)
+
+    sender, receivers = room[0], room[1:]
+    tasks = [asyncio.create_task(receive(ws)) for ws in receivers]
+    start = time.perf_counter()
+    while time.perf_counter() - start < duration:
+        payload = {"ns": time.time_ns(), "seq": sent}
+        await sender.send(json.dumps({"action": "sendMessage", "roomId": ROOM, "data": payload}))
+        sent += 1
+        next_at = start + sent / rate
+        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+    expected = sent * len(receivers)
+    deadline = time.perf_counter() + 10
+    while len(latencies) < expected and time.perf_counter() < deadline:
+        await asyncio.sleep(0.1)
+    still_open = sum(1 for ws in idle + room if ws.state.name == "OPEN")
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*(ws.close() for ws in idle + room), return_exceptions=True)
+    return {
+        "connections_requested": held + members,
+        "connections_held": still_open,
+        "idle_connect_s": round(connect_s, 2),
+        "room_members": len(room),
+        "rate_per_s": rate,
+        "duration_s": duration,
+        "messages_sent": sent,
+        "deliveries_expected": expected,
+        "deliveries_received": len(latencies),
+        "latency_p50_ms": round(percentile(latencies, 0.5), 1),
+        "latency_p99_ms": round(percentile(latencies, 0.99), 1),
+        "latency_max_ms": round(max(latencies, default=0.0), 1),
+        "latency_mean_ms": round(statistics.fmean(latencies), 1) if latencies else 0.0,
+    }
+
+
+def run(
+    members: int = 100, held: int = 400, rate: float = 5.0, duration: float = 10.0
+) -> dict[str, Any]:
+    """Start the gateway, drive it from a client process, stop it; return the figures."""
+    if not (ROOT / "local_gateway" / "__main__.py").exists():
+        return {"status": "pending: local_gateway is not on this branch yet"}
+    port = free_port()
+    env = dict(os.environ)
+    env.update({"PORT": str(port), "HOST": "127.0.0.1", "STAGE": "dev"})
+    env.update({"GATEWAY_LOG_LEVEL": "WARNING", "LOG_LEVEL": "WARNING"})
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "local_gateway"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert gateway.stdout is not None
+        url = ""
+        for line in gateway.stdout:
+            if line.startswith("Local gateway ready:"):
+                url = line.split(":", 1)[1].strip()
+                break
+        if not url:
+            return {"status": f"error: the gateway did not start (exit {gateway.poll()})"}
+        cmd = [sys.executable, "-m", "bench.gateway_capacity", "--clients", "--url", url]
+        cmd += ["--members", str(members), "--held", str(held)]
+        cmd += ["--rate", str(rate), "--duration", str(duration)]
+        out = subprocess.run(  # noqa: S603 - our own client module
+            cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+        )
+        lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+        if not lines:
+            return {"status": "error: " + (out.stderr.strip().splitlines() or ["no output"])[-1]}
+        result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
+        result["status"] = "measured"
+        return result
+    finally:
+        gateway.terminate()
+        try:
+            gateway.wait(30)
+        except subprocess.TimeoutExpired:
+            gateway.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", action="store_true", help="run the client side only")
+    parser.add_argument("--url", default="")
+    parser.add_argument("--members", type=int, default=100)
+    parser.add_argument("--held", type=int, default=400)
+    parser.add_argument("--rate", type=float, default=5.0)
+    parser.add_argument("--duration", type=float, default=10.0)
+    args = parser.parse_args()
+    if args.clients:
+        result = asyncio.run(clients(args.url, args.members, args.held, args.rate, args.duration))
+        print("RESULT " + json.dumps(result), flush=True)
+    else:
+        print(json.dumps(run(args.members, args.held, args.rate, args.duration), indent=2))
+
+
+if __name__ == "__main__":
+    main()
