@@ -102,8 +102,8 @@ class SecretProvider:
         return self._value
 
     def _fetch(self) -> bytes:
-        client = self._client_factory(self._ref.service, self._ref.region)
         try:
+            client = self._client_factory(self._ref.service, self._ref.region)
             if self._ref.service == "secretsmanager":
                 value = _from_secrets_manager(client, self._ref.arn)
             else:
