@@ -5,7 +5,11 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jwt
@@ -429,3 +433,31 @@ def test_sentinel_token_never_reaches_logs_responses_or_errors(
                 assert fragment not in text, f"{case}: token text leaked"
     leaked = [text for text in haystacks if SENTINEL in text]
     assert leaked == []
+
+
+# --------------------------------------------------------------------------- cold start
+
+COLD_START = """
+import sys
+sys.path[:0] = ["lambda_src", "lambda_src/handlers", "."]
+import authorizer
+from tools import devtoken
+authorizer.handler({"methodArn": "arn:x", "queryStringParameters":
+                    {"token": devtoken.mint("alice", "acme")}}, None)
+print(sorted(m for m in ("boto3", "botocore", "aws_xray_sdk") if m in sys.modules))
+"""
+
+
+def test_dev_and_warm_paths_import_neither_boto3_nor_xray() -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {**DEV_ENV, "PATH": os.environ.get("PATH", "")}
+    result = subprocess.run(
+        [sys.executable, "-c", COLD_START],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"

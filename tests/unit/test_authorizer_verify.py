@@ -22,6 +22,7 @@ from wscore.auth import (
     MAX_TOKEN_BYTES,
     AuthRejectedError,
     AuthSettings,
+    AuthUnavailableError,
     Identity,
     JwksKeyProvider,
     SecretKeyProvider,
@@ -441,3 +442,23 @@ def test_fuzzed_tokens_are_only_ever_rejected(token: str) -> None:
     )
     with pytest.raises(AuthRejectedError):
         verifier.verify(token)
+
+
+def test_decode_refuses_key_confusion_even_without_the_header_precheck(
+    keys: Keys, verifier_for: Callable[..., TokenVerifier]
+) -> None:
+    """Defence in depth: jwt.decode's single-algorithm allowlist catches it on its own."""
+    verifier = verifier_for("RS256")
+    token = hmac_signed({"alg": "HS256", "kid": "rsa-1"}, claims(), keys.rsa_public_pem)
+    for key in (JwksKeyResolver(JWKS_URL).key_for("rsa-1"), keys.rsa_public_pem):
+        with pytest.raises(AuthRejectedError, match="alg_not_allowed"):
+            verifier._decode(token, key)
+
+
+def test_jwks_outage_is_unavailable_not_rejected(
+    fake_jwks: Any, keys: Keys, verifier_for: Callable[..., TokenVerifier]
+) -> None:
+    verifier = verifier_for("RS256")
+    fake_jwks.fail = True
+    with pytest.raises(AuthUnavailableError, match="jwks_unavailable"):
+        verifier.verify(keys.rs(claims()))
