@@ -9,6 +9,7 @@ so they show up in the function's error metric instead of looking like bad token
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from wscore.auth import (
@@ -17,6 +18,7 @@ from wscore.auth import (
     AuthRejectedError,
     AuthSettings,
     AuthUnavailableError,
+    ConfigError,
     Decision,
 )
 from wscore.logs import get_logger
@@ -40,42 +42,54 @@ def reset() -> None:
     _authorizer = None
 
 
-def _evaluate(authorizer: Authorizer, event: dict[str, Any]) -> tuple[Decision | None, str, str]:
-    """Return (decision, reason, method_arn); decision is None when the caller gets 401.
+@dataclass(frozen=True)
+class _Outcome:
+    """What happened, as a value: the handler raises its own exception outside any
+    `except` block, so nothing from PyJWT is chained into the Lambda error report."""
 
-    Exceptions are turned into values here so that the handler raises its own exception
-    outside any `except` block: nothing from PyJWT is chained into the Lambda error report.
-    """
+    request: AuthorizerRequest | None
+    decision: Decision | None  # None: 401 (or 500 when `unavailable`)
+    reason: str
+    unavailable: bool = False
+
+
+def _evaluate(authorizer: Authorizer, event: dict[str, Any]) -> _Outcome:
     try:
         request = AuthorizerRequest.from_event(event)
     except ValueError:
-        return None, "bad_event", ""
+        return _Outcome(None, None, "bad_event")
     try:
         decision = authorizer.decide(request)
     except AuthRejectedError as exc:
-        return None, exc.reason, request.method_arn
+        return _Outcome(request, None, exc.reason)
     except AuthUnavailableError as exc:
-        return None, f"unavailable:{exc.reason}", request.method_arn
-    return decision, decision.reason, request.method_arn
+        return _Outcome(request, None, exc.reason, unavailable=True)
+    return _Outcome(request, decision, decision.reason)
+
+
+def _configured() -> Authorizer:
+    try:
+        return get_authorizer()
+    except ConfigError as exc:  # names the variable; never holds a secret value
+        logger.error("authorizer.config_error", extra={"error": str(exc)})
+        raise
 
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     """Lambda entry point for the REQUEST authorizer."""
-    decision, reason, method_arn = _evaluate(get_authorizer(), event)
-    request_context = event.get("requestContext")
-    connection_id = (
-        request_context.get("connectionId") if isinstance(request_context, dict) else None
-    )
-    log_fields: dict[str, Any] = {"reason": reason, "connectionId": connection_id}
-    if decision is None:
-        if reason.startswith("unavailable:"):
+    outcome = _evaluate(_configured(), event)
+    request, decision = outcome.request, outcome.decision
+    log_fields: dict[str, Any] = {
+        "reason": outcome.reason,
+        "connectionId": request.connection_id if request else None,
+        "requestId": request.request_id if request else None,
+    }
+    if decision is None or request is None:
+        if outcome.unavailable:
             logger.error("authorizer.unavailable", extra=log_fields)
             raise RuntimeError("authorizer unavailable")
         logger.info("authorizer.reject", extra=log_fields)
         raise Exception("Unauthorized")  # the exact message API Gateway maps to 401
     log_fields.update(tenantId=decision.identity.tenant_id, userId=decision.identity.user_id)
-    if decision.allowed:
-        logger.info("authorizer.allow", extra=log_fields)
-    else:
-        logger.info("authorizer.deny", extra=log_fields)
-    return decision.response(method_arn)
+    logger.info("authorizer.allow" if decision.allowed else "authorizer.deny", extra=log_fields)
+    return decision.response(request.method_arn)

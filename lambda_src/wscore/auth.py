@@ -436,9 +436,7 @@ class TokenVerifier:
             tenant_id=_identifier(claims.get(s.tenant_claim), "invalid_tenant"),
             expires_at=_epoch(claims.get("exp")),
             roles=_string_list(claims.get(s.roles_claim), _ROLE, MAX_ROLES, "invalid_roles"),
-            rooms=_string_list(
-                claims.get(s.rooms_claim), _ROOM_PATTERN, MAX_ROOM_PATTERNS, "invalid_rooms"
-            ),
+            rooms=_rooms(claims, s.rooms_claim),
         )
 
 
@@ -466,6 +464,20 @@ def _epoch(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise AuthRejectedError("invalid_claim")
     return int(value)
+
+
+def _rooms(claims: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    """Room patterns; an absent claim means any room (empty context value).
+
+    Because "" in the context means *any* room, a claim that is present but empty or null
+    is refused rather than silently widened to every room.
+    """
+    if name not in claims:
+        return ()
+    rooms = _string_list(claims[name], _ROOM_PATTERN, MAX_ROOM_PATTERNS, "invalid_rooms")
+    if not rooms:
+        raise AuthRejectedError("invalid_rooms")
+    return rooms
 
 
 def _string_list(

@@ -256,10 +256,16 @@ def test_repeated_token_parameter_raises_unauthorized(env: pytest.MonkeyPatch) -
     call_unauthorized(event)
 
 
-def test_dev_token_is_refused_outside_dev_mode(env: pytest.MonkeyPatch) -> None:
+def test_dev_token_is_refused_outside_dev_mode(
+    env: pytest.MonkeyPatch, wscore_logs: list[str]
+) -> None:
     env.setenv("DEV_MODE", "false")
     with pytest.raises(ConfigError, match="JWT_DEV_SECRET"):
         authorizer.handler(connect_event(devtoken.mint("alice", "acme")), None)
+    errors = [json.loads(line) for line in wscore_logs if '"authorizer.config_error"' in line]
+    assert len(errors) == 1
+    assert "JWT_DEV_SECRET" in errors[0]["error"]
+    assert devtoken.DEV_SECRET not in errors[0]["error"]
 
 
 # --------------------------------------------------------------------------- 403
@@ -323,7 +329,9 @@ def test_key_store_outage_is_an_error_not_a_401(
     with pytest.raises(RuntimeError, match="authorizer unavailable") as caught:
         authorizer.handler(connect_event(devtoken.mint("alice", "acme")), None)
     assert caught.value.__context__ is None
-    assert any('"reason":"unavailable:secret_unavailable"' in line for line in wscore_logs)
+    errors = [json.loads(line) for line in wscore_logs if '"authorizer.unavailable"' in line]
+    assert [e["reason"] for e in errors] == ["secret_unavailable"]
+    assert errors[0]["level"] == "ERROR"
 
 
 # --------------------------------------------------------------------------- no token leaks

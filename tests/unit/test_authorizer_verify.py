@@ -360,6 +360,18 @@ REJECTIONS: list[tuple[str, str, Case, str]] = [
     # rooms and roles
     ("HS256", "rooms a string", lambda k: k.hs(claims(rooms="lobby")), "invalid_rooms"),
     ("HS256", "rooms an object", lambda k: k.hs(claims(rooms={"a": 1})), "invalid_rooms"),
+    (
+        "HS256",
+        "rooms an empty list (would mean any room)",
+        lambda k: k.hs(claims(rooms=[])),
+        "invalid_rooms",
+    ),
+    (
+        "HS256",
+        "rooms null (would mean any room)",
+        lambda k: k.hs(claims(rooms=None) | {"rooms": None}),
+        "invalid_rooms",
+    ),
     ("HS256", "rooms with a number", lambda k: k.hs(claims(rooms=["a", 1])), "invalid_rooms"),
     ("HS256", "rooms with an empty", lambda k: k.hs(claims(rooms=[""])), "invalid_rooms"),
     ("HS256", "rooms with a space", lambda k: k.hs(claims(rooms=["a b"])), "invalid_rooms"),
