@@ -24,6 +24,7 @@ from jwt.exceptions import InvalidSubjectError
 
 from wscore.jwks import JwksKeyResolver, JwksUnavailableError, UnknownKeyError
 from wscore.jwt_secret import (
+    MIN_SECRET_BYTES,
     ClientFactory,
     SecretProvider,
     SecretRef,
@@ -40,13 +41,12 @@ MAX_ROOM_PATTERNS = 32
 MAX_ROLES = 16
 MAX_ROLE_LENGTH = 64
 MAX_KID_LENGTH = 256
-MAX_CONTEXT_BYTES = 8 * 1024
 
 # Ids end up inside `USER#{tenant}#{user}`-style keys and in the `tenant/user` principal:
 # `#`, `/`, `,`, whitespace and non-ASCII are refused so they can never split a key.
-_ID = re.compile(r"[A-Za-z0-9._:@|+=~-]{1,128}")
-_ROOM_PATTERN = re.compile(r"[A-Za-z0-9_.:*?-]{1,128}")
-_ROLE = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
+_ID = re.compile(rf"[A-Za-z0-9._:@|+=~-]{{1,{MAX_ID_LENGTH}}}")
+_ROOM_PATTERN = re.compile(rf"[A-Za-z0-9_.:*?-]{{1,{MAX_ID_LENGTH}}}")
+_ROLE = re.compile(rf"[A-Za-z0-9_.:@-]{{1,{MAX_ROLE_LENGTH}}}")
 # Compact JWS: three base64url segments (the signature may be empty only for alg none).
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _CLAIM_NAME = re.compile(r"[A-Za-z0-9_.:/-]{1,128}")
@@ -206,6 +206,8 @@ class AuthSettings:
                 raise ConfigError(f"JWT_SECRET_ARN {exc}") from None
             return arn, None
         if dev_secret:
+            if len(dev_secret.encode()) < MIN_SECRET_BYTES:
+                raise ConfigError(f"JWT_DEV_SECRET must be at least {MIN_SECRET_BYTES} bytes")
             return None, dev_secret
         raise ConfigError("JWT_SECRET_ARN is required for HS256 (JWT_DEV_SECRET with DEV_MODE)")
 
@@ -571,8 +573,3 @@ class Authorizer:
         if allowed is not None and (request.origin_count != 1 or request.origin not in allowed):
             return Decision(identity, allowed=False, reason="origin_not_allowed")
         return Decision(identity, allowed=True)
-
-
-def context_size(response: Mapping[str, Any]) -> int:
-    """Bytes of the serialised authorizer response (API Gateway caps it at 8 KB)."""
-    return len(json.dumps(response, separators=(",", ":")).encode())

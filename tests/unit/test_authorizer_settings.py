@@ -109,6 +109,10 @@ def test_dev_settings_match_the_dev_token_tool() -> None:
             "JWT_DEV_SECRET",
         ),
         ({**BASE, "JWT_ALGORITHM": "HS256", "DEV_MODE": "yes"}, "DEV_MODE"),
+        (
+            {**BASE, "JWT_ALGORITHM": "HS256", "DEV_MODE": "true", "JWT_DEV_SECRET": "short"},
+            "JWT_DEV_SECRET",
+        ),
         ({**BASE, "JWT_ALGORITHM": "RS256"}, "JWT_JWKS_URL"),
         ({**BASE, "JWT_ALGORITHM": "ES256", "JWT_JWKS_URL": "http://idp/jwks"}, "JWT_JWKS_URL"),
         ({**BASE, "JWT_ALGORITHM": "RS256", "JWT_JWKS_URL": "file:///etc/passwd"}, "JWT_JWKS_URL"),
