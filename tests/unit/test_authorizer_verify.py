@@ -78,23 +78,23 @@ def hmac_raw(header: dict[str, Any], payload: bytes, key: bytes) -> str:
 class Keys:
     """Everything a case may sign with; `other_*` keys are not in the JWKS."""
 
-    rsa: rsa.RSAPrivateKey
-    ec: ec.EllipticCurvePrivateKey
+    rsa_private: rsa.RSAPrivateKey
+    ec_private: ec.EllipticCurvePrivateKey
     other_rsa: rsa.RSAPrivateKey
 
     @property
     def rsa_public_pem(self) -> bytes:
-        return self.rsa.public_key().public_bytes(
+        return self.rsa_private.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
 
     def rs(self, payload: dict[str, Any], kid: str | None = "rsa-1", **headers: Any) -> str:
         hdr = {"kid": kid, **headers} if kid else headers
-        return jwt.encode(payload, self.rsa, algorithm="RS256", headers=hdr)
+        return jwt.encode(payload, self.rsa_private, algorithm="RS256", headers=hdr)
 
     def es(self, payload: dict[str, Any], kid: str | None = "ec-1", **headers: Any) -> str:
         hdr = {"kid": kid, **headers} if kid else headers
-        return jwt.encode(payload, self.ec, algorithm="ES256", headers=hdr)
+        return jwt.encode(payload, self.ec_private, algorithm="ES256", headers=hdr)
 
     def hs(self, payload: dict[str, Any], secret: str = SECRET, **headers: Any) -> str:
         return jwt.encode(payload, secret, algorithm="HS256", headers=headers or None)
@@ -132,8 +132,8 @@ def make_settings(algorithm: str, **overrides: Any) -> AuthSettings:
 def verifier_for(fake_jwks: Any, keys: Keys) -> Callable[..., TokenVerifier]:
     """Build a verifier for a mode; the fake JWKS serves the RSA key and the EC key."""
     fake_jwks.keys = [
-        jwk(keys.rsa.public_key(), "rsa-1", "RS256"),
-        jwk(keys.ec.public_key(), "ec-1", "ES256"),
+        jwk(keys.rsa_private.public_key(), "rsa-1", "RS256"),
+        jwk(keys.ec_private.public_key(), "ec-1", "ES256"),
     ]
 
     def build(algorithm: str, **overrides: Any) -> TokenVerifier:
@@ -320,7 +320,9 @@ REJECTIONS: list[tuple[str, str, Case, str]] = [
     (
         "HS256",
         "unknown crit",
-        lambda k: k.hs(claims(), crit=["urn:example:ext"], **{"urn:example:ext": 1}),
+        lambda k: jwt.encode(
+            claims(), SECRET, "HS256", headers={"crit": ["urn:example:ext"], "urn:example:ext": 1}
+        ),
         "crit_not_supported",
     ),
     ("RS256", "crit b64", lambda k: k.rs(claims(), crit=["b64"], b64=True), "crit_not_supported"),
@@ -474,3 +476,31 @@ def test_jwks_outage_is_unavailable_not_rejected(
     fake_jwks.fail = True
     with pytest.raises(AuthUnavailableError, match="jwks_unavailable"):
         verifier.verify(keys.rs(claims()))
+
+
+class _FixedKey:
+    """A KeyProvider serving one JWK, for fuzzing without fixtures."""
+
+    def __init__(self, key: jwt.PyJWK) -> None:
+        self.key = key
+
+    def key_for(self, header: Any) -> jwt.PyJWK:
+        return self.key
+
+
+_FUZZ_KEYS = {
+    "RS256": rsa.generate_private_key(public_exponent=65537, key_size=2048),
+    "ES256": ec.generate_private_key(ec.SECP256R1()),
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(alg=st.sampled_from(["RS256", "ES256"]), signature=st.binary(max_size=600))
+def test_fuzzed_signatures_are_rejected_as_invalid(alg: str, signature: bytes) -> None:
+    private = _FUZZ_KEYS[alg]
+    verifier = TokenVerifier(
+        make_settings(alg), _FixedKey(jwt.PyJWK(jwk(private.public_key(), "k", alg)))
+    )
+    token = unsigned({"alg": alg, "kid": "k"}, claims(), signature)
+    with pytest.raises(AuthRejectedError, match="invalid_signature"):
+        verifier.verify(token)
