@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 import jwt
 from jwt.exceptions import InvalidSubjectError
 
+from wscore.events import Identity
 from wscore.jwks import JwksKeyResolver, JwksUnavailableError, UnknownKeyError
 from wscore.jwt_secret import (
     MIN_SECRET_BYTES,
@@ -286,32 +287,6 @@ def _values(
 # --------------------------------------------------------------------------- verification
 
 
-@dataclass(frozen=True)
-class Identity:
-    """Who the verified token says the caller is."""
-
-    user_id: str
-    tenant_id: str
-    expires_at: int
-    roles: tuple[str, ...]
-    rooms: tuple[str, ...]
-
-    @property
-    def principal_id(self) -> str:
-        """`tenant/user`: unambiguous because `/` is refused in both ids."""
-        return f"{self.tenant_id}/{self.user_id}"
-
-    def context(self) -> dict[str, str]:
-        """The flat authorizer context (ARCHITECTURE.md): strings only, well under 8 KB."""
-        return {
-            "userId": self.user_id,
-            "tenantId": self.tenant_id,
-            "tokenExp": str(self.expires_at),
-            "roles": ",".join(self.roles),
-            "rooms": ",".join(self.rooms),
-        }
-
-
 class KeyProvider(Protocol):
     """Gives the verification key for a token header (already checked)."""
 
@@ -436,7 +411,7 @@ class TokenVerifier:
         return Identity(
             user_id=_identifier(claims.get(s.user_claim), "invalid_user"),
             tenant_id=_identifier(claims.get(s.tenant_claim), "invalid_tenant"),
-            expires_at=_epoch(claims.get("exp")),
+            token_exp=_epoch(claims.get("exp")),
             roles=_string_list(claims.get(s.roles_claim), _ROLE, MAX_ROLES, "invalid_roles"),
             rooms=_rooms(claims, s.rooms_claim),
         )
@@ -528,7 +503,7 @@ class Decision:
         effect = "Allow" if self.allowed else "Deny"
         out = policy(self.identity.principal_id, effect, method_arn)
         if self.allowed:
-            out["context"] = self.identity.context()
+            out["context"] = self.identity.to_context()
         return out
 
 

@@ -70,8 +70,8 @@ class SecretRef:
 
 def default_client_factory(service: str, region: str) -> Any:
     """Create a boto3 client with short timeouts; boto3 is imported here, lazily."""
-    import boto3  # noqa: PLC0415 - lazy on purpose: keeps cold start lean
-    from botocore.config import Config  # noqa: PLC0415
+    import boto3
+    from botocore.config import Config
 
     config = Config(
         connect_timeout=_CONNECT_TIMEOUT_S,

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 import pytest
-from tools import devtoken
 
 import authorizer
+from tools import devtoken
 from wscore.auth import (
     MAX_TOKEN_BYTES,
     Authorizer,

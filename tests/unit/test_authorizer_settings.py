@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from tools import devtoken
 
+from tools import devtoken
 from wscore.auth import AuthSettings, ConfigError
 
 SM_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ws/jwt-AbCdEf"

@@ -23,11 +23,11 @@ from wscore.auth import (
     AuthRejectedError,
     AuthSettings,
     AuthUnavailableError,
-    Identity,
     JwksKeyProvider,
     SecretKeyProvider,
     TokenVerifier,
 )
+from wscore.events import Identity
 from wscore.jwks import JwksKeyResolver
 from wscore.jwt_secret import StaticSecretProvider
 
@@ -158,7 +158,7 @@ def test_hs256_valid_token_gives_identity(verifier_for: Callable[..., TokenVerif
     identity = verifier_for("HS256").verify(token)
     assert identity == Identity("alice", "acme", exp, ("admin", "dev"), ("lobby", "team-*"))
     assert identity.principal_id == "acme/alice"
-    assert identity.context() == {
+    assert identity.to_context() == {
         "userId": "alice",
         "tenantId": "acme",
         "tokenExp": str(exp),
@@ -212,7 +212,7 @@ def test_maximal_identity_fits_the_8_kb_authorizer_limit(
     token = jwt.encode(
         claims(sub="u" * 128, tenant_id="t" * 128, rooms=rooms, roles=roles), SECRET, "HS256"
     )
-    context = verifier_for("HS256").verify(token).context()
+    context = verifier_for("HS256").verify(token).to_context()
     assert len(json.dumps(context).encode()) < 6 * 1024
     assert all(isinstance(v, str) for v in context.values())
 
