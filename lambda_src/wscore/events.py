@@ -48,6 +48,11 @@ class Identity:
             raise Forbidden("the authorizer context lacks tokenExp") from None
         return cls(user, tenant, token_exp, _split(ctx.get("roles")), _split(ctx.get("rooms")))
 
+    @property
+    def principal_id(self) -> str:
+        """`tenant/user`: unambiguous because the authorizer refuses `/` in both ids."""
+        return f"{self.tenant_id}/{self.user_id}"
+
     def to_context(self) -> dict[str, str]:
         """The flat string context the authorizer returns (inverse of from_authorizer)."""
         return {

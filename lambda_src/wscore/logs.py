@@ -38,11 +38,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str, separators=(",", ":"))
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to the current sys.stdout (Lambda forwards it to CloudWatch Logs)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
 def get_logger(name: str = "wscore") -> logging.Logger:
     """Return a logger under the package root, configuring the root handler once."""
     root = logging.getLogger("wscore")
     if not getattr(root, "_wscore_configured", False):
-        handler = logging.StreamHandler(sys.stdout)
+        handler = _StdoutHandler()
         handler.setFormatter(JsonFormatter())
         root.handlers[:] = [handler]
         root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
