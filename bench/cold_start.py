@@ -11,6 +11,10 @@ read-only in Lambda, so the project's modules are compiled at every cold start w
 boto3 (part of the runtime) has its byte-code:
 - `import_ms`: project sources from a fresh copy, byte-code writing disabled (as deployed);
 - `import_ms_pyc`: the same with the project's byte-code cached (what shipping .pyc gives).
+
+On a shared machine wall times drift with other load, so each handler's runs are
+interleaved with runs of bare `import boto3` (its own baseline) and the CPU time of the
+import is reported too (`import_cpu_ms`), which other processes barely disturb.
 """
 
 from __future__ import annotations
@@ -29,9 +33,9 @@ HANDLERS = ROOT / "lambda_src" / "handlers"
 
 PROBE = """
 import sys, time
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 __import__(sys.argv[1])
-print(f"{(time.perf_counter() - t0) * 1000:.3f}")
+print(f"{(time.perf_counter() - t0) * 1000:.3f} {(time.process_time() - c0) * 1000:.3f}")
 """
 
 HANDLER_ENV = {
@@ -59,58 +63,75 @@ def handler_names() -> list[str]:
     return sorted(p.stem for p in HANDLERS.glob("*.py") if not p.stem.startswith("_"))
 
 
-def import_ms(
-    module: str, runs: int, src: Path = ROOT / "lambda_src", *, bytecode: bool = True
-) -> tuple[float, list[float], str | None]:
-    """Median import time of `module` over `runs` fresh interpreters (and any error)."""
+def probe_env(src: Path, *, bytecode: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JWT_"))}
     env.update(HANDLER_ENV)
     env["PYTHONPATH"] = os.pathsep.join([str(src), str(src / "handlers")])
-    if not bytecode:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-    else:
+    if bytecode:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-    samples: list[float] = []
-    for _ in range(runs):
-        proc = subprocess.run(  # noqa: S603 - this interpreter, our probe
-            [sys.executable, "-c", PROBE, module],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if proc.returncode != 0:
-            return 0.0, [], proc.stderr.strip().splitlines()[-1]
-        samples.append(float(proc.stdout.strip().splitlines()[-1]))
-    return statistics.median(samples), samples, None
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def import_once(module: str, env: dict[str, str]) -> tuple[float, float]:
+    """(wall ms, CPU ms) of importing `module` in a fresh interpreter."""
+    proc = subprocess.run(  # noqa: S603 - this interpreter, our probe
+        [sys.executable, "-c", PROBE, module],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr.strip().splitlines()[-1])
+    wall, cpu = proc.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 1) if values else 0.0
+
+
+def measure_handler(name: str, runs: int, nopyc: Path, pyc: Path) -> dict[str, Any]:
+    """Runs interleaved with bare `import boto3`, so load drift hits both alike."""
+    base_env = probe_env(nopyc, bytecode=True)
+    cold_env = probe_env(nopyc, bytecode=False)
+    pyc_env = probe_env(pyc, bytecode=True)
+    base: list[tuple[float, float]] = []
+    cold: list[tuple[float, float]] = []
+    cached: list[tuple[float, float]] = []
+    try:
+        import_once(name, pyc_env)  # write the byte-code of the .pyc variant
+        for _ in range(runs):
+            base.append(import_once("boto3", base_env))
+            cold.append(import_once(name, cold_env))
+            cached.append(import_once(name, pyc_env))
+    except RuntimeError as exc:
+        return {"handler": name, "import_ms": 0.0, "boto3_import_ms": 0.0, "error": str(exc)}
+    row: dict[str, Any] = {
+        "handler": name,
+        "import_ms": median([w for w, _ in cold]),
+        "boto3_import_ms": median([w for w, _ in base]),
+        "import_ms_pyc": median([w for w, _ in cached]),
+        "import_cpu_ms": median([c for _, c in cold]),
+        "boto3_import_cpu_ms": median([c for _, c in base]),
+        "samples_ms": [round(w, 1) for w, _ in cold],
+    }
+    row["over_boto3_ms"] = round(row["import_ms"] - row["boto3_import_ms"], 1)
+    row["over_boto3_cpu_ms"] = round(row["import_cpu_ms"] - row["boto3_import_cpu_ms"], 1)
+    return row
 
 
 def measure(runs: int = 5) -> list[dict[str, Any]]:
-    """One row per handler: import_ms and boto3_import_ms (median of `runs`)."""
-    import_ms("boto3", 1)  # boto3's byte-code exists in the runtime: warm it here too
-    boto3_ms, _, _ = import_ms("boto3", runs)
-    rows: list[dict[str, Any]] = []
+    """One row per handler (median of `runs` fresh interpreters each)."""
     with tempfile.TemporaryDirectory(prefix="coldstart-") as tmp:
         nopyc, pyc = Path(tmp) / "nopyc", Path(tmp) / "pyc"
         for dest in (nopyc, pyc):
             shutil.copytree(ROOT / "lambda_src", dest, ignore=shutil.ignore_patterns("__pycache__"))
-        for name in handler_names():
-            median, samples, error = import_ms(name, runs, nopyc, bytecode=False)
-            import_ms(name, 1, pyc)
-            cached, _, _ = import_ms(name, runs, pyc)
-            row: dict[str, Any] = {
-                "handler": name,
-                "import_ms": round(median, 1),
-                "boto3_import_ms": round(boto3_ms, 1),
-                "over_boto3_ms": round(median - boto3_ms, 1),
-                "import_ms_pyc": round(cached, 1),
-                "samples_ms": [round(s, 1) for s in samples],
-            }
-            if error:
-                row["error"] = error
-            rows.append(row)
-    return rows
+        import_once("boto3", probe_env(nopyc, bytecode=True))  # warm boto3's own byte-code
+        return [measure_handler(name, runs, nopyc, pyc) for name in handler_names()]
 
 
 def artifact_sizes(out: Path, wheelhouse: Path | None) -> dict[str, Any]:
