@@ -238,6 +238,73 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The same figures as Markdown tables, for docs/PERFORMANCE.md."""
+    m = results["machine"]
+    out = [
+        f"Machine: {m['nproc']} vCPU {m['cpu_model']}, Python {m['python']}, "
+        f"load average {m['load_avg_at_start'][0]} at start, {m['elapsed_s']} s in all.",
+        "",
+        "| impl | N | latency ms | wall s | CPU s | CPU ms / message | delivered |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results.get("broadcast", []):
+        if "skipped" in r:
+            out.append(
+                f"| {r['impl']} | {r['members']} | {r['latency_ms']} | {r['skipped']} | | | |"
+            )
+        else:
+            out.append(
+                f"| {r['impl']} | {r['members']} | {r['latency_ms']} | {r['wall_s']:.3f} | "
+                f"{r['cpu_s']:.3f} | {r['cpu_ms_per_delivered']:.3f} | {r['delivered']} |"
+            )
+    cold = results.get("cold_start", [])
+    floor = results.get("cold_start_floor")
+    if cold:
+        out += [
+            "",
+            "| handler | import ms | import ms (.pyc) | boto3 ms | over boto3 ms | "
+            "import CPU ms | boto3 CPU ms | over boto3 CPU ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in cold + ([floor] if floor else []):
+            if "error" in r:
+                out.append(f"| {r['handler']} | error: {r['error']} | | | | | | |")
+                continue
+            out.append(
+                f"| {r['handler']} | {r['import_ms']} | {r['import_ms_pyc']} | "
+                f"{r['boto3_import_ms']} | {r['over_boto3_ms']} | {r['import_cpu_ms']} | "
+                f"{r['boto3_import_cpu_ms']} | {r['over_boto3_cpu_ms']} |"
+            )
+    sizes = results.get("artifacts", {})
+    if "layer_bytes" in sizes:
+        funcs = sizes["functions_bytes"]
+        out += [
+            "",
+            f"Artifacts (`tools/build.py --local`): layer.zip {sizes['layer_bytes']:,} bytes; "
+            f"function zips {min(funcs.values()):,}-{max(funcs.values()):,} bytes "
+            f"({', '.join(f'{k} {v:,}' for k, v in funcs.items())}).",
+        ]
+    if results.get("cost"):
+        out += [
+            "",
+            "| operation | DynamoDB requests | read units | write units | @connections calls "
+            "| SQS requests | worker invocations |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in results["cost"]:
+            out.append(
+                f"| {r['operation']} | {r['dynamodb_requests']} | {r['read_units']} | "
+                f"{r['write_units']} | {r['management_calls']} | {r['sqs_requests']} | "
+                f"{r['worker_invocations']} |"
+            )
+    capacity = results.get("gateway_capacity")
+    if capacity:
+        out += ["", "Local gateway capacity: `" + json.dumps(capacity) + "`"]
+    out += ["", "Targets: `" + json.dumps(results.get("targets", {})) + "`", ""]
+    return "\n".join(out)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench")
@@ -275,6 +342,7 @@ def main() -> int:
     results["machine"]["elapsed_s"] = round(time.time() - started, 1)
     results["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "results.md").write_text(markdown(results))
     print(table(results))
     print(f"\nwrote {args.out / 'results.json'} in {results['machine']['elapsed_s']} s")
     return 0

@@ -63,9 +63,23 @@ def handler_names() -> list[str]:
     return sorted(p.stem for p in HANDLERS.glob("*.py") if not p.stem.startswith("_"))
 
 
-def probe_env(src: Path, *, bytecode: bool) -> dict[str, str]:
+def function_env(name: str) -> dict[str, str]:
+    """HANDLER_ENV as the module sets it for one function (queue URLs only where sent)."""
+    import json
+
+    manifest = json.loads((ROOT / "modules" / "websocket_api" / "manifest.json").read_text())
+    spec = manifest["functions"].get(name, {})
+    env = dict(HANDLER_ENV)
+    queues = {q: v["env"] for q, v in manifest["queues"].items()}
+    for queue, var in queues.items():
+        if queue not in spec.get("sqs_send", []):
+            env.pop(var, None)
+    return env
+
+
+def probe_env(src: Path, *, bytecode: bool, function: str = "") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JWT_"))}
-    env.update(HANDLER_ENV)
+    env.update(function_env(function) if function else HANDLER_ENV)
     env["PYTHONPATH"] = os.pathsep.join([str(src), str(src / "handlers")])
     if bytecode:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -97,8 +111,8 @@ def median(values: list[float]) -> float:
 def measure_handler(name: str, runs: int, nopyc: Path, pyc: Path) -> dict[str, Any]:
     """Runs interleaved with bare `import boto3`, so load drift hits both alike."""
     base_env = probe_env(nopyc, bytecode=True)
-    cold_env = probe_env(nopyc, bytecode=False)
-    pyc_env = probe_env(pyc, bytecode=True)
+    cold_env = probe_env(nopyc, bytecode=False, function=name)
+    pyc_env = probe_env(pyc, bytecode=True, function=name)
     base: list[tuple[float, float]] = []
     cold: list[tuple[float, float]] = []
     cached: list[tuple[float, float]] = []
