@@ -346,7 +346,7 @@ class FastTransport:
         return self.post_batch([connection_id], data)[0]
 
     def delete(self, connection_id: str) -> int:
-        return self._run(self._send_all("DELETE", [connection_id], b"", None))[0]
+        return self._run(self._send_all("DELETE", [connection_id], b"", None, self._creds()))[0]
 
     def post_batch(
         self, connection_ids: Sequence[str], data: bytes, delays: Sequence[float] | None = None
@@ -354,7 +354,8 @@ class FastTransport:
         """POST `data` to every id; `delays[i]` postpones id i (jittered retries)."""
         if not connection_ids:
             return []
-        return self._run(self._send_all("POST", connection_ids, data, delays))
+        # Credentials are read here, in the caller's thread: a refresh may block on I/O.
+        return self._run(self._send_all("POST", connection_ids, data, delays, self._creds()))
 
     def close(self) -> None:
         """Close the pooled connections (tests; a Lambda container just freezes)."""
@@ -379,9 +380,13 @@ class FastTransport:
         return self._credentials()
 
     async def _send_all(
-        self, method: str, ids: Sequence[str], data: bytes, delays: Sequence[float] | None
+        self,
+        method: str,
+        ids: Sequence[str],
+        data: bytes,
+        delays: Sequence[float] | None,
+        creds: Credentials,
     ) -> list[int]:
-        creds = self._creds()
         payload_hash = hashlib.sha256(data).hexdigest() if data else _EMPTY_SHA256
         tail = f"Content-Length: {len(data)}\r\n" if method == "POST" else ""
         templates: dict[str, SignedTemplate] = {}

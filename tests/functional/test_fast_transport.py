@@ -312,3 +312,41 @@ def test_refused_connection_is_a_network_error() -> None:
     )
     assert transport.post_batch(["a", "b"], b"{}") == [0, 0]
     assert transport.delete("a") == 0
+
+
+def test_concurrent_batches_from_several_threads(gateway: Gateway) -> None:
+    """The transport is shared by a container's threads (as the boto3 client is)."""
+    transport = fast(gateway.endpoint)
+    results: dict[int, list[int]] = {}
+
+    def send(n: int) -> None:
+        results[n] = transport.post_batch([f"t{n}-{i}" for i in range(25)], b"{}")
+
+    try:
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert results == {n: [200] * 25 for n in range(4)}
+        assert len({s.path for s in gateway.seen}) == 100
+    finally:
+        transport.close()
+
+
+def test_idle_connections_are_not_reused_after_idle_s(gateway: Gateway) -> None:
+    opened: list[int] = []
+    transport = FastTransport(gateway.endpoint, 2, credentials=lambda: CREDS, idle_s=0.0)
+    original = transport._connect
+
+    async def counting() -> Any:
+        opened.append(1)
+        return await original()
+
+    transport._connect = counting  # type: ignore[method-assign]
+    try:
+        assert transport.post("a", b"{}") == 200
+        assert transport.post("b", b"{}") == 200
+        assert len(opened) == 2
+    finally:
+        transport.close()

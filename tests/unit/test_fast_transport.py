@@ -138,6 +138,15 @@ def test_region_from_host_or_environment() -> None:
     assert region_for("ws.example.com", {}) == "us-east-1"
 
 
+def test_session_credentials_come_from_the_boto3_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wscore.fast_transport import session_credentials
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-env")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "token-env")
+    assert session_credentials()() == Credentials("AKIDENV", "secret-env", "token-env")
+
+
 def test_endpoint_must_be_http() -> None:
     with pytest.raises(ConfigError):
         FastTransport("ftp://x/dev", credentials=lambda: Credentials("a", "b"))
