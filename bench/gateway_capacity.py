@@ -5,7 +5,7 @@ the clients run in another process (`python -m bench.gateway_capacity --clients 
 
 1. `held` idle connections are opened (authorizer + $connect each) and kept open;
 2. `members` connections join one room;
-3. one member sends `sendMessage` at `rate` per second for `duration` seconds, each
+3. one member sends `sendMessage` at `rate` per second (default 1) for `duration` seconds, each
    message carrying its send time; every other member records receive - send.
 
 Reported: connections held (open at the end), p50/p99/max delivery latency, delivered vs
@@ -70,12 +70,18 @@ async def clients(
     idle = [c for c in await asyncio.gather(*(opened(f"idle{i}") for i in range(held))) if c]
     connect_s = time.perf_counter() - t0
     room = [c for c in await asyncio.gather(*(opened(f"m{i}") for i in range(members))) if c]
-    for ws in room:
-        await ws.send(json.dumps({"action": "joinRoom", "roomId": ROOM}))
-        while True:  # presence events of earlier joiners may come first
-            frame = json.loads(await ws.recv())
-            if frame.get("type") == "ack" or frame.get("type") == "error":
-                break
+
+    async def join(ws: Any) -> None:
+        async with gate:
+            await ws.send(json.dumps({"action": "joinRoom", "roomId": ROOM}))
+            while True:  # presence events of earlier joiners may come first
+                frame = json.loads(await ws.recv())
+                if frame.get("type") in ("ack", "error"):
+                    return
+
+    t1 = time.perf_counter()
+    await asyncio.gather(*(join(ws) for ws in room))
+    join_s = time.perf_counter() - t1
     latencies: list[float] = []
     sent = 0
 
@@ -108,6 +114,7 @@ async def clients(
         "connections_requested": held + members,
         "connections_held": still_open,
         "idle_connect_s": round(connect_s, 2),
+        "room_join_s": round(join_s, 2),
         "room_members": len(room),
         "rate_per_s": rate,
         "duration_s": duration,
@@ -122,7 +129,7 @@ async def clients(
 
 
 def run(
-    members: int = 100, held: int = 400, rate: float = 5.0, duration: float = 10.0
+    members: int = 100, held: int = 400, rate: float = 1.0, duration: float = 10.0
 ) -> dict[str, Any]:
     """Start the gateway, drive it from a client process, stop it; return the figures."""
     if not (ROOT / "local_gateway" / "__main__.py").exists():
@@ -159,6 +166,7 @@ def run(
             return {"status": "error: " + (out.stderr.strip().splitlines() or ["no output"])[-1]}
         result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
         result["status"] = "measured"
+        result["management_transport"] = env.get("MANAGEMENT_TRANSPORT", "fast")
         return result
     finally:
         gateway.terminate()
@@ -174,7 +182,7 @@ def main() -> None:
     parser.add_argument("--url", default="")
     parser.add_argument("--members", type=int, default=100)
     parser.add_argument("--held", type=int, default=400)
-    parser.add_argument("--rate", type=float, default=5.0)
+    parser.add_argument("--rate", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=10.0)
     args = parser.parse_args()
     if args.clients:
