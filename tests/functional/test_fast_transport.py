@@ -350,3 +350,79 @@ def test_idle_connections_are_not_reused_after_idle_s(gateway: Gateway) -> None:
         assert len(opened) == 2
     finally:
         transport.close()
+
+
+def self_signed(tmp_path: Any) -> tuple[str, str]:
+    """A throwaway certificate for 127.0.0.1 (cryptography is a layer dependency)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+def test_https_endpoint_with_verified_tls(tmp_path: Any) -> None:
+    """https:// endpoints go over verified TLS on the same pooled connections."""
+    import ssl
+
+    cert, key = self_signed(tmp_path)
+    gw = Gateway()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(gw))
+    server.daemon_threads = True
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    server.socket = server_ctx.wrap_socket(server.socket, server_side=True)
+    gw.port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    client_ctx = ssl.create_default_context(cafile=cert)
+    transport = FastTransport(
+        f"https://127.0.0.1:{gw.port}/dev",
+        2,
+        credentials=lambda: CREDS,
+        region="eu-west-1",
+        ssl_context=client_ctx,
+    )
+    untrusted = FastTransport(
+        f"https://127.0.0.1:{gw.port}/dev", 2, credentials=lambda: CREDS, region="eu-west-1"
+    )
+    try:
+        assert transport.post_batch(["a=", "b", "c"], b"{}") == [200, 200, 200]
+        assert transport.delete("a=") == 204
+        assert untrusted.post("x", b"{}") == 0  # the system CAs do not trust this certificate
+        assert "x" not in gw.attempts
+        assert gw.seen[0].headers["host"] == f"127.0.0.1:{gw.port}"
+    finally:
+        transport.close()
+        untrusted.close()
+        server.shutdown()
+        server.server_close()
