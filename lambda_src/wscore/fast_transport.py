@@ -388,7 +388,7 @@ class FastTransport:
         creds: Credentials,
     ) -> list[int]:
         payload_hash = hashlib.sha256(data).hexdigest() if data else _EMPTY_SHA256
-        tail = f"Content-Length: {len(data)}\r\n" if method == "POST" else ""
+        tail = f"Content-Length: {len(data)}\r\n"  # boto3 sends it for DELETE too (0)
         templates: dict[str, SignedTemplate] = {}
 
         def head(connection_id: str) -> bytes:

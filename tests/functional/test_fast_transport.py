@@ -231,6 +231,8 @@ def test_delete(
     assert client.delete("c1=") is outcome
     assert gateway.seen[-1].method == "DELETE"
     assert gateway.seen[-1].path == "/dev/@connections/c1%3D"
+    assert gateway.seen[-1].headers["content-length"] == "0"
+    assert "authorization" in gateway.seen[-1].headers
 
 
 def test_wire_format_and_signature(gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
