@@ -120,11 +120,15 @@ def make_handler(gw: Gateway) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 drops SYNs when many connections open at once
+
+
 @pytest.fixture
 def gateway() -> Iterator[Gateway]:
     gw = Gateway()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(gw))
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", 0), make_handler(gw))
     gw.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
@@ -135,7 +139,7 @@ def gateway() -> Iterator[Gateway]:
 
 
 def fast(endpoint: str) -> FastTransport:
-    return FastTransport(endpoint, 4, credentials=lambda: CREDS, read_timeout=2.0)
+    return FastTransport(endpoint, 4, credentials=lambda: CREDS, read_timeout=10.0)
 
 
 def boto(endpoint: str) -> Boto3Transport:
@@ -399,8 +403,7 @@ def test_https_endpoint_with_verified_tls(tmp_path: Any) -> None:
 
     cert, key = self_signed(tmp_path)
     gw = Gateway()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(gw))
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", 0), make_handler(gw))
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
     server.socket = server_ctx.wrap_socket(server.socket, server_side=True)
