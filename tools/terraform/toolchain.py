@@ -1,0 +1,93 @@
+"""The offline Terraform toolchain: a filesystem mirror holding the stand-in AWS provider.
+
+`ensure()` (idempotent, cheap) writes, under build/terraform/:
+
+- mirror/registry.terraform.io/hashicorp/aws/<version>/<os>_<arch>/
+  terraform-provider-aws_v<version>, a shell script that execs this venv's Python on
+  `tools.terraform.provider`;
+- terraformrc, a CLI configuration that installs hashicorp/aws from that mirror only and
+  everything else directly (nothing else is used, so nothing is downloaded).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROVIDER_VERSION = "6.69.1"
+PROVIDER_SOURCE = "registry.terraform.io/hashicorp/aws"
+_ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def build_dir() -> Path:
+    """Where the mirror lives; TF_OFFLINE_DIR overrides build/terraform."""
+    return Path(os.environ.get("TF_OFFLINE_DIR", ROOT / "build" / "terraform"))
+
+
+def platform_dir() -> str:
+    """Terraform's <os>_<arch> name for this machine (linux_amd64, linux_arm64, ...)."""
+    machine = platform.machine().lower()
+    return f"{sys.platform.removesuffix('32')}_{_ARCHES.get(machine, machine)}"
+
+
+def _write_if_changed(path: Path, text: str, mode: int = 0o644) -> None:
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    path.chmod(mode)
+
+
+def plugin_script() -> str:
+    return (
+        "#!/bin/sh\n"
+        "# Stand-in hashicorp/aws provider, written by tools/terraform/toolchain.py.\n"
+        f'PYTHONPATH="{ROOT}${{PYTHONPATH:+:$PYTHONPATH}}" \\\n'
+        f'  exec "{sys.executable}" -m tools.terraform.provider "$@"\n'
+    )
+
+
+def cli_config(mirror: Path) -> str:
+    return (
+        "# Written by tools/terraform/toolchain.py: offline provider installation.\n"
+        "disable_checkpoint = true\n"
+        "provider_installation {\n"
+        "  filesystem_mirror {\n"
+        f'    path    = "{mirror}"\n'
+        f'    include = ["{PROVIDER_SOURCE}"]\n'
+        "  }\n"
+        "  direct {\n"
+        f'    exclude = ["{PROVIDER_SOURCE}"]\n'
+        "  }\n"
+        "}\n"
+    )
+
+
+def ensure() -> Path:
+    """Write the mirror and CLI config if missing or stale; return the config path."""
+    base = build_dir()
+    mirror = base / "mirror"
+    plugin = (
+        mirror
+        / PROVIDER_SOURCE
+        / PROVIDER_VERSION
+        / platform_dir()
+        / f"terraform-provider-aws_v{PROVIDER_VERSION}"
+    )
+    _write_if_changed(plugin, plugin_script(), 0o755)
+    config = base / "terraformrc"
+    _write_if_changed(config, cli_config(mirror))
+    return config
+
+
+def environment(base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for one Terraform command: quiet, non-interactive, offline config."""
+    env = dict(os.environ if base is None else base)
+    # Always ours: the offline checks must install hashicorp/aws from the mirror only.
+    env["TF_CLI_CONFIG_FILE"] = str(ensure())
+    env["CHECKPOINT_DISABLE"] = "1"
+    env["TF_IN_AUTOMATION"] = "1"
+    env["TF_INPUT"] = "0"
+    return env
