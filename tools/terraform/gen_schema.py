@@ -16,8 +16,10 @@ Re-run (dev-time only, the wheel is ~70 MB and never installed by `make test`):
         --out tools/terraform/aws_schema.json \\
         aws_sqs_queue data.aws_region ...
 
-Names prefixed with `data.` are data sources. Without names, the types already present in
-`--out` are regenerated (so adding one type is: re-run with the old list plus the new one).
+Names prefixed with `data.` are data sources. The types already in `--out` are kept
+(regenerated) and the named ones added; `--fresh` starts from the names given.
+`--scan modules --scan terraform` adds every aws_* type the .tf files declare (what
+`make tf-schema` runs).
 """
 
 from __future__ import annotations
@@ -328,13 +330,37 @@ def existing_names(path: Path) -> list[str]:
     return [*schemas["resource_schemas"], *(f"data.{n}" for n in schemas["data_source_schemas"])]
 
 
+_TF_BLOCK = re.compile(r'^\s*(resource|data)\s+"(aws_\w+)"', re.M)
+
+
+def used_types(*dirs: Path) -> list[str]:
+    """aws_* resource and data source types declared in the .tf files under dirs."""
+    found: set[str] = set()
+    for d in dirs:
+        for tf in d.rglob("*.tf"):
+            if ".terraform" in tf.parts:
+                continue
+            for kind, name in _TF_BLOCK.findall(tf.read_text()):
+                found.add(f"data.{name}" if kind == "data" else name)
+    return sorted(found)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--wheel", type=Path, required=True, help="cdktn-provider-aws wheel")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--scan",
+        type=Path,
+        action="append",
+        default=[],
+        help="also add every aws_* type declared in .tf files under this directory",
+    )
+    parser.add_argument("--fresh", action="store_true", help="drop the types already in --out")
     parser.add_argument("types", nargs="*", help="aws_x resources and data.aws_y data sources")
     args = parser.parse_args(argv)
-    names = sorted(set(args.types or existing_names(args.out)))
+    kept = [] if args.fresh else existing_names(args.out)
+    names = sorted({*kept, *args.types, *used_types(*args.scan)})
     if not names:
         parser.error("name at least one type (no existing schema to regenerate)")
     doc = build(args.wheel, names)

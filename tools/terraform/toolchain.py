@@ -90,4 +90,7 @@ def environment(base: dict[str, str] | None = None) -> dict[str, str]:
     env["CHECKPOINT_DISABLE"] = "1"
     env["TF_IN_AUTOMATION"] = "1"
     env["TF_INPUT"] = "0"
+    # Terraform runs from the roots' directories; the CLI module lives in this repository.
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{path}" if path else str(ROOT)
     return env

@@ -128,7 +128,25 @@ class Placeholders:
     def service(self) -> str:
         short = self.type_name.removeprefix("aws_")
         svc = short.split("_", 1)[0]
+        if short.startswith("cloudwatch_metric"):
+            return "cloudwatch"
         return {"apigatewayv2": "apigateway", "cloudwatch": "logs"}.get(svc, svc)
+
+    def arn(self, ident: str) -> str:
+        """An ARN in the resource type's own format (account 123456789012)."""
+        short = self.type_name.removeprefix("aws_")
+        if short.startswith("iam_"):
+            kind = short.removeprefix("iam_").split("_", 1)[0]
+            return f"arn:aws:iam::{self.account}:{kind}/{ident}"
+        resource = {
+            "lambda_function": f"function:{ident}",
+            "lambda_layer_version": f"layer:{ident}:1",
+            "dynamodb_table": f"table/{ident}",
+            "cloudwatch_log_group": f"log-group:{ident}",
+            "cloudwatch_metric_alarm": f"alarm:{ident}",
+            "kms_key": f"key/{self.token}",
+        }.get(short, ident)
+        return f"arn:aws:{self.service()}:{self.region}:{self.account}:{resource}"
 
     def string(self, attr: str, obj: dict[str, Any]) -> str:
         """A plausible string for `attr`: ARNs, URLs and ids shaped like AWS's."""
@@ -145,8 +163,10 @@ class Placeholders:
             return f"https://sqs.{self.region}.amazonaws.com/{self.account}/{ident}"
         if attr in exact:
             return exact[attr]
+        if attr.endswith("policy"):
+            return ""  # unset policy attributes read back empty
         if attr.endswith("arn"):
-            return f"arn:aws:{self.service()}:{self.region}:{self.account}:{ident}"
+            return self.arn(ident)
         if attr.endswith(("url", "endpoint")):
             return f"https://{self.token}.{self.region}.amazonaws.com"
         return f"{attr}-{self.token}"
