@@ -14,7 +14,7 @@ plugin "terraform" {
 
 plugin "aws" {
   enabled = true
-  version = "0.40.0"
+  version = "0.44.0" # exists (Nov 2025); bump with care, tflint --init downloads it
   source  = "github.com/terraform-linters/tflint-ruleset-aws"
 }
 

@@ -7,12 +7,10 @@ Nothing is skipped: a missing root or a failing command fails the tests that nee
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
 from tools.terraform import check, plan
 
 if TYPE_CHECKING:

@@ -9,7 +9,6 @@ import textwrap
 from typing import TYPE_CHECKING
 
 import pytest
-
 from tools.terraform import check, datasources, gen_schema, provider, values
 
 if TYPE_CHECKING:
@@ -313,7 +312,9 @@ def test_terraform_test_runs_with_a_mock_provider(smoke_dir: Path) -> None:
 
 BAD_RESOURCES = {
     "Unsupported argument": 'resource "aws_sqs_queue" "a" {\n  no_such_argument = 1\n}\n',
-    'The argument "name" is required': 'resource "aws_dynamodb_table" "b" {\n  hash_key = "PK"\n}\n',
+    'The argument "name" is required': (
+        'resource "aws_dynamodb_table" "b" {\n  hash_key = "PK"\n}\n'
+    ),
     "Too many ttl blocks": (
         'resource "aws_dynamodb_table" "c" {\n  name = "t"\n'
         "  ttl {\n    enabled = true\n  }\n  ttl {\n    enabled = false\n  }\n}\n"
