@@ -16,15 +16,27 @@ locals {
     "dynamodb:BatchWriteItem",
   ]
 
-  # Policies are built as data (jsonencode) rather than aws_iam_policy_document so that
-  # `terraform plan` shows every action and resource, and tests can assert on them.
+  # ARNs whose format is fixed are built from names, so that the main policy is fully known
+  # at plan time: `terraform plan` shows every action and resource to the reviewer, and
+  # tests can assert on them. Only the API ID and the stream label are known after apply;
+  # those statements live in a second policy (aws_iam_role_policy.api_and_stream).
+  arn_prefix = "arn:${local.partition}"
+  table_arn  = "${local.arn_prefix}:dynamodb:${local.region}:${local.account_id}:table/${aws_dynamodb_table.this.name}"
+  queue_arns = { for name in keys(local.queues) : name => "${local.arn_prefix}:sqs:${local.region}:${local.account_id}:${aws_sqs_queue.this[name].name}" }
+  log_group_arns = {
+    for name in keys(local.functions) :
+    name => "${local.arn_prefix}:logs:${local.region}:${local.account_id}:log-group:${aws_cloudwatch_log_group.function[name].name}"
+  }
+  stream_dlq_arn = "${local.arn_prefix}:sqs:${local.region}:${local.account_id}:${aws_sqs_queue.stream_dlq.name}"
+
+  # Policies are data (jsonencode), not aws_iam_policy_document, for the same reason.
   function_statements = {
     for name, f in local.functions : name => concat(
       [{
         Sid      = "OwnLogGroup"
         Effect   = "Allow"
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-        Resource = ["${aws_cloudwatch_log_group.function[name].arn}:*"]
+        Resource = ["${local.log_group_arns[name]}:*"]
       }],
       # X-Ray trace submission has no resource-level permissions: "*" here is the resource
       # wildcard AWS requires for these two actions, not an action wildcard.
@@ -38,29 +50,20 @@ locals {
         Sid      = "Table"
         Effect   = "Allow"
         Action   = f.dynamodb == "write" ? concat(local.table_read_actions, local.table_write_actions) : local.table_read_actions
-        Resource = [aws_dynamodb_table.this.arn]
+        Resource = [local.table_arn]
       }],
       # Indexes only serve Query (writes go through the table), so that is all they get.
       f.dynamodb == "none" ? [] : [{
         Sid      = "TableIndexes"
         Effect   = "Allow"
         Action   = ["dynamodb:Query"]
-        Resource = ["${aws_dynamodb_table.this.arn}/index/*"]
-      }],
-      length(f.manage_connections) == 0 ? [] : [{
-        Sid    = "ManageConnections"
-        Effect = "Allow"
-        Action = ["execute-api:ManageConnections"]
-        Resource = [
-          for m in sort(f.manage_connections) :
-          "${aws_apigatewayv2_api.this.execution_arn}/${local.stage_name}/${m}/@connections/*"
-        ]
+        Resource = ["${local.table_arn}/index/*"]
       }],
       length(f.sqs_send) == 0 ? [] : [{
         Sid      = "SendToQueues"
         Effect   = "Allow"
         Action   = ["sqs:SendMessage"]
-        Resource = [for q in sort(f.sqs_send) : aws_sqs_queue.this[q].arn]
+        Resource = [for q in sort(f.sqs_send) : local.queue_arns[q]]
       }],
       f.consumes_queue == null ? [] : [{
         Sid    = "ConsumeQueue"
@@ -71,28 +74,15 @@ locals {
           "sqs:ChangeMessageVisibility",
           "sqs:GetQueueAttributes",
         ]
-        Resource = [aws_sqs_queue.this[f.consumes_queue].arn]
+        Resource = [local.queue_arns[f.consumes_queue]]
       }],
-      !f.reads_stream ? [] : [
-        {
-          Sid    = "ReadTableStream"
-          Effect = "Allow"
-          Action = [
-            "dynamodb:DescribeStream",
-            "dynamodb:GetRecords",
-            "dynamodb:GetShardIterator",
-            "dynamodb:ListStreams",
-          ]
-          Resource = [aws_dynamodb_table.this.stream_arn]
-        },
-        {
-          # The event source mapping sends failed batches with the function's role.
-          Sid      = "StreamFailureDestination"
-          Effect   = "Allow"
-          Action   = ["sqs:SendMessage"]
-          Resource = [aws_sqs_queue.stream_dlq.arn]
-        },
-      ],
+      !f.reads_stream ? [] : [{
+        # The event source mapping sends failed batches with the function's role.
+        Sid      = "StreamFailureDestination"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [local.stream_dlq_arn]
+      }],
       # A customer managed key on the queues: producers need a data key, consumers decrypt.
       var.kms_key_arn == null || (length(f.sqs_send) == 0 && f.consumes_queue == null && !f.reads_stream) ? [] : [{
         Sid      = "QueueKey"
@@ -113,6 +103,33 @@ locals {
         Resource = [var.jwt.secret_kms_key_arn]
       }],
     )
+  }
+
+  # Statements on ARNs that exist only after apply: the API's execution ARN (its ID) and the
+  # stream ARN (its label).
+  late_bound_statements = {
+    for name, f in local.functions : name => concat(
+      length(f.manage_connections) == 0 ? [] : [{
+        Sid    = "ManageConnections"
+        Effect = "Allow"
+        Action = ["execute-api:ManageConnections"]
+        Resource = [
+          for m in sort(f.manage_connections) :
+          "${aws_apigatewayv2_api.this.execution_arn}/${local.stage_name}/${m}/@connections/*"
+        ]
+      }],
+      !f.reads_stream ? [] : [{
+        Sid    = "ReadTableStream"
+        Effect = "Allow"
+        Action = [
+          "dynamodb:DescribeStream",
+          "dynamodb:GetRecords",
+          "dynamodb:GetShardIterator",
+          "dynamodb:ListStreams",
+        ]
+        Resource = [aws_dynamodb_table.this.stream_arn]
+      }],
+    ) if length(f.manage_connections) > 0 || f.reads_stream
   }
 }
 
@@ -137,10 +154,21 @@ resource "aws_iam_role_policy" "function" {
   for_each = local.functions
 
   name = "least-privilege"
-  role = aws_iam_role.function[each.key].id
+  role = aws_iam_role.function[each.key].name
   policy = jsonencode({
     Version   = "2012-10-17"
     Statement = local.function_statements[each.key]
+  })
+}
+
+resource "aws_iam_role_policy" "api_and_stream" {
+  for_each = local.late_bound_statements
+
+  name = "connections-and-stream"
+  role = aws_iam_role.function[each.key].name
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = each.value
   })
 }
 

@@ -4,8 +4,10 @@
 
 locals {
   artifacts_manifest_path = "${var.artifacts_dir}/manifest.json"
-  # try(): a missing file is reported by the artifacts_dir validation with a useful message.
-  artifacts = try(jsondecode(file(local.artifacts_manifest_path)), {})
+  # Checked at plan time (precondition on the layer), not by `terraform validate`, so that
+  # CI can validate before building.
+  artifacts_found = fileexists(local.artifacts_manifest_path)
+  artifacts       = try(jsondecode(file(local.artifacts_manifest_path)), {})
 
   artifacts_runtime      = try(local.artifacts.runtime, "unknown")
   artifacts_architecture = try(local.artifacts.architecture, "unknown")
@@ -29,11 +31,15 @@ resource "aws_lambda_layer_version" "this" {
 
   lifecycle {
     precondition {
-      condition     = local.artifacts_runtime == var.lambda_runtime && local.artifacts_architecture == var.lambda_architecture
+      condition     = local.artifacts_found
+      error_message = "${local.artifacts_manifest_path} does not exist: run `make build RUNTIME=${var.lambda_runtime} ARCH=${var.lambda_architecture}` and point artifacts_dir at its output directory."
+    }
+    precondition {
+      condition     = !local.artifacts_found || (local.artifacts_runtime == var.lambda_runtime && local.artifacts_architecture == var.lambda_architecture)
       error_message = "The artifacts in ${var.artifacts_dir} were built for ${local.artifacts_runtime}/${local.artifacts_architecture} but the module deploys ${var.lambda_runtime}/${var.lambda_architecture}: ${local.rebuild_hint}."
     }
     precondition {
-      condition     = can(local.artifacts.layer.file) && can(local.artifacts.layer.sha256_base64)
+      condition     = !local.artifacts_found || (can(local.artifacts.layer.file) && can(local.artifacts.layer.sha256_base64))
       error_message = "${local.artifacts_manifest_path} names no layer file and hash: ${local.rebuild_hint}."
     }
     precondition {
@@ -104,11 +110,11 @@ resource "aws_lambda_function" "this" {
   tags = local.tags
 
   # The role's policy and the log group must exist before the first invocation.
-  depends_on = [aws_iam_role_policy.function, aws_cloudwatch_log_group.function]
+  depends_on = [aws_iam_role_policy.function, aws_iam_role_policy.api_and_stream, aws_cloudwatch_log_group.function]
 
   lifecycle {
     precondition {
-      condition     = can(local.artifacts.functions[each.key].file) && can(local.artifacts.functions[each.key].sha256_base64)
+      condition     = !local.artifacts_found || (can(local.artifacts.functions[each.key].file) && can(local.artifacts.functions[each.key].sha256_base64))
       error_message = "${local.artifacts_manifest_path} has no artifact for function ${each.key}: ${local.rebuild_hint}."
     }
     precondition {

@@ -20,12 +20,12 @@ run "no_policy_grants_a_wildcard_action" {
   command = plan
 
   assert {
-    condition     = alltrue(flatten([for p in values(aws_iam_role_policy.function) : [for s in jsondecode(p.policy).Statement : [for a in s.Action : !strcontains(a, "*")]]]))
+    condition     = alltrue(flatten([for p in concat(values(aws_iam_role_policy.function), values(aws_iam_role_policy.api_and_stream)) : [for s in jsondecode(p.policy).Statement : [for a in s.Action : !strcontains(a, "*")]]]))
     error_message = "No statement may grant a wildcard action."
   }
 
   assert {
-    condition     = alltrue(flatten([for p in values(aws_iam_role_policy.function) : [for s in jsondecode(p.policy).Statement : s.Effect == "Allow" && (s.Sid == "XRayTraces" || !contains(s.Resource, "*"))]]))
+    condition     = alltrue(flatten([for p in concat(values(aws_iam_role_policy.function), values(aws_iam_role_policy.api_and_stream)) : [for s in jsondecode(p.policy).Statement : s.Effect == "Allow" && (s.Sid == "XRayTraces" || !contains(s.Resource, "*"))]]))
     error_message = "Resource \"*\" is only allowed for the X-Ray trace actions, which have no resource-level permissions."
   }
 
@@ -49,7 +49,7 @@ run "each_function_has_its_own_role" {
   }
 
   assert {
-    condition     = alltrue([for k, p in aws_iam_role_policy.function : [for s in jsondecode(p.policy).Statement : s.Resource if s.Sid == "OwnLogGroup"] == [["${aws_cloudwatch_log_group.function[k].arn}:*"]]])
+    condition     = alltrue([for k, p in aws_iam_role_policy.function : [for s in jsondecode(p.policy).Statement : s.Resource if s.Sid == "OwnLogGroup"] == [["arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/chat-test-${k}:*"]]])
     error_message = "Each function may write to its own log group only."
   }
 }
@@ -63,12 +63,12 @@ run "table_access_follows_the_manifest" {
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_iam_role_policy.function["join_room"].policy).Statement : s.Resource if s.Sid == "Table"] == [[aws_dynamodb_table.this.arn]]
+    condition     = [for s in jsondecode(aws_iam_role_policy.function["join_room"].policy).Statement : s.Resource if s.Sid == "Table"] == [["arn:aws:dynamodb:eu-west-1:123456789012:table/chat-test-websocket"]]
     error_message = "Item actions must be scoped to the table ARN."
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_iam_role_policy.function["join_room"].policy).Statement : s if s.Sid == "TableIndexes"] == [{ Sid = "TableIndexes", Effect = "Allow", Action = ["dynamodb:Query"], Resource = ["${aws_dynamodb_table.this.arn}/index/*"] }]
+    condition     = [for s in jsondecode(aws_iam_role_policy.function["join_room"].policy).Statement : s if s.Sid == "TableIndexes"] == [{ Sid = "TableIndexes", Effect = "Allow", Action = ["dynamodb:Query"], Resource = ["arn:aws:dynamodb:eu-west-1:123456789012:table/chat-test-websocket/index/*"] }]
     error_message = "Indexes get Query only, on table/index/*."
   }
 
@@ -87,46 +87,28 @@ run "manage_connections_follows_the_manifest" {
   command = plan
 
   assert {
-    condition     = [for s in jsondecode(aws_iam_role_policy.function["disconnect"].policy).Statement : s.Resource if s.Sid == "ManageConnections"] == [["arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/test/POST/@connections/*"]]
+    condition     = [for s in jsondecode(aws_iam_role_policy.api_and_stream["disconnect"].policy).Statement : s.Resource if s.Sid == "ManageConnections"] == [["arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/test/POST/@connections/*"]]
     error_message = "A POST-only function may post to connections of this stage only."
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_iam_role_policy.function["stream_cleanup"].policy).Statement : s.Resource if s.Sid == "ManageConnections"] == [["arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/test/DELETE/@connections/*", "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/test/POST/@connections/*"]]
+    condition     = [for s in jsondecode(aws_iam_role_policy.api_and_stream["stream_cleanup"].policy).Statement : s.Resource if s.Sid == "ManageConnections"] == [["arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/test/DELETE/@connections/*", "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/test/POST/@connections/*"]]
     error_message = "Functions that close connections also get DELETE."
   }
 
   assert {
-    condition     = alltrue([for k in ["disconnect", "fanout_worker", "publish"] : !strcontains(aws_iam_role_policy.function[k].policy, "/DELETE/")])
+    condition     = alltrue([for k in ["disconnect", "fanout_worker", "publish"] : !strcontains(aws_iam_role_policy.api_and_stream[k].policy, "/DELETE/")])
     error_message = "DELETE only where the manifest says so."
   }
 
   assert {
-    condition     = alltrue([for k in ["authorizer", "connect", "default"] : !strcontains(aws_iam_role_policy.function[k].policy, "execute-api:")])
+    condition     = alltrue([for k in ["authorizer", "connect", "default"] : !contains(keys(aws_iam_role_policy.api_and_stream), k) && !strcontains(aws_iam_role_policy.function[k].policy, "execute-api:")])
     error_message = "Functions that never post get no ManageConnections."
   }
 }
 
 run "queue_and_stream_access_follows_the_manifest" {
   command = plan
-
-  override_resource {
-    target          = aws_sqs_queue.this["fanout"]
-    override_during = plan
-    values = {
-      arn = "arn:aws:sqs:eu-west-1:123456789012:chat-test-fanout"
-      url = "https://sqs.eu-west-1.amazonaws.com/123456789012/chat-test-fanout"
-    }
-  }
-
-  override_resource {
-    target          = aws_sqs_queue.this["publish"]
-    override_during = plan
-    values = {
-      arn = "arn:aws:sqs:eu-west-1:123456789012:chat-test-publish"
-      url = "https://sqs.eu-west-1.amazonaws.com/123456789012/chat-test-publish"
-    }
-  }
 
   assert {
     condition     = [for s in jsondecode(aws_iam_role_policy.function["send_message"].policy).Statement : s.Resource if s.Sid == "SendToQueues"] == [["arn:aws:sqs:eu-west-1:123456789012:chat-test-fanout"]]
@@ -149,17 +131,17 @@ run "queue_and_stream_access_follows_the_manifest" {
   }
 
   assert {
-    condition     = [for k, p in aws_iam_role_policy.function : k if strcontains(p.policy, "dynamodb:GetRecords")] == ["stream_cleanup"]
+    condition     = [for k, p in merge(aws_iam_role_policy.function, aws_iam_role_policy.api_and_stream) : k if strcontains(p.policy, "dynamodb:GetRecords")] == ["stream_cleanup"]
     error_message = "Only stream_cleanup may read the stream."
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_iam_role_policy.function["stream_cleanup"].policy).Statement : s.Resource if s.Sid == "ReadTableStream"] == [[aws_dynamodb_table.this.stream_arn]]
+    condition     = [for s in jsondecode(aws_iam_role_policy.api_and_stream["stream_cleanup"].policy).Statement : s.Resource if s.Sid == "ReadTableStream"] == [[aws_dynamodb_table.this.stream_arn]]
     error_message = "Stream reads must be scoped to the stream ARN."
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_iam_role_policy.function["stream_cleanup"].policy).Statement : s.Resource if s.Sid == "StreamFailureDestination"] == [[aws_sqs_queue.stream_dlq.arn]]
+    condition     = [for s in jsondecode(aws_iam_role_policy.function["stream_cleanup"].policy).Statement : s.Resource if s.Sid == "StreamFailureDestination"] == [["arn:aws:sqs:eu-west-1:123456789012:chat-test-stream-dlq"]]
     error_message = "stream_cleanup's role must be able to send failed batches to the stream DLQ."
   }
 }

@@ -226,6 +226,16 @@ run "artifacts_dir_must_hold_a_build_manifest" {
     artifacts_dir = "./tests/fixtures/no-such-build"
   }
 
+  expect_failures = [aws_lambda_layer_version.this]
+}
+
+run "artifacts_dir_cannot_be_empty" {
+  command = plan
+
+  variables {
+    artifacts_dir = " "
+  }
+
   expect_failures = [var.artifacts_dir]
 }
 
