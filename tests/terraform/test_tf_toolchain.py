@@ -3,13 +3,15 @@ provider end to end through real Terraform (init, validate, plan, apply, test)."
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import textwrap
 from typing import TYPE_CHECKING
 
 import pytest
-from tools.terraform import check, datasources, gen_schema, provider, values
+from tools.terraform import check, datasources, gen_schema, plan, provider, scan, values
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -290,9 +292,9 @@ def smoke_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_stand_in_validates_plans_and_applies(smoke_dir: Path) -> None:
     validate = _tf(smoke_dir, "validate")
     assert validate.returncode == 0, validate.output
-    plan = _tf(smoke_dir, "plan", "-out=smoke.tfplan")
-    assert plan.returncode == 0, plan.output
-    assert re.search(r"url\s+= \(known after apply\)", plan.output), plan.output
+    planned = _tf(smoke_dir, "plan", "-out=smoke.tfplan")
+    assert planned.returncode == 0, planned.output
+    assert re.search(r"url\s+= \(known after apply\)", planned.output), planned.output
     apply = _tf(smoke_dir, "apply", "smoke.tfplan")
     assert apply.returncode == 0, apply.output
     out = check.run(["output", "-json"], smoke_dir, "output")
@@ -334,3 +336,25 @@ def test_the_real_schema_rejects_bad_configuration(smoke_dir: Path, tmp_path: Pa
     assert validate.returncode != 0
     for message in BAD_RESOURCES:
         assert message in validate.output, validate.output
+
+
+def test_checkov_skips_all_carry_reasons(tmp_path: Path) -> None:
+    skips = scan.load_skips()
+    assert skips, "the committed skip list parses"
+    bad = tmp_path / "skips.json"
+    bad.write_text(json.dumps({"CKV_AWS_1": "because"}))
+    with pytest.raises(ValueError, match="CKV_AWS_1"):
+        scan.load_skips(bad)
+
+
+def test_placeholder_artifacts_match_the_build_contract(tmp_path: Path) -> None:
+    out = plan.write_artifacts(tmp_path, "python3.12", "x86_64")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["runtime"], manifest["architecture"]) == ("python3.12", "x86_64")
+    entries = [manifest["layer"], *manifest["functions"].values()]
+    functions = json.loads(plan.MANIFEST.read_text())["functions"]
+    assert set(manifest["functions"]) == set(functions)
+    for entry in entries:
+        data = (out / entry["file"]).read_bytes()
+        digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        assert entry["sha256_base64"] == digest

@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from concurrent import futures
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -310,6 +311,13 @@ def plumbing_handlers(stop: Callable[[], None]) -> list[grpc.GenericRpcHandler]:
     ]
 
 
+def _exit_with_parent(parent: int, stop: Callable[[], None]) -> None:
+    """Stop when Terraform dies without calling Shutdown (we get re-parented)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    stop()
+
+
 def serve() -> int:
     """Start the server, print the handshake, and block until Terraform shuts us down."""
     logging.basicConfig(stream=sys.stderr, level=os.environ.get("TF_STANDIN_LOG", "WARNING"))
@@ -327,6 +335,7 @@ def serve() -> int:
     creds = grpc.ssl_server_credentials([(key_pem, cert_pem)], require_client_auth=False)
     port = server.add_secure_port("127.0.0.1:0", creds)
     server.start()
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(), stop), daemon=True).start()
     cert = base64.b64encode(cert_der).decode().rstrip("=")
     sys.stdout.write(f"1|6|tcp|127.0.0.1:{port}|grpc|{cert}\n")
     sys.stdout.flush()
