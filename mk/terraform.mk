@@ -4,7 +4,8 @@
 # stand-in hashicorp/aws provider that serves the real provider's schema; see
 # docs/TERRAFORM_CHECKS.md for what that catches and what it cannot.
 
-CHECKOV_VENV  := .venv-checkov
+# Inside .venv: already ignored by git and ruff, kept by `make clean`, removed with .venv.
+CHECKOV_VENV  := $(VENV)/checkov
 CHECKOV_REQS  := requirements/checkov/checkov.txt
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 TF_ROOTS_DIR  := terraform
@@ -13,7 +14,8 @@ TF_SCHEMA_WHEEL_VERSION := 25.8.1
 
 .PHONY: tf-check tf-test checkov lint-tf tf-schema plan apply tf-require-real
 
-# checkov's pins conflict with requirements/dev.txt, so it gets its own venv (~290 MB).
+# checkov's pins conflict with requirements/dev.txt, so it gets its own venv (~290 MB),
+# created like .venv on first use.
 $(CHECKOV_STAMP): $(CHECKOV_REQS)
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(CHECKOV_REQS)

@@ -100,7 +100,10 @@ def check_root(work: Path, rel: str, with_tests: bool) -> list[Result]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", type=Path, default=toolchain.build_dir() / "work")
+    parser.add_argument(
+        "--work", type=Path, help="work copy (default: a fresh build/terraform/work-*)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work copy afterwards")
     parser.add_argument("--no-test", action="store_true", help="skip `terraform test`")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every output")
     args = parser.parse_args(argv)
@@ -114,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         run(["fmt", "-check", "-recursive", "-diff", "-no-color", d], ROOT, f"fmt -check {d}")
         for d in fmt_dirs
     ]
-    work = copy_tree(args.work)
+    work = copy_tree(args.work or toolchain.scratch_dir("work"))
     # The module (with `terraform test`, the longest job) starts first; the rest share CPUs.
     with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
         jobs = [
@@ -131,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         if r.returncode != 0 or args.verbose:
             print(r.output.rstrip(), "\n")
     print(f"tf-check: {len(results) - len(failed)}/{len(results)} passed")
+    if not args.keep and not failed:
+        shutil.rmtree(work, ignore_errors=True)
+    elif failed:
+        print(f"tf-check: work copy kept for inspection: {work}")
     return 1 if failed else 0
 
 

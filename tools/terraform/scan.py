@@ -1,6 +1,6 @@
 """`make checkov`: checkov on modules/websocket_api and on the offline plan of terraform/dev.
 
-checkov lives in its own virtualenv (.venv-checkov, its pins conflict with the dev tools)
+checkov lives in its own virtualenv (.venv/checkov; its pins conflict with the dev tools)
 and runs with --skip-download, so it needs no network. Skipped checks come from
 checkov_skips.json, where each one carries its reason; a skip without one is an error.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -56,8 +57,8 @@ def checkov(binary: str, target: list[str], skips: dict[str, str], label: str) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkov", default=str(ROOT / ".venv-checkov" / "bin" / "checkov"))
-    parser.add_argument("--work", type=Path, default=toolchain.build_dir() / "checkov")
+    parser.add_argument("--checkov", default=str(ROOT / ".venv" / "checkov" / "bin" / "checkov"))
+    parser.add_argument("--work", type=Path, help="work copy (default: fresh, removed after)")
     args = parser.parse_args(argv)
 
     skips = load_skips()
@@ -68,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         skips,
         "modules/websocket_api (.tf)",
     )
+    work = args.work or toolchain.scratch_dir("checkov")
     try:
-        run = plan.plan_root(args.work, "terraform/dev", apply=False)
+        run = plan.plan_root(work, "terraform/dev", apply=False)
     except plan.TerraformError as exc:
         print(f"checkov: FAIL cannot plan terraform/dev:\n{exc}", file=sys.stderr)
         return 1
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         skips,
         "terraform/dev plan (show -json)",
     )
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
     return 1 if rc else 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,10 +35,21 @@ def platform_dir() -> str:
 
 
 def _write_if_changed(path: Path, text: str, mode: int = 0o644) -> None:
-    if not path.exists() or path.read_text() != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    path.chmod(mode)
+    """Atomic replace, so concurrent runs never see (or exec) a half-written file."""
+    if path.exists() and path.read_text() == text and (path.stat().st_mode & 0o777) == mode:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.chmod(mode)
+    tmp.replace(path)
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A fresh directory under build/terraform for one run (runs may overlap)."""
+    base = build_dir()
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=base))
 
 
 def plugin_script() -> str:
