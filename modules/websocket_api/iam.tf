@@ -133,6 +133,8 @@ locals {
   }
 }
 
+# The standard service trust: Lambda does not document aws:SourceAccount/aws:SourceArn on
+# the AssumeRole call for execution roles, and a condition on a key that is absent denies.
 resource "aws_iam_role" "function" {
   for_each = local.functions
 
@@ -144,7 +146,6 @@ resource "aws_iam_role" "function" {
       Effect    = "Allow"
       Principal = { Service = "lambda.amazonaws.com" }
       Action    = "sts:AssumeRole"
-      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
     }]
   })
   tags = local.tags
@@ -187,7 +188,6 @@ resource "aws_iam_role" "api_gateway_cloudwatch" {
       Effect    = "Allow"
       Principal = { Service = "apigateway.amazonaws.com" }
       Action    = "sts:AssumeRole"
-      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
     }]
   })
   tags = local.tags

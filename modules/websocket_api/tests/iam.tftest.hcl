@@ -44,8 +44,8 @@ run "each_function_has_its_own_role" {
   }
 
   assert {
-    condition     = alltrue([for r in values(aws_iam_role.function) : jsondecode(r.assume_role_policy).Statement[0].Principal.Service == "lambda.amazonaws.com" && jsondecode(r.assume_role_policy).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "123456789012"])
-    error_message = "Roles must be assumable by Lambda in this account only."
+    condition     = alltrue([for r in values(aws_iam_role.function) : jsondecode(r.assume_role_policy).Statement == [{ Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole" }]])
+    error_message = "Roles must be assumable by the Lambda service only."
   }
 
   assert {
