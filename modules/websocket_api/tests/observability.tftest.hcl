@@ -147,3 +147,13 @@ run "alarm_thresholds_are_positive" {
 
   expect_failures = [var.alarms]
 }
+
+run "alarm_evaluation_periods_are_bounded" {
+  command = plan
+
+  variables {
+    alarms = { evaluation_periods = 0 }
+  }
+
+  expect_failures = [var.alarms]
+}
