@@ -11,7 +11,16 @@ import textwrap
 from typing import TYPE_CHECKING
 
 import pytest
-from tools.terraform import check, datasources, gen_schema, plan, provider, scan, values
+from tools.terraform import (
+    check,
+    datasources,
+    gen_schema,
+    plan,
+    provider,
+    scan,
+    toolchain,
+    values,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -358,3 +367,36 @@ def test_placeholder_artifacts_match_the_build_contract(tmp_path: Path) -> None:
         data = (out / entry["file"]).read_bytes()
         digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
         assert entry["sha256_base64"] == digest
+
+
+def test_user_terraform_settings_do_not_leak_into_the_checks(tmp_path: Path) -> None:
+    user = {
+        "PATH": "/usr/bin",
+        "TF_PLUGIN_CACHE_DIR": str(tmp_path / "cache"),
+        "TF_VAR_region": "us-west-2",
+        "TF_CLI_ARGS_plan": "-var-file=mine.tfvars",
+        "TF_DATA_DIR": str(tmp_path / "data"),
+        "TF_CLI_CONFIG_FILE": str(tmp_path / "mine.tfrc"),
+    }
+    env = toolchain.environment(user)
+    assert not {"TF_PLUGIN_CACHE_DIR", "TF_VAR_region", "TF_CLI_ARGS_plan", "TF_DATA_DIR"} & set(
+        env
+    )
+    assert env["TF_CLI_CONFIG_FILE"] == str(toolchain.ensure())
+    assert env["PATH"] == "/usr/bin"
+    assert (env["CHECKPOINT_DISABLE"], env["TF_IN_AUTOMATION"], env["TF_INPUT"]) == ("1", "1", "0")
+
+
+def test_mirror_and_cli_config_point_at_the_stand_in() -> None:
+    config = toolchain.ensure().read_text()
+    plugin = (
+        toolchain.build_dir()
+        / "mirror/registry.terraform.io/hashicorp/aws"
+        / toolchain.PROVIDER_VERSION
+        / toolchain.platform_dir()
+        / f"terraform-provider-aws_v{toolchain.PROVIDER_VERSION}"
+    )
+    assert plugin.stat().st_mode & 0o111, "plugin must be executable"
+    assert "tools.terraform.provider" in plugin.read_text()
+    assert f'path    = "{toolchain.build_dir() / "mirror"}"' in config
+    assert 'exclude = ["registry.terraform.io/hashicorp/aws"]' in config

@@ -94,9 +94,25 @@ def ensure() -> Path:
     return config
 
 
+# A user's Terraform settings must not leak in: TF_PLUGIN_CACHE_DIR would copy the stand-in
+# into their real plugin cache as hashicorp/aws 6.69.1; TF_VAR_*, TF_CLI_ARGS*, TF_DATA_DIR
+# and TF_WORKSPACE would change what is checked.
+_STRIPPED_PREFIXES = ("TF_VAR_", "TF_CLI_ARGS")
+_STRIPPED = {
+    "TF_PLUGIN_CACHE_DIR",
+    "TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE",
+    "TF_DATA_DIR",
+    "TF_WORKSPACE",
+}
+
+
 def environment(base: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for one Terraform command: quiet, non-interactive, offline config."""
-    env = dict(os.environ if base is None else base)
+    env = {
+        k: v
+        for k, v in (os.environ if base is None else base).items()
+        if not k.startswith(_STRIPPED_PREFIXES) and k not in _STRIPPED
+    }
     # Always ours: the offline checks must install hashicorp/aws from the mirror only.
     env["TF_CLI_CONFIG_FILE"] = str(ensure())
     env["CHECKPOINT_DISABLE"] = "1"
