@@ -13,7 +13,7 @@ import sys
 
 from tools.terraform import toolchain
 
-_MARKER = "TF_OFFLINE_CLI_ENV"
+_MARKER = toolchain.ENV_MARKER
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +23,6 @@ def main(argv: list[str] | None = None) -> int:
         # Go reads the environment the process was started with (the loader's envp), not
         # os.environ, so the settings must be in place before exec.
         env = toolchain.environment()
-        env[_MARKER] = "1"
         os.execve(  # noqa: S606 - re-exec of this same module with a fixed argv
             sys.executable, [sys.executable, "-m", "tools.terraform.cli", *args], env
         )

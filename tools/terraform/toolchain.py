@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDER_VERSION = "6.69.1"
 PROVIDER_SOURCE = "registry.terraform.io/hashicorp/aws"
+ENV_MARKER = "TF_OFFLINE_CLI_ENV"
 _ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -118,6 +119,7 @@ def environment(base: dict[str, str] | None = None) -> dict[str, str]:
     env["CHECKPOINT_DISABLE"] = "1"
     env["TF_IN_AUTOMATION"] = "1"
     env["TF_INPUT"] = "0"
+    env[ENV_MARKER] = "1"  # the CLI runs directly in this environment, no re-exec
     # Terraform runs from the roots' directories; the CLI module lives in this repository.
     path = env.get("PYTHONPATH")
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{path}" if path else str(ROOT)
