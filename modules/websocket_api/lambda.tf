@@ -170,6 +170,10 @@ resource "aws_lambda_event_source_mapping" "stream" {
   # A poison record is isolated by halving the batch, then parked after bounded retries.
   bisect_batch_on_function_error = true
 
+  # The handler returns the sequence number of the first record it could not clean up,
+  # so the records before it are checkpointed and not replayed.
+  function_response_types = ["ReportBatchItemFailures"]
+
   # Only TTL deletions (performed by the DynamoDB service) reach the function;
   # user-initiated REMOVEs are cleaned up by the handler that issued them.
   filter_criteria {

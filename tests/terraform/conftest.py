@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
 from tools.terraform import check, plan
 
 if TYPE_CHECKING:

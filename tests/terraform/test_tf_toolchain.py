@@ -11,6 +11,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 import pytest
+
 from tools.terraform import (
     check,
     datasources,
