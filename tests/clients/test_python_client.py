@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -99,6 +100,9 @@ def test_options_are_validated() -> None:
         WsClient("ws://x", 42)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="backoff_cap"):
         WsClient("ws://x", "t", backoff_base=10, backoff_cap=1)
+    for url in ("http://host/dev", "ws://[bad", "ws:///dev", "ws://host:99999/dev"):
+        with pytest.raises(ValueError, match="url"):
+            WsClient(url, "t")
 
 
 # ---- requests -------------------------------------------------------------------------------
@@ -446,20 +450,13 @@ async def test_events_reach_callbacks_and_the_async_iterator(gateway: FakeGatewa
     client, _ = make_client(gateway)
     seen: list[tuple[str, dict[str, Any]]] = []
     for kind in ("message", "presence", "event"):
-        client.on(kind, lambda f, kind=kind: seen.append((kind, f)))
+        client.on(kind, functools.partial(lambda k, f: seen.append((k, f)), kind))
     async with client:
-        iterated: list[dict[str, Any]] = []
-
-        async def consume() -> None:
-            async for frame in client.events():
-                iterated.append(frame)
-
-        consumer = asyncio.create_task(consume())
-        await until(lambda: client._queues)
+        stream = client.events()  # buffers from here, before anything is iterated
         for frame in (MESSAGE, PRESENCE, {"type": "future-thing"}, EVENT):
             await gateway.push(frame)
-        await until(lambda: len(iterated) == 3)
-    await asyncio.wait_for(consumer, WAIT_S)  # the iterator ends when the client closes
+        await until(lambda: len(seen) == 3)
+    iterated = [frame async for frame in stream]  # ends because the client closed
     assert seen == [("message", MESSAGE), ("presence", PRESENCE), ("event", EVENT)]
     assert iterated == [MESSAGE, PRESENCE, EVENT]
 
@@ -467,11 +464,19 @@ async def test_events_reach_callbacks_and_the_async_iterator(gateway: FakeGatewa
 async def test_events_iterator_filters_types(gateway: FakeGateway) -> None:
     client, _ = make_client(gateway)
     async with client:
-        got = asyncio.create_task(anext(aiter(client.events("presence"))))
-        await until(lambda: client._queues)
+        stream = client.events("presence")
         await gateway.push(MESSAGE)
         await gateway.push(PRESENCE)
-        assert await asyncio.wait_for(got, WAIT_S) == PRESENCE
+        assert await asyncio.wait_for(anext(stream), WAIT_S) == PRESENCE
+        stream.close()
+        await gateway.push(PRESENCE)
+        await client.heartbeat()
+    assert stream._queue.empty()
+
+
+async def test_events_of_a_closed_client_end_at_once() -> None:
+    client = WsClient("ws://127.0.0.1:9/dev", "t")
+    assert [frame async for frame in client.events()] == []
 
 
 async def test_off_unsubscribes_and_unknown_types_are_refused(gateway: FakeGateway) -> None:

@@ -105,19 +105,23 @@ async def execute(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run one parsed command and return its exit code."""
     printer = _Printer(out, err)
     streaming = args.command in {"listen", "join"}
-    client = WsClient(
-        args.url,
-        args.token,
-        request_timeout=args.timeout,
-        max_reconnect_attempts=args.max_reconnect_attempts if streaming else 0,
-    )
+    try:
+        client = WsClient(
+            args.url,
+            args.token,
+            request_timeout=args.timeout,
+            max_reconnect_attempts=args.max_reconnect_attempts if streaming else 0,
+        )
+    except ValueError as exc:
+        printer.note(f"invalid option: {exc}")
+        return EXIT_USAGE
     enough = asyncio.Event()
     if streaming:
         _subscribe(client, printer, args.count, enough)
     try:
         await client.connect()
     except ClientError as exc:
-        printer.note(f"cannot connect: {exc}")
+        printer.note(exc.message if exc.code == "disconnected" else f"{exc.message} ({exc.code})")
         return EXIT_CONNECTION
     try:
         return await COMMANDS[args.command](client, args, printer, enough)
@@ -144,14 +148,17 @@ def _subscribe(client: WsClient, printer: _Printer, count: int, enough: asyncio.
 
     def on_state(change: dict[str, Any]) -> None:
         if change["state"] == "reconnecting":
+            why = f"code {change['code']}" + (f": {change['reason']}" if change["reason"] else "")
             printer.note(
-                f"connection lost (code {change['code']}), reconnecting in "
+                f"connection lost ({why}); reconnecting in "
                 f"{change['delay']:.1f} s (attempt {change['attempt']})"
             )
         elif change["state"] == "open" and change["previous"] == "reconnecting":
             printer.note("reconnected")
 
     def on_error(error: Exception) -> None:
+        if isinstance(error, ClientError) and error.code == "disconnected" and not error.room_id:
+            return  # the end of the connection is reported once, with the exit code
         room = getattr(error, "room_id", None)
         printer.note(f"rejoin of {room} failed: {error}" if room else f"error: {error}")
 

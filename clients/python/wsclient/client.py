@@ -15,7 +15,7 @@ import json
 import logging
 import random as _random
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Literal, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -113,6 +113,18 @@ def with_token(url: str, token: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def _check_url(url: str) -> str:
+    """Fail fast on a URL that can never work; return host:port for messages (no token)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError("url is not a valid URL") from None
+    if parts.scheme not in {"ws", "wss"} or not parts.hostname:
+        raise ValueError("url must be ws://host[:port]/path or wss://...")
+    return f"{parts.hostname}:{port or (443 if parts.scheme == 'wss' else 80)}"
+
+
 def _check_range(name: str, value: float, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
         raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
@@ -126,6 +138,39 @@ class _Dropped(Exception):
         self.code = code
         self.reason = reason
         self.error = error
+
+
+class EventStream:
+    """An async iterator of server events, subscribed from creation until the client closes."""
+
+    def __init__(self, wanted: frozenset[str], registry: set[EventStream]) -> None:
+        self._wanted = wanted
+        self._registry = registry
+        self._queue: asyncio.Queue[Frame | None] = asyncio.Queue()
+        registry.add(self)
+
+    def feed(self, frame: Frame) -> None:
+        if frame.get("type") in self._wanted:
+            self._queue.put_nowait(frame)
+
+    def end(self) -> None:
+        """No more frames: iteration stops once the buffered ones are read."""
+        self._registry.discard(self)
+        self._queue.put_nowait(None)
+
+    def close(self) -> None:
+        """Stop buffering now; pending frames are dropped."""
+        self._registry.discard(self)
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> Frame:
+        frame = await self._queue.get()
+        if frame is None:
+            self._queue.put_nowait(None)  # stay ended for any further __anext__
+            raise StopAsyncIteration
+        return frame
 
 
 class WsClient:
@@ -156,6 +201,7 @@ class WsClient:
         _check_range("max_message_bytes", max_message_bytes, 1, float("inf"))
         if max_reconnect_attempts is not None:
             _check_range("max_reconnect_attempts", max_reconnect_attempts, 0, float("inf"))
+        self._where = _check_url(url)
         self.url = url
         self._token = token
         self.heartbeat_interval = heartbeat_interval
@@ -173,7 +219,7 @@ class WsClient:
         self._pending: dict[str, asyncio.Future[Frame]] = {}
         self._rooms: dict[str, None] = {}  # insertion-ordered set
         self._listeners: dict[str, list[Listener]] = {t: [] for t in EVENT_TYPES}
-        self._queues: set[asyncio.Queue[Frame | None]] = set()
+        self._streams: set[EventStream] = set()
         self._supervisor: asyncio.Task[None] | None = None
         self._connected: asyncio.Future[None] | None = None
         self._closed_event = asyncio.Event()
@@ -286,25 +332,19 @@ class WsClient:
         with contextlib.suppress(ValueError):
             self._listeners_of(event_type).remove(fn)
 
-    async def events(self, *types: str) -> AsyncIterator[Frame]:
-        """Iterate server events (all three types by default) until the client closes.
+    def events(self, *types: str) -> EventStream:
+        """Server events (all three types by default), buffered from this call on.
 
-        Frames that arrive before the first ``__anext__`` are not buffered: subscribe with
-        on() before connect() when none may be missed.
+        ``async for frame in client.events(): ...`` ends when the client closes for good.
+        Call ``close()`` on a stream you stop reading, or it keeps buffering.
         """
-        wanted = set(types or SERVER_EVENT_TYPES)
-        for t in wanted:
-            self._listeners_of(t)
+        wanted = frozenset(types or SERVER_EVENT_TYPES)
+        for event_type in wanted:
+            self._listeners_of(event_type)
+        stream = EventStream(wanted, self._streams)
         if self._closed_event.is_set():
-            return
-        queue: asyncio.Queue[Frame | None] = asyncio.Queue()
-        self._queues.add(queue)
-        try:
-            while (frame := await queue.get()) is not None:
-                if frame.get("type") in wanted:
-                    yield frame
-        finally:
-            self._queues.discard(queue)
+            stream.end()
+        return stream
 
     async def wait_closed(self) -> dict[str, Any]:
         """Wait until the client stops for good; return why (``close_info``)."""
@@ -331,7 +371,16 @@ class WsClient:
     # ---- connection lifecycle ---------------------------------------------------------------
 
     async def _run(self) -> None:
-        """Supervise: dial, serve the connection, and on a drop back off and dial again."""
+        """Supervise; a bug in here must end the client visibly, never leave connect() hanging."""
+        try:
+            await self._reconnect_loop()
+        except Exception as exc:
+            log.exception("wsclient: supervisor failed")
+            error = ClientError("internal_error", f"client failure: {type(exc).__name__}")
+            self._stop(error, {"code": 1006, "reason": "client failure"})
+
+    async def _reconnect_loop(self) -> None:
+        """Dial, serve the connection, and on a drop back off and dial again."""
         attempt = 0
         while True:
             try:
@@ -364,11 +413,12 @@ class WsClient:
             return error, {**info, "terminal": True}
         limit = self.max_reconnect_attempts
         if limit is not None and attempt >= limit:
-            cause = f": {drop.error.message}" if drop.error else f" (code {drop.code})"
-            error = ClientError(
-                "disconnected", f"gave up after {attempt} reconnect attempts{cause}"
-            )
-            error.close_code = drop.code
+            cause = drop.error.message if drop.error else f"connection closed (code {drop.code})"
+            if attempt:
+                cause = f"gave up after {attempt} reconnect attempts; last: {cause}"
+            error = ClientError("disconnected", cause, close_code=drop.code)
+            if drop.error is not None:
+                error.status = drop.error.status
             return error, {**info, "gave_up": True}
         return None
 
@@ -389,13 +439,15 @@ class WsClient:
         except InvalidStatus as exc:
             status = exc.response.status_code
             code = "handshake_rejected" if status in AUTH_REJECT_STATUSES else "disconnected"
-            message = f"handshake rejected with HTTP {status}"
+            message = f"cannot connect to {self._where}: handshake rejected with HTTP {status}"
             raise _Dropped(1006, message, ClientError(code, message, status=status)) from exc
         except InvalidURI as exc:  # its message holds the URL, hence the token: not repeated
             error = ClientError("invalid_url", "invalid WebSocket URL")
             raise _Dropped(1006, "invalid url", error) from exc
         except (OSError, TimeoutError, InvalidHandshake) as exc:
-            message = f"cannot connect: {type(exc).__name__}"
+            why = "timed out" if isinstance(exc, TimeoutError) else None
+            why = why or (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+            message = f"cannot connect to {self._where}: {why}"
             raise _Dropped(1006, message, ClientError("disconnected", message)) from exc
 
     async def _fetch_token(self) -> str:
@@ -460,8 +512,8 @@ class WsClient:
         self._reject_pending(error.message)
         if self._connected is not None and not self._connected.done():
             self._connected.set_exception(error)
-        for queue in self._queues:
-            queue.put_nowait(None)
+        for stream in list(self._streams):
+            stream.end()
         if emit_error:
             self._emit("error", error)
         self.close_info = {**info, "error": error}
@@ -485,8 +537,8 @@ class WsClient:
             self._on_reply(frame)
         elif kind in SERVER_EVENT_TYPES:
             self._emit(kind, frame)
-            for queue in self._queues:
-                queue.put_nowait(frame)
+            for stream in self._streams:
+                stream.feed(frame)
 
     def _on_reply(self, frame: Frame) -> None:
         error = None
