@@ -95,6 +95,22 @@ function resolveUrl(url) {
   return new URL(url);
 }
 
+/**
+ * Fail fast on a URL that can never work (it would otherwise be retried forever).
+ * @param {string} url
+ */
+function checkUrl(url) {
+  let parsed;
+  try {
+    parsed = resolveUrl(url);
+  } catch {
+    throw new TypeError('url is not a valid URL (expected ws://host/path or wss://...)');
+  }
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
+    throw new TypeError(`url must use ws: or wss:, got ${parsed.protocol}`);
+  }
+}
+
 /** @param {string} text */
 function utf8Length(text) {
   return new TextEncoder().encode(text).length;
@@ -130,6 +146,7 @@ export class WsClient {
     if (typeof token !== 'string' && typeof token !== 'function') {
       throw new TypeError('token must be a string or a function returning a (promise of a) string');
     }
+    checkUrl(url);
     const Ctor = opts.WebSocket ?? globalThis.WebSocket;
     if (typeof Ctor !== 'function') {
       throw new TypeError('no WebSocket implementation: pass options.WebSocket (e.g. from "ws")');
@@ -307,9 +324,23 @@ export class WsClient {
 
   // ---- connection lifecycle -------------------------------------------------------------
 
-  /** One connection attempt: fetch a fresh token, then open the socket. */
-  async _dial() {
+  /** One connection attempt; a bug in it must end the client visibly, never hang connect(). */
+  _dial() {
     const generation = ++this._generation;
+    this._dialOnce(generation).catch((err) => {
+      if (generation !== this._generation) return;
+      this._finish(new ClientError('internal_error', `client failure: ${err?.message ?? err}`), {
+        code: 1006,
+        reason: 'client failure',
+      });
+    });
+  }
+
+  /**
+   * Fetch a fresh token, then open the socket.
+   * @param {number} generation
+   */
+  async _dialOnce(generation) {
     let token;
     try {
       const source = this._opts.token;
@@ -317,7 +348,7 @@ export class WsClient {
       if (typeof token !== 'string' || token === '') throw new TypeError('token provider returned no token');
     } catch (err) {
       if (generation !== this._generation) return;
-      this._emit('error', new ClientError('token_error', `token provider failed: ${err?.message ?? err}`));
+      this._emit('error', new ClientError('token_error', `token provider failed: ${err?.name ?? 'Error'}`));
       this._onDrop(1006, 'token provider failed', generation);
       return;
     }

@@ -34,6 +34,39 @@ describe('connect', () => {
     assert.equal(new URL(FakeWebSocket.last().url).searchParams.get('token'), 'fresh-1');
   });
 
+  it('resolves a relative path against the page location (browsers)', async () => {
+    const saved = Object.getOwnPropertyDescriptor(globalThis, 'location');
+    Object.defineProperty(globalThis, 'location', {
+      value: { href: 'https://chat.example.com/app/?room=x' },
+      configurable: true,
+    });
+    try {
+      const { FakeWebSocket } = makeClient();
+      const client = new WsClient('/dev', { token: 'tok', WebSocket: FakeWebSocket });
+      client.connect().catch(() => {});
+      assert.equal(FakeWebSocket.last().url, 'wss://chat.example.com/dev?token=tok');
+      client.close();
+    } finally {
+      if (saved) Object.defineProperty(globalThis, 'location', saved);
+      else delete globalThis.location;
+    }
+  });
+
+  it('refuses URLs that can never work, and a socket constructor that throws', async () => {
+    const { FakeWebSocket } = makeClient();
+    for (const url of ['http://host/dev', 'not a url', '/dev']) {
+      assert.throws(() => new WsClient(url, { token: 't', WebSocket: FakeWebSocket }), TypeError, url);
+    }
+    class Throwing {
+      constructor() {
+        throw new SyntaxError('bad');
+      }
+    }
+    const client = new WsClient(URL_BASE, { token: 't', WebSocket: Throwing });
+    await assert.rejects(client.connect(), { code: 'invalid_url' });
+    assert.equal(client.state, 'closed');
+  });
+
   it('validates the options up front', () => {
     const FakeWebSocket = makeClient().FakeWebSocket;
     assert.throws(() => new WsClient(URL_BASE, { WebSocket: FakeWebSocket }), TypeError);
