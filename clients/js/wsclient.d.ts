@@ -157,13 +157,24 @@ export interface ClientEvents {
 export declare const PROTOCOL_ERROR_CODES: readonly ProtocolErrorCode[];
 export declare const IDLE_TIMEOUT_MS: number;
 export declare const MAX_HEARTBEAT_INTERVAL_MS: number;
-export declare const DEFAULTS: Readonly<Required<Omit<ClientOptions, 'token' | 'WebSocket' | 'isTerminalClose' | 'random'>>>;
+export declare const DEFAULTS: Readonly<
+  Required<Omit<ClientOptions, 'token' | 'WebSocket' | 'isTerminalClose' | 'random'>>
+>;
 
 export declare function isTerminalCloseCode(code: number): boolean;
-export declare function backoffDelay(attempt: number, baseMs: number, capMs: number, random?: () => number): number;
+export declare function backoffDelay(
+  attempt: number,
+  baseMs: number,
+  capMs: number,
+  random?: () => number,
+): number;
 
 export declare class ClientError extends Error {
-  constructor(code: string, message: string, details?: { frame?: object; closeCode?: number; roomId?: string });
+  constructor(
+    code: string,
+    message: string,
+    details?: { frame?: object; closeCode?: number; roomId?: string },
+  );
   readonly code: ClientErrorCode;
   /** The error frame, for protocol errors. */
   readonly frame?: ErrorFrame;

@@ -132,9 +132,9 @@ function checkRange(value, name, min, max) {
 export class WsClient {
   /**
    * @param {string} url e.g. `ws://127.0.0.1:3001/dev` (the token is added as `?token=`)
-   * @param {import('./wsclient').ClientOptions} [options]
+   * @param {import('./wsclient.js').ClientOptions} [options]
    */
-  constructor(url, options = {}) {
+  constructor(url, options) {
     const opts = { ...DEFAULTS, ...options };
     checkRange(opts.heartbeatIntervalMs, 'heartbeatIntervalMs', 1, MAX_HEARTBEAT_INTERVAL_MS);
     checkRange(opts.requestTimeoutMs, 'requestTimeoutMs', 1, Infinity);
@@ -162,13 +162,15 @@ export class WsClient {
     this._pending = new Map();
     /** @type {Set<string>} */
     this._rooms = new Set();
-    /** @type {import('./wsclient').ConnectionState} */
+    /** @type {import('./wsclient.js').ConnectionState} */
     this._state = 'closed';
     this._socket = null;
     this._generation = 0;
     this._attempt = 0;
     this._userClosed = true;
+    /** @type {any} */
     this._heartbeatTimer = null;
+    /** @type {any} */
     this._reconnectTimer = null;
     /** @type {{resolve: Function, reject: Function}[]} */
     this._connectWaiters = [];
@@ -176,7 +178,7 @@ export class WsClient {
     this._seq = 0;
   }
 
-  /** @returns {import('./wsclient').ConnectionState} */
+  /** @returns {import('./wsclient.js').ConnectionState} */
   get state() {
     return this._state;
   }
@@ -348,7 +350,10 @@ export class WsClient {
       if (typeof token !== 'string' || token === '') throw new TypeError('token provider returned no token');
     } catch (err) {
       if (generation !== this._generation) return;
-      this._emit('error', new ClientError('token_error', `token provider failed: ${err?.name ?? 'Error'}`));
+      this._emit(
+        'error',
+        new ClientError('token_error', `token provider failed: ${err instanceof Error ? err.name : 'Error'}`),
+      );
       this._onDrop(1006, 'token provider failed', generation);
       return;
     }
@@ -360,16 +365,21 @@ export class WsClient {
       socket = new this._WebSocket(url.toString());
     } catch (err) {
       // A malformed URL never heals: give up rather than retry forever.
-      this._finish(new ClientError('invalid_url', `cannot open socket: ${err?.message ?? err}`), {
-        code: 1006,
-        reason: 'invalid url',
-      });
+      this._finish(
+        new ClientError('invalid_url', `cannot open socket: ${err instanceof Error ? err.message : err}`),
+        {
+          code: 1006,
+          reason: 'invalid url',
+        },
+      );
       return;
     }
     this._socket = socket;
     socket.onopen = () => generation === this._generation && this._onOpen();
-    socket.onmessage = (ev) => generation === this._generation && this._onFrame(ev.data);
-    socket.onclose = (ev) => this._onDrop(ev.code, ev.reason, generation);
+    socket.onmessage = (/** @type {{data: unknown}} */ ev) =>
+      generation === this._generation && this._onFrame(ev.data);
+    socket.onclose = (/** @type {{code: number, reason: string}} */ ev) =>
+      this._onDrop(ev.code, ev.reason, generation);
     socket.onerror = () => {}; // a close event always follows and carries what we act on
   }
 
@@ -408,21 +418,31 @@ export class WsClient {
     this._detachSocket();
     this._rejectPending(`connection closed (code ${code})`);
     if (this._isTerminal(code)) {
-      this._finish(new ClientError('disconnected', `closed by server (code ${code}): ${reason}`, { closeCode: code }), {
-        code,
-        reason,
-        terminal: true,
-      });
+      this._finish(
+        new ClientError('disconnected', `closed by server (code ${code}): ${reason}`, { closeCode: code }),
+        {
+          code,
+          reason,
+          terminal: true,
+        },
+      );
       return;
     }
     if (this._attempt >= this._opts.maxReconnectAttempts) {
       this._finish(
-        new ClientError('disconnected', `gave up after ${this._attempt} reconnect attempts`, { closeCode: code }),
+        new ClientError('disconnected', `gave up after ${this._attempt} reconnect attempts`, {
+          closeCode: code,
+        }),
         { code, reason, gaveUp: true },
       );
       return;
     }
-    const delayMs = backoffDelay(this._attempt, this._opts.backoffBaseMs, this._opts.backoffCapMs, this._random);
+    const delayMs = backoffDelay(
+      this._attempt,
+      this._opts.backoffBaseMs,
+      this._opts.backoffCapMs,
+      this._random,
+    );
     this._attempt += 1;
     this._setState('reconnecting', { code, reason, attempt: this._attempt, delayMs });
     this._reconnectTimer = setTimeout(() => {
@@ -499,7 +519,10 @@ export class WsClient {
     if (frame === null || typeof frame !== 'object') return;
     const { type, requestId } = frame;
     if (type === 'ack' || type === 'error') {
-      const error = type === 'error' ? new ClientError(String(frame.code), String(frame.message ?? frame.code), { frame }) : null;
+      const error =
+        type === 'error'
+          ? new ClientError(String(frame.code), String(frame.message ?? frame.code), { frame })
+          : null;
       if (typeof requestId === 'string' && this._pending.has(requestId)) {
         this._settle(requestId, frame, error);
       } else if (error) {
@@ -541,7 +564,7 @@ export class WsClient {
   }
 
   /**
-   * @param {import('./wsclient').ConnectionState} state
+   * @param {import('./wsclient.js').ConnectionState} state
    * @param {Record<string, unknown>} [info]
    */
   _setState(state, info = {}) {
@@ -553,7 +576,8 @@ export class WsClient {
   /** @param {string} type */
   _listenersOf(type) {
     const set = this._listeners.get(type);
-    if (!set) throw new TypeError(`unknown event type ${JSON.stringify(type)}; one of ${EVENT_TYPES.join(', ')}`);
+    if (!set)
+      throw new TypeError(`unknown event type ${JSON.stringify(type)}; one of ${EVENT_TYPES.join(', ')}`);
     return set;
   }
 
@@ -577,7 +601,7 @@ export class WsClient {
 /**
  * Create a client and wait until it is connected.
  * @param {string} url
- * @param {import('./wsclient').ClientOptions} options
+ * @param {import('./wsclient.js').ClientOptions} options
  * @returns {Promise<WsClient>}
  */
 export async function connect(url, options) {

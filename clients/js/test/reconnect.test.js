@@ -2,7 +2,13 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 
-import { backoffDelay, DEFAULTS, isTerminalCloseCode, MAX_HEARTBEAT_INTERVAL_MS, WsClient } from '../wsclient.js';
+import {
+  backoffDelay,
+  DEFAULTS,
+  isTerminalCloseCode,
+  MAX_HEARTBEAT_INTERVAL_MS,
+  WsClient,
+} from '../wsclient.js';
 import { connected, flush, makeClient, URL_BASE, useFakeTimers } from '../testkit/helpers.js';
 
 beforeEach(useFakeTimers);
@@ -20,15 +26,24 @@ describe('backoffDelay (full jitter)', () => {
     const cap = 30_000;
     for (let n = 0; n < 12; n += 1) {
       const ceiling = Math.min(cap, base * 2 ** n);
-      assert.equal(backoffDelay(n, base, cap, () => 0), 0);
-      assert.equal(backoffDelay(n, base, cap, () => 0.5), ceiling / 2);
+      assert.equal(
+        backoffDelay(n, base, cap, () => 0),
+        0,
+      );
+      assert.equal(
+        backoffDelay(n, base, cap, () => 0.5),
+        ceiling / 2,
+      );
       const top = backoffDelay(n, base, cap, () => 0.999999);
       assert.ok(top < ceiling && top > ceiling * 0.99, `attempt ${n}: ${top} vs ${ceiling}`);
     }
   });
 
   it('is capped: huge attempt numbers never exceed the cap', () => {
-    assert.equal(backoffDelay(1000, 500, 30_000, () => 0.5), 15_000);
+    assert.equal(
+      backoffDelay(1000, 500, 30_000, () => 0.5),
+      15_000,
+    );
   });
 
   it('draws a fresh random number for each delay (Math.random by default)', () => {
@@ -298,7 +313,8 @@ describe('heartbeat', () => {
 
   it('refuses intervals that are not well under the 10-minute idle timeout', () => {
     const { FakeWebSocket } = makeClient();
-    const make = (ms) => new WsClient(URL_BASE, { token: 't', WebSocket: FakeWebSocket, heartbeatIntervalMs: ms });
+    const make = (ms) =>
+      new WsClient(URL_BASE, { token: 't', WebSocket: FakeWebSocket, heartbeatIntervalMs: ms });
     assert.ok(MAX_HEARTBEAT_INTERVAL_MS <= 480_000);
     assert.throws(() => make(600_000), RangeError);
     assert.throws(() => make(MAX_HEARTBEAT_INTERVAL_MS + 1), RangeError);
@@ -389,7 +405,14 @@ describe('events', () => {
       throw new Error('listener bug');
     });
     client.on('message', () => (after += 1));
-    socket.deliver({ type: 'message', roomId: 'r', messageId: 'm', from: { userId: 'u' }, data: null, sentAt: '' });
+    socket.deliver({
+      type: 'message',
+      roomId: 'r',
+      messageId: 'm',
+      from: { userId: 'u' },
+      data: null,
+      sentAt: '',
+    });
     assert.equal(after, 1);
     assert.equal(errors.at(-1).message, 'listener bug');
     client.close();

@@ -72,7 +72,13 @@ describe('connect', () => {
     assert.throws(() => new WsClient(URL_BASE, { WebSocket: FakeWebSocket }), TypeError);
     assert.throws(() => new WsClient(URL_BASE, { token: 't', WebSocket: undefined }), TypeError);
     assert.throws(
-      () => new WsClient(URL_BASE, { token: 't', WebSocket: FakeWebSocket, backoffBaseMs: 1000, backoffCapMs: 10 }),
+      () =>
+        new WsClient(URL_BASE, {
+          token: 't',
+          WebSocket: FakeWebSocket,
+          backoffBaseMs: 1000,
+          backoffCapMs: 10,
+        }),
       RangeError,
     );
   });

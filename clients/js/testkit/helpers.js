@@ -18,7 +18,7 @@ export function useFakeTimers() {
 
 /**
  * A client on a fresh fake socket class, plus a record of its state changes and errors.
- * @param {import('../wsclient').ClientOptions | object} [options]
+ * @param {import('../wsclient.js').ClientOptions | object} [options]
  */
 export function makeClient(options = {}) {
   const FakeWebSocket = makeFakeWebSocket();
