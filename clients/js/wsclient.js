@@ -222,7 +222,13 @@ export class WsClient {
       return Promise.reject(new ClientError('disconnected', `not connected (state ${this._state})`));
     }
     const requestId = `${this._idPrefix}-${++this._seq}`;
-    const text = JSON.stringify({ ...fields, action, requestId });
+    let text;
+    try {
+      text = JSON.stringify({ ...fields, action, requestId });
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return Promise.reject(new ClientError('invalid_request', `fields are not JSON-serialisable: ${why}`));
+    }
     const size = utf8Length(text);
     if (size > this._opts.maxMessageBytes) {
       return Promise.reject(
@@ -398,8 +404,9 @@ export class WsClient {
       (ack) => this._emit('rejoin', ack),
       (err) => {
         // A refusal (forbidden, invalid_request...) is final; a drop or timeout is retried
-        // on the next reconnect.
-        if (err.code !== 'disconnected' && err.code !== 'timeout') this._rooms.delete(roomId);
+        // on the next reconnect. A drop is reported by the state change, not here.
+        if (err.code === 'disconnected') return;
+        if (err.code !== 'timeout') this._rooms.delete(roomId);
         err.roomId = roomId;
         this._emit('error', err);
       },
@@ -464,7 +471,7 @@ export class WsClient {
     this._rejectPending(error.message);
     this._failConnectWaiters(error);
     this._emit('error', error);
-    this._setState('closed', info);
+    if (this._state !== 'closed') this._setState('closed', info); // an error listener may have called close()
   }
 
   /** Forget the current socket and silence its handlers. */

@@ -185,6 +185,16 @@ async def test_pending_requests_fail_with_disconnected_when_the_socket_drops(
     assert caught.value.code == "disconnected"
 
 
+async def test_unserialisable_data_is_refused_without_sending(gateway: FakeGateway) -> None:
+    client, _ = make_client(gateway)
+    async with client:
+        with pytest.raises(ClientError) as caught:
+            await client.send_message("lobby", {1, 2})
+        assert caught.value.code == "invalid_request"
+        await client.heartbeat()
+    assert (await gateway.next_frame())[1]["action"] == "heartbeat"
+
+
 async def test_request_when_not_connected_fails_fast() -> None:
     client = WsClient("ws://127.0.0.1:9/dev", "t")
     with pytest.raises(ClientError) as caught:

@@ -173,6 +173,13 @@ describe('request', () => {
     client.close();
   });
 
+  it('rejects data that cannot be serialised, without sending', async () => {
+    const { client, socket } = await connected();
+    await assert.rejects(client.sendMessage('lobby', { n: 1n }), { code: 'invalid_request' });
+    assert.equal(socket.sent.length, 0);
+    client.close();
+  });
+
   it('rejects at once with disconnected when not connected', async () => {
     const { client } = makeClient();
     await assert.rejects(client.heartbeat(), { code: 'disconnected' });

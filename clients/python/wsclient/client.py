@@ -279,7 +279,11 @@ class WsClient:
         if self._state != "open" or ws is None:
             raise ClientError("disconnected", f"not connected (state {self._state})")
         request_id = f"{self._id_prefix}-{next(self._ids)}"
-        text = json.dumps({**(fields or {}), "action": action, "requestId": request_id})
+        try:
+            text = json.dumps({**(fields or {}), "action": action, "requestId": request_id})
+        except (TypeError, ValueError) as exc:
+            message = f"fields are not JSON-serialisable: {exc}"
+            raise ClientError("invalid_request", message) from exc
         size = len(text.encode())
         if size > self.max_message_bytes:
             raise ClientError(
@@ -499,7 +503,9 @@ class WsClient:
         try:
             ack = await self.request("joinRoom", {"roomId": room_id})
         except ClientError as exc:
-            if exc.code not in {"disconnected", "timeout"}:
+            if exc.code == "disconnected":
+                return  # reported by the state change; retried on the next reconnect
+            if exc.code != "timeout":
                 self._rooms.pop(room_id, None)
             exc.room_id = room_id
             self._emit("error", exc)
