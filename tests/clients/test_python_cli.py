@@ -39,7 +39,7 @@ class Run:
 async def run_cli(url: str, *argv: str) -> Run:
     out, err = io.StringIO(), io.StringIO()
     args = cli.parse_args(["--url", url, "--token", TOKEN, "--timeout", "2", *argv])
-    code = await cli.execute(args, out, err)
+    code = await asyncio.wait_for(cli.execute(args, out, err), 10)  # fail, never hang
     result = Run(code, out.getvalue(), err.getvalue())
     assert TOKEN not in result.out + result.err
     return result

@@ -23,6 +23,8 @@ from wsclient import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from fake_protocol_server import FakeGateway
 
 WAIT_S = 5.0
@@ -40,6 +42,18 @@ class Recorder:
 
     async def sleep(self, delay: float) -> None:
         self.delays.append(delay)
+        await asyncio.sleep(0)  # yield, as a real sleep would
+
+
+_CLIENTS: list[WsClient] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_clients() -> AsyncIterator[None]:
+    """Close every client a test made, even when it failed, so none keeps reconnecting."""
+    yield
+    while _CLIENTS:
+        await _CLIENTS.pop().close()
 
 
 def make_client(gateway: FakeGateway, **options: Any) -> tuple[WsClient, Recorder]:
@@ -52,6 +66,7 @@ def make_client(gateway: FakeGateway, **options: Any) -> tuple[WsClient, Recorde
     options.setdefault("token", "tok")
     options.setdefault("random", lambda: 0.5)
     client = WsClient(gateway.url, options.pop("token"), sleep=sleep, **options)
+    _CLIENTS.append(client)
     holder["rec"] = Recorder(client)
     return client, holder["rec"]
 
@@ -348,6 +363,7 @@ async def test_close_never_reconnects_and_sends_1000(gateway: FakeGateway) -> No
 
 async def test_close_during_backoff_cancels_the_reconnect(gateway: FakeGateway) -> None:
     client = WsClient(gateway.url, "tok", backoff_base=60, backoff_cap=60, random=lambda: 1.0)
+    _CLIENTS.append(client)
     await client.connect()
     await gateway.drop(1001)
     await until(lambda: client.state == "reconnecting")
