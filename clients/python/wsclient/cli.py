@@ -32,8 +32,9 @@ EXIT_INTERRUPTED = 130
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; usage errors exit with status 2."""
+    invoked = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     parser = argparse.ArgumentParser(
-        prog="python -m wsclient",
+        prog=invoked if invoked and invoked != "__main__.py" else "python -m wsclient",
         description="Protocol v1 WebSocket client (local gateway: make dev; token: make -s token).",
         epilog="exit codes: 0 ok, 1 request failed, 2 usage, 3 connection failed, 130 interrupted",
     )
