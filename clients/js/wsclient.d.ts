@@ -27,10 +27,12 @@ export type TokenSource = string | (() => string | Promise<string>);
 /** The subset of the WHATWG WebSocket the client uses (browsers, Node 22+, the `ws` package). */
 export interface WebSocketLike {
   readonly readyState: number;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
+  // The client assigns these handlers; typed loosely so that browser, undici (Node 22+) and
+  // `ws` sockets, whose event types differ, all fit.
+  onopen: any;
+  onmessage: any;
+  onclose: any;
+  onerror: any;
   send(data: string): void;
   close(code?: number, reason?: string): void;
 }
