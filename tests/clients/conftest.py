@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from fake_protocol_server import FakeGateway
+
+from tests.clients.fake_protocol_server import FakeGateway
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
