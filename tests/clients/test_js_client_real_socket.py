@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from fake_protocol_server import FakeGateway
+    from tests.clients.fake_protocol_server import FakeGateway
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "clients" / "js" / "testkit" / "real-socket-smoke.mjs"

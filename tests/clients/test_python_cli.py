@@ -17,7 +17,7 @@ import pytest
 from wsclient import cli
 
 if TYPE_CHECKING:
-    from fake_protocol_server import FakeGateway
+    from tests.clients.fake_protocol_server import FakeGateway
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "sentinel-token-8c1f"  # must never be printed

@@ -25,7 +25,7 @@ from wsclient import (
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from fake_protocol_server import FakeGateway
+    from tests.clients.fake_protocol_server import FakeGateway
 
 WAIT_S = 5.0
 
