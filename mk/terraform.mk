@@ -69,7 +69,7 @@ tf-require-real:
 	@test -d "$(TF_ROOTS_DIR)/$(ENV)" || { echo "make: no environment $(TF_ROOTS_DIR)/$(ENV) (ENV=dev or ENV=prod)" >&2; exit 1; }
 
 plan: tf-require-real build ## Real terraform init + plan of terraform/$(ENV) (ENV=dev|prod), after make build
-	terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) init
+	terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) init $(if $(wildcard $(TF_ROOTS_DIR)/$(ENV)/backend.hcl),-backend-config=backend.hcl)
 	terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) plan -out=$(ENV).tfplan
 
 apply: tf-require-real ## Apply the plan saved by `make plan ENV=...` (or plan and confirm if there is none)
