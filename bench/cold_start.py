@@ -138,14 +138,26 @@ def measure_handler(name: str, runs: int, nopyc: Path, pyc: Path) -> dict[str, A
     return row
 
 
-def measure(runs: int = 5) -> list[dict[str, Any]]:
-    """One row per handler (median of `runs` fresh interpreters each)."""
+FLOOR_MODULE = "_boto3_dynamodb_floor"
+FLOOR_SOURCE = 'import boto3\n\nboto3.client("dynamodb")\n'
+
+
+def measure(runs: int = 5) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One row per handler (median of `runs` fresh interpreters each), and the floor.
+
+    The floor is what any handler that talks to DynamoDB through boto3 pays at init:
+    `import boto3` plus creating one client (the AWS samples create theirs at import too).
+    """
     with tempfile.TemporaryDirectory(prefix="coldstart-") as tmp:
         nopyc, pyc = Path(tmp) / "nopyc", Path(tmp) / "pyc"
         for dest in (nopyc, pyc):
             shutil.copytree(ROOT / "lambda_src", dest, ignore=shutil.ignore_patterns("__pycache__"))
+            (dest / f"{FLOOR_MODULE}.py").write_text(FLOOR_SOURCE)
         import_once("boto3", probe_env(nopyc, bytecode=True))  # warm boto3's own byte-code
-        return [measure_handler(name, runs, nopyc, pyc) for name in handler_names()]
+        rows = [measure_handler(name, runs, nopyc, pyc) for name in handler_names()]
+        floor = measure_handler(FLOOR_MODULE, runs, nopyc, pyc)
+        floor["handler"] = "floor:boto3+ddb"
+        return rows, floor
 
 
 def artifact_sizes(out: Path, wheelhouse: Path | None) -> dict[str, Any]:
