@@ -3,6 +3,7 @@
 Rules drive the real handlers on moto: connect, join, send, leave, heartbeat, getPresence,
 disconnect, kill (the client dies without a close: @connections answers 410 from then on),
 expire (TTL time passes: the connection's and its memberships' expiresAt go into the past),
+age (idle time passes: the next action must extend the connection and its memberships),
 an action from an expired connection, the TTL deletion of the connection item, and the
 stream cleanup of that deletion (optionally replayed), plus a non-TTL REMOVE that must be
 ignored. Both tenants use the same user and room names, so only the key namespacing keeps
@@ -52,7 +53,7 @@ ISO_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 MAX_CONNS = 7
 LIFECYCLE = (
     *("connect", "disconnect", "kill", "kill", "expire", "act_while_expired"),
-    *("ttl_delete", "stream_cleanup", "stream_cleanup", "user_remove"),
+    *("ttl_delete", "stream_cleanup", "stream_cleanup", "user_remove", "age"),
 )
 CLIENT_ACTIONS = ("join", "join", "send", "send", "send", "leave", "heartbeat", "presence")
 
@@ -92,6 +93,7 @@ class RoomsModel(RuleBasedStateMachine):
         self.message_ids: dict[int, str] = {}
         self.counter = 0
         self.tenant_of: dict[str, str] = {}
+        self.aged: set[str] = set()
         self._reset_world()
 
     # -- plumbing --------------------------------------------------------------------
@@ -222,6 +224,16 @@ class RoomsModel(RuleBasedStateMachine):
     def client_action(self, data: st.DataObject, kind: str) -> None:
         """One frame from a live client (one rule, weighted, so every example is busy)."""
         conn = self._pick(data, self._actives())
+        self._client_action(data, kind, conn)
+        if conn.cid in self.aged and conn.cid in self.conns:
+            self.aged.discard(conn.cid)
+            meta = self.world.dynamodb.get_item(
+                TableName=self.world.table,
+                Key={"PK": {"S": f"CONN#{conn.cid}"}, "SK": {"S": "META"}},
+            )["Item"]
+            assert int(meta["expiresAt"]["N"]) >= int(time.time()) + 600, "activity extends"
+
+    def _client_action(self, data: st.DataObject, kind: str, conn: Conn) -> None:
         if kind == "join":
             self.do_join(conn, data.draw(st.sampled_from(ROOMS), label="room"))
         elif kind == "leave":
@@ -312,6 +324,19 @@ class RoomsModel(RuleBasedStateMachine):
             self.stream_cleanup(data, data.draw(st.booleans(), label="replay"))
         elif kind == "user_remove" and self.conns:
             self.user_remove_is_ignored(data)
+        elif kind == "age" and self._actives():
+            self.age(data)
+
+    def age(self, data: st.DataObject) -> None:
+        """Idle time passes: less than half the idle lifetime is left, so the connection's
+        next action extends it and every membership (the mirror invariant checks them)."""
+        conn = self._pick(data, self._actives())
+        soon = int(time.time()) + 100
+        self._set_expiry({"PK": {"S": f"CONN#{conn.cid}"}, "SK": {"S": "META"}}, soon)
+        for room in conn.rooms:
+            key = {"PK": {"S": f"ROOM#{conn.tenant}#{room}"}, "SK": {"S": f"CONN#{conn.cid}"}}
+            self._set_expiry(key, soon)
+        self.aged.add(conn.cid)
 
     def disconnect(self, data: st.DataObject) -> None:
         """$disconnect can arrive for any connection, killed or expired ones included."""
