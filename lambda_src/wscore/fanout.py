@@ -90,7 +90,10 @@ def _frame_text(frame: object) -> str:
             raise InvalidRequest("fan-out job has no frame") from None
     if not isinstance(frame, dict) or not frame:
         raise InvalidRequest("fan-out job has no frame")
-    return encode(frame)
+    try:
+        return encode(frame)
+    except ValueError:  # NaN/Infinity: never written by us
+        raise InvalidRequest("fan-out job has no frame") from None
 
 
 def split_jobs(

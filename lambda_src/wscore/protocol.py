@@ -32,15 +32,16 @@ def encode(frame: Mapping[str, Any]) -> str:
 
     A client can send a lone surrogate as a JSON escape ("\\ud800"); written raw it is not
     encodable as UTF-8, so such a frame is written with \\u escapes instead (same JSON value,
-    valid UTF-8) rather than failing at the edge or on every recipient.
+    valid UTF-8) rather than failing at the edge or on every recipient. NaN and Infinity
+    raise ValueError: they are not JSON, and no client could parse the frame.
     """
-    text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     if text.isascii():
         return text
     try:
         text.encode()
     except UnicodeEncodeError:
-        return json.dumps(frame, separators=(",", ":"))
+        return json.dumps(frame, separators=(",", ":"), allow_nan=False)
     return text
 
 
