@@ -353,3 +353,60 @@ def test_regressions_deep_nesting_surrogates_and_non_finite_numbers(world: World
         frame = check_reply("sendMessage", body, _act(world, "c1", "sendMessage", body))
         assert frame["code"] == "invalid_json"
     assert len(world.transport.frames("c3")) == 1
+
+
+# -- server-side publish: backends' payloads are fuzzed too --------------------------------
+publish_payloads = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "tenantId": st.one_of(st.sampled_from(["acme", "globex"]), any_text, json_value),
+            "target": st.one_of(
+                st.fixed_dictionaries({"roomId": room_ids}),
+                st.fixed_dictionaries({"userId": st.one_of(st.sampled_from(["bob"]), any_text)}),
+                st.fixed_dictionaries({"tenant": st.one_of(st.just(True), json_value)}),
+                json_value,
+            ),
+            "event": st.one_of(st.sampled_from(["deploy", "a.b:c"]), any_text, json_value),
+        },
+        optional={
+            "data": st.one_of(datas, st.sampled_from([float("nan"), float("inf")])),
+            "extra": json_value,
+        },
+    ),
+    json_value,
+)
+
+
+def test_publish_never_raises_and_never_sends_invalid_json(world: World) -> None:
+    """Direct invoke: an answer for every payload; every delivered frame is strict JSON."""
+    _setup(world)
+
+    @FUZZ
+    @given(payload=publish_payloads)
+    def prop(payload: Any) -> None:
+        before = {cid: len(frames) for cid, frames in world.transport.sent.items()}
+        calls = world.transport.calls
+        out = world.call("publish", payload)
+        assert isinstance(out, dict) and isinstance(out.get("ok"), bool)
+        if not out["ok"]:
+            assert out["error"]["code"] in CODES and out["error"]["message"]
+            assert world.transport.calls == calls, "a rejected payload delivered something"
+            return
+        tenant = payload["tenantId"]
+        for cid, frames in world.transport.sent.items():
+            for frame in frames[before.get(cid, 0) :]:
+                assert frame["type"] == "event" and frame["target"] == payload["target"]
+                assert _strict(json.dumps(frame)) == frame
+                assert (cid == "x9") == (tenant == "globex"), "delivered across tenants"
+
+    prop()
+
+
+def test_publish_with_nan_data_is_rejected(world: World) -> None:
+    _setup(world)
+    out = world.call(
+        "publish",
+        {"tenantId": "acme", "target": {"roomId": "lobby"}, "event": "e", "data": float("nan")},
+    )
+    assert out["ok"] is False and out["error"]["code"] == "invalid_request"
+    assert all(frames == [] for frames in world.transport.sent.values())

@@ -169,7 +169,20 @@ def test_from_body_rejects_a_missing_field(missing: str) -> None:
         FanoutJob.from_body(json.dumps(body))
 
 
-@pytest.mark.parametrize("body", ["", "{", "[]", "null", "1", '"job"', "[" * 100_000])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "{",
+        "[]",
+        "null",
+        "1",
+        '"job"',
+        "[" * 100_000,
+        '{"v":1,"endpoint":"https://x","recipients":["c"],"kind":"event","attempt":0,'
+        '"frame":{"type":"event","data":NaN}}',
+    ],
+)
 def test_from_body_rejects_non_objects_and_invalid_json(body: str) -> None:
     with pytest.raises(InvalidRequest):
         FanoutJob.from_body(body)

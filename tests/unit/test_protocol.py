@@ -197,6 +197,12 @@ def test_encode_escapes_lone_surrogates_so_the_frame_is_valid_utf8() -> None:
     assert json.loads(text) == {"a": "x\ud800y", "b": "é"}
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_encode_refuses_nan_and_infinity(value: float) -> None:
+    with pytest.raises(ValueError):
+        encode({"data": value})
+
+
 @given(st.text(st.characters(codec=None, categories=None)))
 def test_encode_always_gives_utf8_that_decodes_to_the_same_value(value: str) -> None:
     text = encode({"v": value})
