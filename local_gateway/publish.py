@@ -17,6 +17,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+USAGE = "usage: make -s publish TENANT=t (ROOM=r|USER=u|ALL=1) EVENT=name DATA='<json>'"
+
 
 def build_payload(args: argparse.Namespace) -> dict[str, Any]:
     """The publish function's payload; raises ValueError with a user-facing message."""
@@ -72,11 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         payload = build_payload(args)
     except ValueError as exc:
-        print(f"publish: {exc}", file=sys.stderr)
-        print(
-            "usage: make -s publish TENANT=t (ROOM=r|USER=u|ALL=1) EVENT=name DATA='<json>'",
-            file=sys.stderr,
-        )
+        print(f"publish: {exc} ({USAGE})", file=sys.stderr)
         return 2
     host = os.environ.get("HOST", "127.0.0.1")
     host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104

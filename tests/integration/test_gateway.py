@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import socket
+import subprocess
 import time
 from typing import Any
 
 import jwt
 import pytest
-from tests.integration.conftest import FAKE_HANDLERS, GatewayProcess, eventually, gateway_fixture
+from tests.integration.conftest import (
+    FAKE_HANDLERS,
+    ROOT,
+    GatewayProcess,
+    eventually,
+    gateway_fixture,
+)
 from tools.devtoken import DEV_AUDIENCE, DEV_SECRET
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -38,6 +47,12 @@ short = gateway_fixture(
         "GATEWAY_MAX_DURATION_S": "2.5",
     }
 )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 async def recv_json(ws: ClientConnection, timeout: float = 10.0) -> Any:
@@ -418,3 +433,58 @@ async def test_dev_token_mints_a_dev_jwt(fake: GatewayProcess) -> None:
     assert result["url"] == f"{fake.ws_url}?token={result['token']}"
     status, _ = fake.request("GET", "/_dev/token?user=zoe")
     assert status == 400
+
+
+def run_make_publish(gw: GatewayProcess | None, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PORT": str(gw.port if gw else free_port()),
+        "STAGE": gw.stage if gw else "dev",
+    }
+    return subprocess.run(
+        ["make", "-s", "publish", *args],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_make_publish_prints_one_line(fake: GatewayProcess) -> None:
+    async with connect(fake.url("allow:mia:initech")) as ws:
+        await request(ws, {"action": "heartbeat"})
+        done = await asyncio.to_thread(
+            run_make_publish,
+            fake,
+            "TENANT=initech",
+            "ROOM=lobby",
+            "EVENT=alert",
+            'DATA={"level": "high"}',
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines() == ['{"ok":true,"targets":1}']
+        assert await recv_json(ws) == {"type": "event", "data": {"level": "high"}}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("TENANT=a", "ROOM=r", "EVENT=e", "DATA={bad"), "DATA is not valid JSON"),
+        (("TENANT=a", "EVENT=e", "DATA=1"), "exactly one target"),
+        (("TENANT=a", "ROOM=r", "ALL=1", "EVENT=e", "DATA=1"), "exactly one target"),
+    ],
+)
+async def test_make_publish_rejects_bad_input(
+    fake: GatewayProcess, args: tuple[str, ...], message: str
+) -> None:
+    done = await asyncio.to_thread(run_make_publish, fake, *args)
+    assert done.returncode != 0
+    assert message in done.stderr and not done.stdout
+
+
+async def test_make_publish_without_a_gateway_says_so() -> None:
+    done = await asyncio.to_thread(run_make_publish, None, "TENANT=a", "ALL=1", "EVENT=e", "DATA=1")
+    assert done.returncode != 0
+    assert "no local gateway at" in done.stderr and "make dev" in done.stderr
