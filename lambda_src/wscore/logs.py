@@ -31,18 +31,26 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_"):
+            if key not in _RESERVED and (key == "_aws" or not key.startswith("_")):
                 out[key] = value
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return json.dumps(out, default=str, separators=(",", ":"))
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to the current sys.stdout (Lambda forwards it to CloudWatch Logs)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
 def get_logger(name: str = "wscore") -> logging.Logger:
     """Return a logger under the package root, configuring the root handler once."""
     root = logging.getLogger("wscore")
     if not getattr(root, "_wscore_configured", False):
-        handler = logging.StreamHandler(sys.stdout)
+        handler = _StdoutHandler()
         handler.setFormatter(JsonFormatter())
         root.handlers[:] = [handler]
         root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
@@ -51,6 +59,24 @@ def get_logger(name: str = "wscore") -> logging.Logger:
     return root if name == "wscore" else root.getChild(name.removeprefix("wscore."))
 
 
-def metric(logger: logging.Logger, name: str, **values: int | float) -> None:
-    """Log counters as a `metric` record (one line, queryable, no extra client)."""
-    logger.info(name, extra={"metric": name, **values})
+METRIC_NAMESPACE = os.environ.get("METRIC_NAMESPACE", "ServerlessWebSocket")
+
+
+def metric(logger: logging.Logger, name: str, **values: int | float | str) -> None:
+    """Log counters in CloudWatch Embedded Metric Format: one line, no extra client.
+
+    Numeric values become metrics (unit Count); string values become dimensions.
+    """
+    counts = {k: v for k, v in values.items() if not isinstance(v, str)}
+    dimensions = [k for k, v in values.items() if isinstance(v, str)]
+    emf = {
+        "Timestamp": int(time.time() * 1000),
+        "CloudWatchMetrics": [
+            {
+                "Namespace": METRIC_NAMESPACE,
+                "Dimensions": [dimensions],
+                "Metrics": [{"Name": k, "Unit": "Count"} for k in counts],
+            }
+        ],
+    }
+    logger.info(name, extra={"_aws": emf, "metric": name, **values})

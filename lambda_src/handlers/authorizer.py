@@ -1,0 +1,95 @@
+"""$connect REQUEST authorizer: verifies the JWT from the `token` query parameter.
+
+API Gateway contract: raising `Exception("Unauthorized")` answers 401; a Deny policy
+answers 403; an Allow policy's flat `context` reaches every route as
+`requestContext.authorizer`. Any other exception answers 500 (used for key-store outages,
+so they show up in the function's error metric instead of looking like bad tokens).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from wscore.auth import (
+    Authorizer,
+    AuthorizerRequest,
+    AuthRejectedError,
+    AuthSettings,
+    AuthUnavailableError,
+    ConfigError,
+    Decision,
+)
+from wscore.logs import get_logger
+
+logger = get_logger("wscore.authorizer")
+
+_authorizer: Authorizer | None = None
+
+
+def get_authorizer() -> Authorizer:
+    """Build the authorizer once per container (settings validated, nothing fetched yet)."""
+    global _authorizer  # noqa: PLW0603 - the per-container singleton is the point
+    if _authorizer is None:
+        _authorizer = Authorizer.from_settings(AuthSettings.from_env(os.environ))
+    return _authorizer
+
+
+def reset() -> None:
+    """Forget the per-container authorizer (tests change the environment between cases)."""
+    global _authorizer  # noqa: PLW0603
+    _authorizer = None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What happened, as a value: the handler raises its own exception outside any
+    `except` block, so nothing from PyJWT is chained into the Lambda error report."""
+
+    request: AuthorizerRequest | None
+    decision: Decision | None  # None: 401 (or 500 when `unavailable`)
+    reason: str
+    unavailable: bool = False
+
+
+def _evaluate(authorizer: Authorizer, event: dict[str, Any]) -> _Outcome:
+    try:
+        request = AuthorizerRequest.from_event(event)
+    except ValueError:
+        return _Outcome(None, None, "bad_event")
+    try:
+        decision = authorizer.decide(request)
+    except AuthRejectedError as exc:
+        return _Outcome(request, None, exc.reason)
+    except AuthUnavailableError as exc:
+        return _Outcome(request, None, exc.reason, unavailable=True)
+    return _Outcome(request, decision, decision.reason)
+
+
+def _configured() -> Authorizer:
+    try:
+        return get_authorizer()
+    except ConfigError as exc:  # names the variable; never holds a secret value
+        logger.error("authorizer.config_error", extra={"error": str(exc)})
+        raise
+
+
+def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    """Lambda entry point for the REQUEST authorizer."""
+    outcome = _evaluate(_configured(), event)
+    request, decision = outcome.request, outcome.decision
+    log_fields: dict[str, Any] = {
+        "reason": outcome.reason,
+        "connectionId": request.connection_id if request else None,
+        "requestId": request.request_id if request else None,
+    }
+    if decision is None or request is None:
+        if outcome.unavailable:
+            logger.error("authorizer.unavailable", extra=log_fields)
+            raise RuntimeError("authorizer unavailable")
+        logger.info("authorizer.reject", extra=log_fields)
+        raise Exception("Unauthorized")  # the exact message API Gateway maps to 401
+    log_fields.update(tenantId=decision.identity.tenant_id, userId=decision.identity.user_id)
+    logger.info("authorizer.allow" if decision.allowed else "authorizer.deny", extra=log_fields)
+    return decision.response(request.method_arn)

@@ -1,0 +1,30 @@
+"""joinRoom: join a room of the caller's tenant; the ack lists the users online in it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from wscore.edge import handle_action
+from wscore.protocol import room_id
+from wscore.services import services
+
+if TYPE_CHECKING:
+    from wscore.edge import ActionContext
+
+services()
+
+
+def _join(ctx: ActionContext) -> dict[str, Any]:
+    room = room_id(ctx.request.fields)
+    assert room is not None
+    users, truncated = ctx.svc.rooms.join(
+        ctx.connection, ctx.identity, room, ctx.endpoint, int(ctx.now)
+    )
+    out: dict[str, Any] = {"roomId": room, "members": [{"userId": u} for u in users]}
+    if truncated:
+        out["truncated"] = True
+    return out
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle_action(event, "joinRoom", _join)

@@ -1,0 +1,74 @@
+"""The broadcast engine: every delivery path (rooms, presence, fan-out worker, publish).
+
+It posts one encoded frame to many connections concurrently through one shared management
+client, and reports which targets are gone so the caller prunes exactly those (never the
+sender). It does not prune itself, so cleanup can reuse it without recursion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from wscore.logs import get_logger, metric
+from wscore.management import Outcome
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from wscore.management import ManagementClient
+
+log = get_logger("wscore.broadcast")
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    """What happened to one frame sent to a set of connections."""
+
+    delivered: int = 0
+    gone: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    too_large: int = 0
+
+    def merge(self, other: DeliveryReport) -> None:
+        self.delivered += other.delivered
+        self.gone.extend(other.gone)
+        self.failed.extend(other.failed)
+        self.too_large += other.too_large
+
+
+class Broadcaster:
+    """Sends frames to connections and accounts for every outcome."""
+
+    def __init__(self, management_for: Callable[[str], ManagementClient]) -> None:
+        self._management_for = management_for
+
+    def deliver(
+        self, endpoint: str, connection_ids: Iterable[str], data: bytes, *, kind: str
+    ) -> DeliveryReport:
+        """Post `data` to each connection; log delivered/gone/failed counts as a metric."""
+        ids = list(dict.fromkeys(connection_ids))
+        report = DeliveryReport()
+        if not ids:
+            return report
+        outcomes = self._management_for(endpoint).post_many(ids, data)
+        for cid, outcome in outcomes.items():
+            if outcome is Outcome.DELIVERED:
+                report.delivered += 1
+            elif outcome is Outcome.GONE:
+                report.gone.append(cid)
+            elif outcome is Outcome.TOO_LARGE:
+                report.too_large += 1
+            else:
+                report.failed.append(cid)
+        metric(
+            log,
+            "broadcast",
+            kind=kind,
+            targets=len(ids),
+            delivered=report.delivered,
+            pruned=len(report.gone),
+            failed=len(report.failed),
+            too_large=report.too_large,
+        )
+        return report

@@ -1,0 +1,89 @@
+"""Function configuration, parsed and validated once per container (cold start).
+
+A missing or malformed variable raises `ConfigError` naming the variable, so a bad deploy
+fails on its first invocation with a message that says what to fix.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from wscore.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    """Parse a boolean variable strictly (a typo must not silently mean false)."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    """Parse an integer variable within [lo, hi]."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def env_str(env: Mapping[str, str], name: str) -> str:
+    """A required, non-empty string variable."""
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is required (set by the Terraform module or the local gateway)")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Settings shared by the data-plane functions (everything but the authorizer)."""
+
+    table_name: str
+    fanout_queue_url: str | None = None
+    fanout_threshold: int = 100
+    connection_ttl_seconds: int = 660
+    max_connection_seconds: int = 7200
+    management_endpoint: str | None = None
+    tracing_enabled: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Config:
+        endpoint = env.get("MANAGEMENT_ENDPOINT", "").strip().rstrip("/") or None
+        if endpoint and not endpoint.startswith(("https://", "http://")):
+            raise ConfigError(f"MANAGEMENT_ENDPOINT must be an http(s) URL, got {endpoint!r}")
+        return cls(
+            table_name=env_str(env, "TABLE_NAME"),
+            fanout_queue_url=env.get("FANOUT_QUEUE_URL", "").strip() or None,
+            fanout_threshold=env_int(env, "FANOUT_THRESHOLD", 100, 1, 1_000_000),
+            connection_ttl_seconds=env_int(env, "CONNECTION_TTL_SECONDS", 660, 60, 7200),
+            max_connection_seconds=env_int(env, "MAX_CONNECTION_SECONDS", 7200, 60, 86400),
+            management_endpoint=endpoint,
+            tracing_enabled=env_bool(env, "TRACING_ENABLED"),
+        )
+
+
+@functools.cache
+def get_config() -> Config:
+    """The container's configuration (parsed on first use, at cold start)."""
+    return Config.from_env(os.environ)

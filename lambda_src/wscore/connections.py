@@ -1,0 +1,137 @@
+"""Connection lifecycle: connect, liveness, heartbeat, and cleanup with presence leave.
+
+Cleanup is one code path for $disconnect, 410 pruning and TTL expiry, so all three remove
+the connection and every membership, and announce `presence leave` in each room where it
+was the user's last connection. Cleanup is idempotent: running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from wscore.errors import StaleConnection, TokenExpired
+from wscore.protocol import encode, presence_event
+from wscore.repository import Connection, Membership
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from wscore.broadcast import Broadcaster
+    from wscore.config import Config
+    from wscore.events import Identity
+    from wscore.repository import Repository
+
+
+class Presence:
+    """Answers 'is this user still in this room through another connection?'."""
+
+    def __init__(self, repo: Repository) -> None:
+        self._repo = repo
+
+    def user_in_room(
+        self, tenant_id: str, user_id: str, room_id: str, now: int, exclude: str
+    ) -> bool:
+        for conn in self._repo.user_connections(tenant_id, user_id, now):
+            if conn.connection_id == exclude:
+                continue
+            if self._repo.get_membership(tenant_id, room_id, conn.connection_id, now):
+                return True
+        return False
+
+
+class Connections:
+    """Lifecycle operations on connection items and their memberships."""
+
+    def __init__(
+        self, config: Config, repo: Repository, broadcaster: Broadcaster, presence: Presence
+    ) -> None:
+        self._config = config
+        self._repo = repo
+        self._broadcaster = broadcaster
+        self._presence = presence
+
+    def expiry(self, now: int, cap_at: int) -> int:
+        """A connection's next expiry: the idle lifetime, never past the 2 h cap."""
+        return min(now + self._config.connection_ttl_seconds, cap_at)
+
+    def connect(self, connection_id: str, identity: Identity, endpoint: str, now: int) -> bool:
+        """Store a new connection (conditional put; a replay returns False)."""
+        cap_at = now + self._config.max_connection_seconds
+        conn = Connection(
+            connection_id=connection_id,
+            tenant_id=identity.tenant_id,
+            user_id=identity.user_id,
+            connected_at=now,
+            expires_at=self.expiry(now, cap_at),
+            cap_at=cap_at,
+            token_exp=identity.token_exp,
+            endpoint=endpoint,
+        )
+        return self._repo.put_connection(conn)
+
+    def require_live(self, connection_id: str, identity: Identity, now: int) -> Connection:
+        """The caller's live connection, extended when half its idle lifetime is used.
+
+        Raises TokenExpired after the token's `exp` and StaleConnection when the item is
+        gone or expired; the edge then closes the socket. Any action counts as activity,
+        so a client that talks but never heartbeats is not expired.
+        """
+        if identity.token_exp <= now:
+            raise TokenExpired("the token has expired; reconnect with a fresh token")
+        conn = self._repo.get_connection(connection_id, now)
+        if conn is None:
+            raise StaleConnection("the connection is no longer registered; reconnect")
+        if conn.expires_at - now < self._config.connection_ttl_seconds // 2:
+            return self.extend(conn, now)
+        return conn
+
+    def extend(self, conn: Connection, now: int) -> Connection:
+        """Push the connection's expiry (and its memberships') forward."""
+        expires_at = self.expiry(now, conn.cap_at)
+        if not self._repo.touch_connection(conn.connection_id, expires_at, now):
+            raise StaleConnection("the connection is no longer registered; reconnect")
+        self._repo.extend_memberships(self._repo.memberships_of(conn.connection_id), expires_at)
+        return replace(conn, expires_at=expires_at)
+
+    def cleanup(self, connection_ids: Iterable[str], endpoint: str, now: int) -> int:
+        """Remove connections and their memberships, announcing presence leave.
+
+        Announcements can reveal more gone connections (410); those are cleaned in the same
+        loop, each at most once. Returns how many connections were actually removed.
+        """
+        pending = list(dict.fromkeys(connection_ids))
+        seen: set[str] = set()
+        removed = 0
+        while pending:
+            cid = pending.pop()
+            if cid in seen:
+                continue
+            seen.add(cid)
+            conn = self._repo.delete_connection(cid)
+            memberships = self._repo.memberships_of(cid)
+            self._repo.delete_keys(m.key for m in memberships)
+            if conn is None and not memberships:
+                continue
+            removed += 1
+            for gone in self.announce_leaves(memberships, endpoint, now, exclude=cid):
+                if gone not in seen:
+                    pending.append(gone)
+        return removed
+
+    def announce_leaves(
+        self, memberships: Iterable[Membership], endpoint: str, now: int, exclude: str
+    ) -> list[str]:
+        """Send `presence leave` where this was the user's last connection; return gone ids."""
+        gone: list[str] = []
+        for m in memberships:
+            if self._presence.user_in_room(m.tenant_id, m.user_id, m.room_id, now, exclude):
+                continue
+            frame = encode(presence_event(m.room_id, "leave", m.user_id)).encode()
+            targets = (
+                other.connection_id
+                for other in self._repo.room_members(m.tenant_id, m.room_id, now)
+                if other.connection_id != exclude
+            )
+            gone.extend(self._broadcaster.deliver(endpoint, targets, frame, kind="presence").gone)
+        return gone

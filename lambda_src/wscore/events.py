@@ -1,0 +1,118 @@
+"""Typed views of the API Gateway WebSocket events our functions receive.
+
+The raw events are dicts shaped by API Gateway; handlers never index into them directly.
+Identity comes only from `requestContext.authorizer` (set by our authorizer on $connect and
+passed by API Gateway to every route), never from a message body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from wscore.errors import Forbidden
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+EventType = Literal["CONNECT", "MESSAGE", "DISCONNECT"]
+
+
+def _split(value: object) -> tuple[str, ...]:
+    if not isinstance(value, str) or not value:
+        return ()
+    return tuple(part for part in value.split(",") if part)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who is on the connection, as the authorizer established it."""
+
+    user_id: str
+    tenant_id: str
+    token_exp: int
+    roles: tuple[str, ...] = ()
+    rooms: tuple[str, ...] = ()
+
+    @classmethod
+    def from_authorizer(cls, ctx: Mapping[str, Any] | None) -> Identity:
+        """Parse the flat authorizer context; API Gateway may pass values as strings."""
+        if not ctx:
+            raise Forbidden("the connection has no authorizer context")
+        user, tenant, exp = ctx.get("userId"), ctx.get("tenantId"), ctx.get("tokenExp")
+        if not isinstance(user, str) or not user or not isinstance(tenant, str) or not tenant:
+            raise Forbidden("the authorizer context lacks userId or tenantId")
+        try:
+            token_exp = int(str(exp))
+        except ValueError:
+            raise Forbidden("the authorizer context lacks tokenExp") from None
+        return cls(user, tenant, token_exp, _split(ctx.get("roles")), _split(ctx.get("rooms")))
+
+    @property
+    def principal_id(self) -> str:
+        """`tenant/user`: unambiguous because the authorizer refuses `/` in both ids."""
+        return f"{self.tenant_id}/{self.user_id}"
+
+    def to_context(self) -> dict[str, str]:
+        """The flat string context the authorizer returns (inverse of from_authorizer)."""
+        return {
+            "userId": self.user_id,
+            "tenantId": self.tenant_id,
+            "tokenExp": str(self.token_exp),
+            "roles": ",".join(self.roles),
+            "rooms": ",".join(self.rooms),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketEvent:
+    """A $connect, $disconnect or message event from an API Gateway WebSocket API."""
+
+    event_type: EventType
+    route_key: str
+    connection_id: str
+    domain_name: str
+    stage: str
+    request_id: str
+    connected_at_ms: int
+    request_time_ms: int
+    body: str | None
+    is_base64: bool
+    authorizer: Mapping[str, Any] | None
+    source_ip: str | None
+    disconnect_status_code: int | None = None
+    disconnect_reason: str | None = None
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> WebSocketEvent:
+        rc = event.get("requestContext") or {}
+        event_type = rc.get("eventType")
+        if event_type not in ("CONNECT", "MESSAGE", "DISCONNECT"):
+            raise ValueError(f"not an API Gateway WebSocket event (eventType={event_type!r})")
+        identity = rc.get("identity") or {}
+        status = rc.get("disconnectStatusCode")
+        return cls(
+            event_type=event_type,
+            route_key=str(rc.get("routeKey", "")),
+            connection_id=str(rc["connectionId"]),
+            domain_name=str(rc.get("domainName", "")),
+            stage=str(rc.get("stage", "")),
+            request_id=str(rc.get("requestId", "")),
+            connected_at_ms=int(rc.get("connectedAt") or 0),
+            request_time_ms=int(rc.get("requestTimeEpoch") or 0),
+            body=event.get("body"),
+            is_base64=bool(event.get("isBase64Encoded", False)),
+            authorizer=rc.get("authorizer"),
+            source_ip=identity.get("sourceIp"),
+            disconnect_status_code=int(status) if status is not None else None,
+            disconnect_reason=rc.get("disconnectReason"),
+        )
+
+    @property
+    def identity(self) -> Identity:
+        return Identity.from_authorizer(self.authorizer)
+
+    @property
+    def management_endpoint(self) -> str:
+        """The @connections endpoint API Gateway documents for this event."""
+        return f"https://{self.domain_name}/{self.stage}"

@@ -1,0 +1,208 @@
+"""The API Gateway management API (@connections): posting to and closing connections.
+
+Error semantics, identical whatever the transport:
+- 200: delivered.      - 410 Gone: the target is gone; the caller prunes *that* connection.
+- 429: bounded retry with full jitter, then `throttled`.  - 413: too large, never retried.
+- 403: a configuration error (wrong endpoint or missing IAM permission): logged as an
+  error, nothing deleted.  - anything else (5xx, network): bounded retry, then `failed`.
+Clients are created once per endpoint per container.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from wscore.logs import get_logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
+
+log = get_logger("wscore.management")
+
+NETWORK_ERROR = 0
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"
+    GONE = "gone"
+    THROTTLED = "throttled"
+    TOO_LARGE = "too_large"
+    FORBIDDEN = "forbidden"
+    FAILED = "failed"
+
+
+class Transport(Protocol):
+    """Sends one @connections request and returns the HTTP status (0 on network error)."""
+
+    max_concurrency: int
+
+    def post(self, connection_id: str, data: bytes) -> int: ...
+
+    def delete(self, connection_id: str) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded retries with full jitter: sleep U(0, min(cap, base * 2**attempt))."""
+
+    max_attempts: int = 3
+    base_s: float = 0.05
+    cap_s: float = 1.0
+
+    def delay(self, attempt: int, rng: Callable[[], float]) -> float:
+        return float(rng() * min(self.cap_s, self.base_s * 2**attempt))
+
+
+def _retryable(status: int) -> bool:
+    return status in (429, NETWORK_ERROR) or status >= 500
+
+
+class ManagementClient:
+    """Posts frames to connections with the error semantics above."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        endpoint: str,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.transport = transport
+        self.endpoint = endpoint
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rng = rng
+
+    def _send(self, op: Callable[[], int], connection_id: str) -> Outcome:
+        status = NETWORK_ERROR
+        for attempt in range(self._retry.max_attempts):
+            status = op()
+            if not _retryable(status) or attempt == self._retry.max_attempts - 1:
+                break
+            self._sleep(self._retry.delay(attempt, self._rng))
+        return self._outcome(status, connection_id)
+
+    def _outcome(self, status: int, connection_id: str) -> Outcome:
+        if 200 <= status < 300:
+            return Outcome.DELIVERED
+        if status == 410:
+            return Outcome.GONE
+        if status == 429:
+            return Outcome.THROTTLED
+        if status == 413:
+            return Outcome.TOO_LARGE
+        if status == 403:
+            log.error(
+                "management API refused the call: check MANAGEMENT_ENDPOINT and the "
+                "execute-api:ManageConnections permission",
+                extra={"endpoint": self.endpoint, "connectionId": connection_id, "status": 403},
+            )
+            return Outcome.FORBIDDEN
+        log.warning(
+            "management API call failed", extra={"status": status, "endpoint": self.endpoint}
+        )
+        return Outcome.FAILED
+
+    def post(self, connection_id: str, data: bytes) -> Outcome:
+        """Send one frame to one connection."""
+        return self._send(lambda: self.transport.post(connection_id, data), connection_id)
+
+    def delete(self, connection_id: str) -> Outcome:
+        """Close a connection (DELIVERED when closed now, GONE when already closed)."""
+        return self._send(lambda: self.transport.delete(connection_id), connection_id)
+
+    def post_many(self, connection_ids: Iterable[str], data: bytes) -> dict[str, Outcome]:
+        """Send the same frame to many connections concurrently (bounded pool)."""
+        ids = list(connection_ids)
+        if len(ids) <= 1:
+            return {cid: self.post(cid, data) for cid in ids}
+        workers = min(self.transport.max_concurrency, len(ids))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            outcomes = pool.map(lambda cid: self.post(cid, data), ids)
+            return dict(zip(ids, outcomes, strict=True))
+
+
+class Boto3Transport:
+    """Transport over boto3's apigatewaymanagementapi client (one per endpoint)."""
+
+    def __init__(self, endpoint: str, max_concurrency: int = 32, client: Any = None) -> None:
+        self.max_concurrency = max_concurrency
+        self._client: ApiGatewayManagementApiClient = client or _new_client(
+            endpoint, max_concurrency
+        )
+
+    @staticmethod
+    def _status(exc: Exception) -> int:
+        from botocore.exceptions import ClientError
+
+        if isinstance(exc, ClientError):
+            meta = exc.response.get("ResponseMetadata", {})
+            status = int(meta.get("HTTPStatusCode") or 0)
+            if status:
+                return status
+            code = exc.response.get("Error", {}).get("Code", "")
+            return {
+                "GoneException": 410,
+                "LimitExceededException": 429,
+                "PayloadTooLargeException": 413,
+                "ForbiddenException": 403,
+            }.get(code, 500)
+        return NETWORK_ERROR
+
+    def post(self, connection_id: str, data: bytes) -> int:
+        try:
+            self._client.post_to_connection(ConnectionId=connection_id, Data=data)
+        except Exception as exc:
+            return self._status(exc)
+        return 200
+
+    def delete(self, connection_id: str) -> int:
+        try:
+            self._client.delete_connection(ConnectionId=connection_id)
+        except Exception as exc:
+            return self._status(exc)
+        return 204
+
+
+def _new_client(endpoint: str, pool: int) -> ApiGatewayManagementApiClient:
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    config = BotoConfig(
+        retries={"mode": "standard", "total_max_attempts": 1},  # we retry ourselves
+        connect_timeout=2,
+        read_timeout=5,
+        max_pool_connections=pool,
+    )
+    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=config)
+
+
+_clients: dict[str, ManagementClient] = {}
+_clients_lock = threading.Lock()
+TransportFactory = Callable[[str], Transport]
+
+
+def management_client(
+    endpoint: str, factory: TransportFactory = Boto3Transport
+) -> ManagementClient:
+    """The container's client for an endpoint (created once, reused across invocations)."""
+    with _clients_lock:
+        client = _clients.get(endpoint)
+        if client is None:
+            client = ManagementClient(factory(endpoint), endpoint)
+            _clients[endpoint] = client
+        return client
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests)."""
+    with _clients_lock:
+        _clients.clear()

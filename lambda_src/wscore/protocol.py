@@ -1,0 +1,132 @@
+"""Client protocol v1: request parsing, reply frames and server events.
+
+Every request gets exactly one reply frame, an ack or an error. Frames are plain dicts,
+encoded compactly; nothing here talks to AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from wscore.errors import ErrorCode, InvalidJson, InvalidRequest, UnknownAction
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+ACTIONS = ("joinRoom", "leaveRoom", "sendMessage", "heartbeat", "getPresence")
+ROOM_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+MAX_REQUEST_ID_CHARS = 128
+# API Gateway's message limit; an outgoing frame above it cannot be delivered.
+MAX_FRAME_BYTES = 128 * 1024
+
+Frame = dict[str, Any]
+
+
+def encode(frame: Mapping[str, Any]) -> str:
+    """Compact JSON; non-ASCII kept as is (UTF-8 on the wire)."""
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRequest:
+    """A parsed client frame: its action, optional requestId and the other fields."""
+
+    action: str
+    request_id: str | None
+    fields: Mapping[str, Any]
+
+
+def peek(body: str | None) -> tuple[str | None, str | None]:
+    """Best-effort (action, requestId) of a body, for echoing in an error frame."""
+    try:
+        data = json.loads(body or "")
+    except (ValueError, TypeError):
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    action = data.get("action")
+    rid = data.get("requestId")
+    return (
+        action if isinstance(action, str) and len(action) <= 64 else None,
+        rid if isinstance(rid, str) and len(rid) <= MAX_REQUEST_ID_CHARS else None,
+    )
+
+
+def parse_request(body: str | None) -> ClientRequest:
+    """Parse a client frame; raise InvalidJson / InvalidRequest / UnknownAction."""
+    if body is None or body == "":
+        raise InvalidJson("the frame is empty; send a JSON object with an action")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise InvalidJson("the frame is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidJson("the frame must be a JSON object")
+    rid = data.get("requestId")
+    if rid is not None and (not isinstance(rid, str) or len(rid) > MAX_REQUEST_ID_CHARS):
+        raise InvalidRequest(f"requestId must be a string of at most {MAX_REQUEST_ID_CHARS} chars")
+    action = data.get("action")
+    if not isinstance(action, str) or action not in ACTIONS:
+        raise UnknownAction(unknown_action_message(action))
+    fields = {k: v for k, v in data.items() if k not in ("action", "requestId")}
+    return ClientRequest(action=action, request_id=rid, fields=fields)
+
+
+def unknown_action_message(action: object) -> str:
+    """The error message lists the valid actions so a client developer can self-correct."""
+    shown = action if isinstance(action, str) and len(action) <= 64 else None
+    prefix = f"unknown action {shown!r}" if shown else "missing or invalid action"
+    return f"{prefix}; valid actions: {', '.join(ACTIONS)}"
+
+
+def room_id(fields: Mapping[str, Any], *, required: bool = True) -> str | None:
+    """Validate the roomId field: 1-128 chars of [A-Za-z0-9_.:-]."""
+    value = fields.get("roomId")
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not ROOM_ID_RE.fullmatch(value):
+        raise InvalidRequest("roomId must be 1-128 characters of A-Z a-z 0-9 _ . : -")
+    return value
+
+
+def ack(action: str, request_id: str | None, **fields: Any) -> Frame:
+    return {"type": "ack", "action": action, "requestId": request_id, **fields}
+
+
+def error(action: str | None, request_id: str | None, code: ErrorCode, message: str) -> Frame:
+    return {
+        "type": "error",
+        "action": action,
+        "requestId": request_id,
+        "code": str(code),
+        "message": message,
+    }
+
+
+def iso_now(now: float) -> str:
+    """ISO 8601 UTC with milliseconds and a Z suffix."""
+    stamp = datetime.fromtimestamp(now, tz=UTC).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def message_event(room: str, message_id: str, user_id: str, data: Any, sent_at: str) -> Frame:
+    return {
+        "type": "message",
+        "roomId": room,
+        "messageId": message_id,
+        "from": {"userId": user_id},
+        "data": data,
+        "sentAt": sent_at,
+    }
+
+
+def presence_event(room: str, event: str, user_id: str) -> Frame:
+    return {"type": "presence", "roomId": room, "event": event, "userId": user_id}
+
+
+def publish_event(target: Mapping[str, Any], event: str, data: Any) -> Frame:
+    return {"type": "event", "target": dict(target), "event": event, "data": data}

@@ -1,0 +1,95 @@
+"""Server-side publish: backends push an event to a room, a user or a whole tenant.
+
+Payload: {"tenantId": str, "target": {"roomId": str} | {"userId": str} | {"tenant": true},
+"event": str, "data": any JSON}. Clients receive
+{"type": "event", "target": {...}, "event": ..., "data": ...}. Only connections of that
+tenant are ever addressed. An invalid payload raises InvalidRequest and delivers nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from wscore.errors import InvalidRequest, PayloadTooLarge
+from wscore.protocol import MAX_FRAME_BYTES, ROOM_ID_RE, encode, publish_event
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from wscore.services import Services
+
+NAME_RE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+ID_RE = re.compile(r"[^#\x00-\x1f]{1,128}")
+_TARGET_KEYS = ({"roomId"}, {"userId"}, {"tenant"})
+
+
+@dataclass(frozen=True, slots=True)
+class PublishRequest:
+    tenant_id: str
+    target: dict[str, Any]
+    event: str
+    data: Any
+
+    @classmethod
+    def parse(cls, payload: object) -> PublishRequest:
+        """Validate a publish payload; the message says exactly what is wrong."""
+        if not isinstance(payload, dict):
+            raise InvalidRequest("the payload must be a JSON object")
+        unknown = set(payload) - {"tenantId", "target", "event", "data"}
+        if unknown:
+            raise InvalidRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+        tenant = payload.get("tenantId")
+        if not isinstance(tenant, str) or not ID_RE.fullmatch(tenant):
+            raise InvalidRequest("tenantId must be a non-empty string of at most 128 chars")
+        target = payload.get("target")
+        if not isinstance(target, dict) or set(target) not in _TARGET_KEYS:
+            raise InvalidRequest(
+                'target must be exactly one of {"roomId": ...}, {"userId": ...}, {"tenant": true}'
+            )
+        if "roomId" in target and not (
+            isinstance(target["roomId"], str) and ROOM_ID_RE.fullmatch(target["roomId"])
+        ):
+            raise InvalidRequest("target.roomId must be 1-128 characters of A-Z a-z 0-9 _ . : -")
+        if "userId" in target and not (
+            isinstance(target["userId"], str) and ID_RE.fullmatch(target["userId"])
+        ):
+            raise InvalidRequest("target.userId must be a non-empty string of at most 128 chars")
+        if "tenant" in target and target["tenant"] is not True:
+            raise InvalidRequest("target.tenant must be true")
+        event = payload.get("event")
+        if not isinstance(event, str) or not NAME_RE.fullmatch(event):
+            raise InvalidRequest("event must be 1-128 characters of A-Z a-z 0-9 _ . : -")
+        if "data" not in payload:
+            raise InvalidRequest("data is required (any JSON value, null included)")
+        return cls(tenant, dict(target), event, payload["data"])
+
+
+def publish(svc: Services, payload: Mapping[str, Any] | Any, now: int) -> dict[str, Any]:
+    """Deliver a publish request; return counts (direct) or the number of queued jobs."""
+    request = PublishRequest.parse(payload)
+    frame = encode(publish_event(request.target, request.event, request.data))
+    if len(frame.encode()) > MAX_FRAME_BYTES:
+        raise PayloadTooLarge(f"the event exceeds {MAX_FRAME_BYTES // 1024} KB once framed")
+    repo, tenant = svc.repo, request.tenant_id
+    if "roomId" in request.target:
+        targets = [
+            m.connection_id for m in repo.room_members(tenant, request.target["roomId"], now)
+        ]
+    elif "userId" in request.target:
+        targets = [
+            c.connection_id for c in repo.user_connections(tenant, request.target["userId"], now)
+        ]
+    else:
+        targets = [c.connection_id for c in repo.tenant_connections(tenant, now)]
+    result = svc.dispatch.deliver(svc.endpoint(), targets, frame, "event", now)
+    if isinstance(result, int):
+        return {"ok": True, "targets": len(targets), "queuedJobs": result}
+    return {
+        "ok": True,
+        "targets": len(targets),
+        "delivered": result.delivered,
+        "pruned": len(result.gone),
+        "failed": len(result.failed),
+    }

@@ -1,0 +1,342 @@
+"""The single table: every key, expression and query lives here and nowhere else.
+
+Items use only S, N and L-of-S attributes, so (de)serialisation is done by hand: it is
+several times cheaper than boto3's TypeSerializer on large room queries. No Scan anywhere;
+every Query pages through LastEvaluatedKey; reads that decide delivery or presence filter
+`expiresAt > now` because DynamoDB's TTL deletion is lazy.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
+
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+Item = dict[str, Any]
+
+GSI1 = "GSI1"
+GSI2 = "GSI2"
+_BATCH_WRITE_MAX = 25
+_BATCH_RETRIES = 8
+
+
+# -- keys -----------------------------------------------------------------------------
+def conn_pk(connection_id: str) -> str:
+    return f"CONN#{connection_id}"
+
+
+def room_pk(tenant_id: str, room_id: str) -> str:
+    return f"ROOM#{tenant_id}#{room_id}"
+
+
+def user_key(tenant_id: str, user_id: str) -> str:
+    return f"USER#{tenant_id}#{user_id}"
+
+
+def tenant_key(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}"
+
+
+# -- attribute values -----------------------------------------------------------------
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _get_s(item: Mapping[str, Any], name: str, default: str = "") -> str:
+    attr = item.get(name)
+    return str(attr["S"]) if attr else default
+
+
+def _get_n(item: Mapping[str, Any], name: str, default: int = 0) -> int:
+    attr = item.get(name)
+    return int(attr["N"]) if attr else default
+
+
+# -- entities -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One open WebSocket (item `CONN#{id}` / `META`)."""
+
+    connection_id: str
+    tenant_id: str
+    user_id: str
+    connected_at: int
+    expires_at: int
+    cap_at: int
+    token_exp: int
+    endpoint: str
+
+    def to_item(self) -> Item:
+        return {
+            "PK": _s(conn_pk(self.connection_id)),
+            "SK": _s("META"),
+            "GSI1PK": _s(user_key(self.tenant_id, self.user_id)),
+            "GSI1SK": _s(conn_pk(self.connection_id)),
+            "GSI2PK": _s(tenant_key(self.tenant_id)),
+            "GSI2SK": _s(f"USER#{self.user_id}#CONN#{self.connection_id}"),
+            "type": _s("connection"),
+            "connectionId": _s(self.connection_id),
+            "tenantId": _s(self.tenant_id),
+            "userId": _s(self.user_id),
+            "connectedAt": _n(self.connected_at),
+            "expiresAt": _n(self.expires_at),
+            "capAt": _n(self.cap_at),
+            "tokenExp": _n(self.token_exp),
+            "endpoint": _s(self.endpoint),
+        }
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Connection:
+        return cls(
+            connection_id=_get_s(item, "connectionId"),
+            tenant_id=_get_s(item, "tenantId"),
+            user_id=_get_s(item, "userId"),
+            connected_at=_get_n(item, "connectedAt"),
+            expires_at=_get_n(item, "expiresAt"),
+            cap_at=_get_n(item, "capAt"),
+            token_exp=_get_n(item, "tokenExp"),
+            endpoint=_get_s(item, "endpoint"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A connection in a room (item `ROOM#{tenant}#{room}` / `CONN#{id}`)."""
+
+    tenant_id: str
+    room_id: str
+    connection_id: str
+    user_id: str
+    joined_at: int
+    expires_at: int
+
+    def to_item(self) -> Item:
+        return {
+            "PK": _s(room_pk(self.tenant_id, self.room_id)),
+            "SK": _s(conn_pk(self.connection_id)),
+            "GSI1PK": _s(conn_pk(self.connection_id)),
+            "GSI1SK": _s(room_pk(self.tenant_id, self.room_id)),
+            "type": _s("membership"),
+            "tenantId": _s(self.tenant_id),
+            "roomId": _s(self.room_id),
+            "connectionId": _s(self.connection_id),
+            "userId": _s(self.user_id),
+            "joinedAt": _n(self.joined_at),
+            "expiresAt": _n(self.expires_at),
+        }
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Membership:
+        return cls(
+            tenant_id=_get_s(item, "tenantId"),
+            room_id=_get_s(item, "roomId"),
+            connection_id=_get_s(item, "connectionId"),
+            user_id=_get_s(item, "userId"),
+            joined_at=_get_n(item, "joinedAt"),
+            expires_at=_get_n(item, "expiresAt"),
+        )
+
+    @property
+    def key(self) -> Item:
+        return {
+            "PK": _s(room_pk(self.tenant_id, self.room_id)),
+            "SK": _s(conn_pk(self.connection_id)),
+        }
+
+
+def _is_conditional_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class Repository:
+    """Data access for connections and memberships on the single table."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._db = client
+        self._table = table_name
+
+    # -- generic helpers ---------------------------------------------------------------
+    def _query(self, **kwargs: Any) -> Iterator[Item]:
+        """Yield every item of a Query, following LastEvaluatedKey."""
+        kwargs["TableName"] = self._table
+        while True:
+            page = self._db.query(**kwargs)
+            yield from page.get("Items", [])
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    def delete_keys(self, keys: Iterable[Item]) -> int:
+        """Batch-delete items by key (25 per call, unprocessed items retried)."""
+        pending = [{"DeleteRequest": {"Key": key}} for key in keys]
+        count = len(pending)
+        for start in range(0, len(pending), _BATCH_WRITE_MAX):
+            self._batch_write(pending[start : start + _BATCH_WRITE_MAX])
+        return count
+
+    def _batch_write(self, requests: list[Any]) -> None:
+        for attempt in range(_BATCH_RETRIES):
+            out = self._db.batch_write_item(RequestItems={self._table: requests})
+            requests = list(out.get("UnprocessedItems", {}).get(self._table, []))
+            if not requests:
+                return
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+        raise RuntimeError(f"{len(requests)} batch deletes still unprocessed after retries")
+
+    # -- connections -------------------------------------------------------------------
+    def put_connection(self, conn: Connection) -> bool:
+        """Store a new connection; False when the id already exists (a replayed $connect)."""
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=conn.to_item(),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def get_connection(self, connection_id: str, now: int) -> Connection | None:
+        """The live connection, or None when absent or expired (TTL not yet applied)."""
+        out = self._db.get_item(
+            TableName=self._table,
+            Key={"PK": _s(conn_pk(connection_id)), "SK": _s("META")},
+            ConsistentRead=True,
+        )
+        item = out.get("Item")
+        if not item:
+            return None
+        conn = Connection.from_item(item)
+        return conn if conn.expires_at > now else None
+
+    def touch_connection(self, connection_id: str, expires_at: int, now: int) -> bool:
+        """Extend a live connection's expiry; False when it is gone or already expired."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"PK": _s(conn_pk(connection_id)), "SK": _s("META")},
+                UpdateExpression="SET expiresAt = :exp",
+                ConditionExpression="attribute_exists(PK) AND expiresAt > :now",
+                ExpressionAttributeValues={":exp": _n(expires_at), ":now": _n(now)},
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def delete_connection(self, connection_id: str) -> Connection | None:
+        """Delete the connection item; return what was there (None if already gone)."""
+        out = self._db.delete_item(
+            TableName=self._table,
+            Key={"PK": _s(conn_pk(connection_id)), "SK": _s("META")},
+            ReturnValues="ALL_OLD",
+        )
+        item = out.get("Attributes")
+        return Connection.from_item(item) if item else None
+
+    def user_connections(self, tenant_id: str, user_id: str, now: int) -> list[Connection]:
+        """Live connections of one user (GSI1)."""
+        items = self._query(
+            IndexName=GSI1,
+            KeyConditionExpression="GSI1PK = :pk AND begins_with(GSI1SK, :conn)",
+            FilterExpression="expiresAt > :now",
+            ExpressionAttributeValues={
+                ":pk": _s(user_key(tenant_id, user_id)),
+                ":conn": _s("CONN#"),
+                ":now": _n(now),
+            },
+        )
+        return [Connection.from_item(item) for item in items]
+
+    def tenant_connections(self, tenant_id: str, now: int) -> Iterator[Connection]:
+        """Live connections of a tenant (GSI2), ordered by user."""
+        items = self._query(
+            IndexName=GSI2,
+            KeyConditionExpression="GSI2PK = :pk",
+            FilterExpression="expiresAt > :now",
+            ExpressionAttributeValues={":pk": _s(tenant_key(tenant_id)), ":now": _n(now)},
+        )
+        return (Connection.from_item(item) for item in items)
+
+    # -- memberships -------------------------------------------------------------------
+    def put_membership(self, membership: Membership) -> None:
+        self._db.put_item(TableName=self._table, Item=membership.to_item())
+
+    def get_membership(
+        self, tenant_id: str, room_id: str, connection_id: str, now: int
+    ) -> Membership | None:
+        """The live membership of a connection in a room, or None."""
+        out = self._db.get_item(
+            TableName=self._table,
+            Key={"PK": _s(room_pk(tenant_id, room_id)), "SK": _s(conn_pk(connection_id))},
+            ConsistentRead=True,
+        )
+        item = out.get("Item")
+        if not item:
+            return None
+        membership = Membership.from_item(item)
+        return membership if membership.expires_at > now else None
+
+    def delete_membership(
+        self, tenant_id: str, room_id: str, connection_id: str
+    ) -> Membership | None:
+        """Remove one membership; return it if it existed."""
+        out = self._db.delete_item(
+            TableName=self._table,
+            Key={"PK": _s(room_pk(tenant_id, room_id)), "SK": _s(conn_pk(connection_id))},
+            ReturnValues="ALL_OLD",
+        )
+        item = out.get("Attributes")
+        return Membership.from_item(item) if item else None
+
+    def memberships_of(self, connection_id: str) -> list[Membership]:
+        """Every membership of a connection, expired ones included (for cleanup)."""
+        items = self._query(
+            IndexName=GSI1,
+            KeyConditionExpression="GSI1PK = :pk AND begins_with(GSI1SK, :room)",
+            ExpressionAttributeValues={":pk": _s(conn_pk(connection_id)), ":room": _s("ROOM#")},
+        )
+        return [Membership.from_item(item) for item in items]
+
+    def room_members(self, tenant_id: str, room_id: str, now: int) -> Iterator[Membership]:
+        """Live memberships of a room, page by page."""
+        items = self._query(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :conn)",
+            FilterExpression="expiresAt > :now",
+            ExpressionAttributeValues={
+                ":pk": _s(room_pk(tenant_id, room_id)),
+                ":conn": _s("CONN#"),
+                ":now": _n(now),
+            },
+        )
+        return (Membership.from_item(item) for item in items)
+
+    def extend_memberships(self, memberships: Iterable[Membership], expires_at: int) -> None:
+        """Mirror a connection's new expiry onto its memberships (skip ones removed since)."""
+        for membership in memberships:
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=membership.key,
+                    UpdateExpression="SET expiresAt = :exp",
+                    ConditionExpression="attribute_exists(PK)",
+                    ExpressionAttributeValues={":exp": _n(expires_at)},
+                )
+            except ClientError as exc:
+                if not _is_conditional_failure(exc):
+                    raise

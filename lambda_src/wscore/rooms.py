@@ -1,0 +1,137 @@
+"""Rooms: join, leave, send and presence, all namespaced by the caller's tenant."""
+
+from __future__ import annotations
+
+import fnmatch
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from wscore.errors import Forbidden, NotMember, PayloadTooLarge
+from wscore.protocol import MAX_FRAME_BYTES, encode, iso_now, message_event, presence_event
+from wscore.repository import Membership
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from wscore.config import Config
+    from wscore.connections import Connections, Presence
+    from wscore.dispatch import Dispatcher
+    from wscore.events import Identity
+    from wscore.repository import Connection, Repository
+
+# joinRoom/getPresence list at most this many users, so the ack stays far below 128 KB.
+MAX_LISTED_USERS = 500
+
+
+def room_allowed(identity: Identity, room_id: str) -> bool:
+    """A token with a `rooms` claim may only use rooms matching one of its patterns."""
+    if not identity.rooms:
+        return True
+    return any(fnmatch.fnmatchcase(room_id, pattern) for pattern in identity.rooms)
+
+
+def unique_users(user_ids: Iterable[str], limit: int = MAX_LISTED_USERS) -> tuple[list[str], bool]:
+    """Deduplicate user ids in first-seen order; report whether the list was truncated."""
+    seen: dict[str, None] = {}
+    for uid in user_ids:
+        if uid in seen:
+            continue
+        if len(seen) == limit:
+            return list(seen), True
+        seen[uid] = None
+    return list(seen), False
+
+
+class Rooms:
+    """Room operations on behalf of a live connection."""
+
+    def __init__(
+        self,
+        config: Config,
+        repo: Repository,
+        connections: Connections,
+        presence: Presence,
+        dispatch: Dispatcher,
+    ) -> None:
+        self._config = config
+        self._repo = repo
+        self._connections = connections
+        self._presence = presence
+        self._dispatch = dispatch
+
+    def _check_room(self, identity: Identity, room_id: str) -> None:
+        if not room_allowed(identity, room_id):
+            raise Forbidden(f"your token does not allow room {room_id!r}")
+
+    def join(
+        self, conn: Connection, identity: Identity, room_id: str, endpoint: str, now: int
+    ) -> tuple[list[str], bool]:
+        """Add the connection to the room; announce `join` if it is the user's first."""
+        self._check_room(identity, room_id)
+        tenant, user, cid = identity.tenant_id, identity.user_id, conn.connection_id
+        already = self._repo.get_membership(tenant, room_id, cid, now) is not None
+        others = self._presence.user_in_room(tenant, user, room_id, now, exclude=cid)
+        self._repo.put_membership(
+            Membership(tenant, room_id, cid, user, joined_at=now, expires_at=conn.expires_at)
+        )
+        members = [m for m in self._repo.room_members(tenant, room_id, now)]
+        if not already and not others:
+            frame = encode(presence_event(room_id, "join", user))
+            self._dispatch.deliver(
+                endpoint,
+                [m.connection_id for m in members if m.connection_id != cid],
+                frame,
+                "presence",
+                now,
+            )
+        return unique_users(m.user_id for m in members)
+
+    def leave(
+        self, conn: Connection, identity: Identity, room_id: str, endpoint: str, now: int
+    ) -> None:
+        """Remove only the caller's membership; announce `leave` if it was the user's last."""
+        self._check_room(identity, room_id)
+        removed = self._repo.delete_membership(identity.tenant_id, room_id, conn.connection_id)
+        if removed is None or removed.expires_at <= now:
+            raise NotMember(f"you are not in room {room_id!r}")
+        gone = self._connections.announce_leaves(
+            [removed], endpoint, now, exclude=conn.connection_id
+        )
+        if gone:
+            self._connections.cleanup(gone, endpoint, now)
+
+    def send(
+        self,
+        conn: Connection,
+        identity: Identity,
+        room_id: str,
+        *,
+        data: Any,
+        endpoint: str,
+        now: float,
+    ) -> str:
+        """Broadcast a message to the room's other connections; return its messageId."""
+        self._check_room(identity, room_id)
+        tenant, cid = identity.tenant_id, conn.connection_id
+        if self._repo.get_membership(tenant, room_id, cid, int(now)) is None:
+            raise NotMember(f"join room {room_id!r} before sending to it")
+        message_id = uuid.uuid4().hex
+        frame = encode(message_event(room_id, message_id, identity.user_id, data, iso_now(now)))
+        if len(frame.encode()) > MAX_FRAME_BYTES:
+            raise PayloadTooLarge(f"the message exceeds {MAX_FRAME_BYTES // 1024} KB once framed")
+        targets = [
+            m.connection_id
+            for m in self._repo.room_members(tenant, room_id, int(now))
+            if m.connection_id != cid
+        ]
+        self._dispatch.deliver(endpoint, targets, frame, "message", int(now))
+        return message_id
+
+    def presence(self, identity: Identity, room_id: str | None, now: int) -> tuple[list[str], bool]:
+        """Online users of a room, or of the whole tenant, deduplicated."""
+        if room_id is None:
+            conns = self._repo.tenant_connections(identity.tenant_id, now)
+            return unique_users(c.user_id for c in conns)
+        self._check_room(identity, room_id)
+        members = self._repo.room_members(identity.tenant_id, room_id, now)
+        return unique_users(m.user_id for m in members)

@@ -1,0 +1,92 @@
+"""The container's service graph: built once at cold start, reused by every invocation.
+
+Tests inject fakes by building `Services` themselves, or reset with `services.cache_clear()`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from wscore.broadcast import Broadcaster
+from wscore.config import Config, get_config
+from wscore.connections import Connections, Presence
+from wscore.dispatch import Dispatcher
+from wscore.errors import ConfigError
+from wscore.fanout import FanoutQueue
+from wscore.logs import get_logger
+from wscore.management import ManagementClient, management_client
+from wscore.repository import Repository
+from wscore.rooms import Rooms
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from wscore.events import WebSocketEvent
+
+log = get_logger("wscore.services")
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    config: Config
+    repo: Repository
+    broadcaster: Broadcaster
+    presence: Presence
+    connections: Connections
+    rooms: Rooms
+    dispatch: Dispatcher
+    management_for: Callable[[str], ManagementClient]
+
+    def endpoint(self, event: WebSocketEvent | None = None) -> str:
+        """The @connections endpoint: MANAGEMENT_ENDPOINT, else the event's own."""
+        if self.config.management_endpoint:
+            return self.config.management_endpoint
+        if event is not None and event.domain_name:
+            return event.management_endpoint
+        raise ConfigError("MANAGEMENT_ENDPOINT is required for functions not invoked by a route")
+
+
+def build_services(
+    config: Config,
+    dynamodb: Any,
+    sqs: Any | None,
+    management_for: Callable[[str], ManagementClient] | None = None,
+) -> Services:
+    """Wire the services from clients (used by `services()` and by tests)."""
+    management_for = management_for or management_client
+    repo = Repository(dynamodb, config.table_name)
+    broadcaster = Broadcaster(management_for)
+    presence = Presence(repo)
+    connections = Connections(config, repo, broadcaster, presence)
+    fanout = FanoutQueue(sqs, config.fanout_queue_url) if sqs and config.fanout_queue_url else None
+    dispatch = Dispatcher(config, broadcaster, connections, fanout)
+    rooms = Rooms(config, repo, connections, presence, dispatch)
+    return Services(
+        config, repo, broadcaster, presence, connections, rooms, dispatch, management_for
+    )
+
+
+def _enable_tracing() -> None:
+    """Import the X-Ray SDK only when tracing is on (it costs ~800 ms of cold start)."""
+    from aws_xray_sdk.core import patch
+
+    patch(["botocore"])
+
+
+@functools.cache
+def services() -> Services:
+    """The container's services, built on first use (cold start)."""
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    config = get_config()
+    if config.tracing_enabled:
+        _enable_tracing()
+    boto = BotoConfig(
+        retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5
+    )
+    dynamodb = boto3.client("dynamodb", config=boto)
+    sqs = boto3.client("sqs", config=boto) if config.fanout_queue_url else None
+    return build_services(config, dynamodb, sqs)

@@ -1,0 +1,123 @@
+"""moto-backed fixtures: the real table and queues (from the manifest), fake @connections."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.helpers import FakeTransport, ws_event
+from tools.aws_local import create_queues, create_table
+
+ENDPOINT = "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
+
+
+@dataclass
+class World:
+    """The emulated deployment a test drives through the real handlers."""
+
+    dynamodb: Any
+    sqs: Any
+    queues: dict[str, str]
+    transport: FakeTransport
+    table: str
+    who: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def handler(self, name: str) -> ModuleType:
+        return importlib.import_module(name)
+
+    def call(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.handler(name).handler(event, None)
+        return result
+
+    def connect(self, cid: str, user: str = "alice", tenant: str = "acme", **kw: Any) -> None:
+        self.who[cid] = (user, tenant)
+        assert self.call("connect", ws_event("connect", cid, user, tenant, **kw)) == {
+            "statusCode": 200
+        }
+
+    def act(self, cid: str, body: Any, **kw: Any) -> Any:
+        """Send a client frame through its route; return the decoded reply frame (or None).
+
+        The identity is the one the connection was opened with, as API Gateway passes it.
+        """
+        user, tenant = self.who.get(cid, ("alice", "acme"))
+        route = body.get("action") if isinstance(body, dict) else None
+        module = {
+            "joinRoom": "join_room",
+            "leaveRoom": "leave_room",
+            "sendMessage": "send_message",
+            "heartbeat": "heartbeat",
+            "getPresence": "get_presence",
+        }.get(route if isinstance(route, str) else "", "default")
+        out = self.call(module, ws_event("message", cid, user, tenant, body, **kw))
+        assert out["statusCode"] == 200
+        return json.loads(out["body"]) if "body" in out else None
+
+    def disconnect(self, cid: str) -> None:
+        user, tenant = self.who.get(cid, ("alice", "acme"))
+        assert self.call("disconnect", ws_event("disconnect", cid, user, tenant)) == {
+            "statusCode": 200
+        }
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item of the emulated table (tests may scan; product code may not)."""
+        return list(self.dynamodb.scan(TableName=self.table)["Items"])
+
+    def queue_bodies(self, env: str = "FANOUT_QUEUE_URL") -> list[dict[str, Any]]:
+        out = self.sqs.receive_message(QueueUrl=self.queues[env], MaxNumberOfMessages=10)
+        return [json.loads(m["Body"]) for m in out.get("Messages", [])]
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    from wscore import config, management, services
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "TABLE_NAME": "ws-test",
+        "MANAGEMENT_ENDPOINT": ENDPOINT,
+        "FANOUT_THRESHOLD": "5",
+        "LOG_LEVEL": "INFO",
+    }.items():
+        monkeypatch.setenv(key, value)
+    transport = FakeTransport()
+    monkeypatch.setattr(
+        services,
+        "management_client",
+        lambda endpoint: management.ManagementClient(transport, endpoint, sleep=lambda _s: None),
+    )
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        sqs = boto3.client("sqs")
+        create_table(dynamodb, "ws-test")
+        queues = create_queues(sqs, "ws-test")
+        for env, url in queues.items():
+            monkeypatch.setenv(env, url)
+        config.get_config.cache_clear()
+        services.services.cache_clear()
+        yield World(dynamodb, sqs, queues, transport, "ws-test")
+        config.get_config.cache_clear()
+        services.services.cache_clear()
+
+
+@pytest.fixture
+def fresh() -> Callable[[], None]:
+    """Rebuild the cached services after changing the environment inside a test."""
+    from wscore import config, services
+
+    def reset() -> None:
+        config.get_config.cache_clear()
+        services.services.cache_clear()
+
+    return reset

@@ -1,0 +1,96 @@
+"""Shared test helpers: API Gateway-shaped events and a recording management transport."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+FIXTURES = Path(__file__).parent / "fixtures" / "events"
+FAR_FUTURE = 4102444800  # 2100-01-01
+
+
+def load_event(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return data
+
+
+def authorizer_context(
+    user: str, tenant: str, exp: int = FAR_FUTURE, rooms: str = "", roles: str = ""
+) -> dict[str, Any]:
+    return {
+        "principalId": f"{tenant}/{user}",
+        "integrationLatency": 3,
+        "userId": user,
+        "tenantId": tenant,
+        "tokenExp": str(exp),
+        "roles": roles,
+        "rooms": rooms,
+    }
+
+
+def ws_event(
+    kind: str,
+    connection_id: str,
+    user: str = "alice",
+    tenant: str = "acme",
+    body: Any = None,
+    *,
+    route: str | None = None,
+    exp: int = FAR_FUTURE,
+    rooms: str = "",
+) -> dict[str, Any]:
+    """A connect/message/disconnect event as API Gateway sends it."""
+    event = copy.deepcopy(load_event(kind))
+    rc = event["requestContext"]
+    rc["connectionId"] = connection_id
+    rc["authorizer"] = authorizer_context(user, tenant, exp, rooms)
+    if kind == "message":
+        event["body"] = body if isinstance(body, str) or body is None else json.dumps(body)
+        action = None
+        if isinstance(body, dict):
+            action = body.get("action")
+        rc["routeKey"] = route or (action if isinstance(action, str) else "$default")
+    return event
+
+
+class FakeTransport:
+    """Records frames per connection; statuses can be scripted per connection id."""
+
+    def __init__(self, max_concurrency: int = 8) -> None:
+        self.max_concurrency = max_concurrency
+        self.sent: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.status: dict[str, int | list[int]] = {}
+        self.deleted: list[str] = []
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def _next_status(self, connection_id: str) -> int:
+        scripted = self.status.get(connection_id, 200)
+        if isinstance(scripted, list):
+            return scripted.pop(0) if len(scripted) > 1 else scripted[0]
+        return scripted
+
+    def post(self, connection_id: str, data: bytes) -> int:
+        with self._lock:
+            self.calls += 1
+            status = self._next_status(connection_id)
+            if status == 200:
+                self.sent[connection_id].append(json.loads(data))
+            return status
+
+    def delete(self, connection_id: str) -> int:
+        with self._lock:
+            self.calls += 1
+            status = self._next_status(connection_id)
+            if status == 200:
+                self.deleted.append(connection_id)
+                self.status[connection_id] = 410
+                return 204
+            return status
+
+    def frames(self, connection_id: str, type_: str | None = None) -> list[dict[str, Any]]:
+        return [f for f in self.sent[connection_id] if type_ is None or f.get("type") == type_]
