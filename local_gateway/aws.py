@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
+
 from tools.devtoken import DEV_AUDIENCE, DEV_ISSUER, DEV_SECRET
 
 if TYPE_CHECKING:

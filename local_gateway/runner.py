@@ -15,7 +15,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from tools.devtoken import mint
 
 from local_gateway.aws import EmbeddedAws, apply_environment, handler_environment
 from local_gateway.events import EventFactory
@@ -23,6 +22,7 @@ from local_gateway.lambdas import LambdaRuntime
 from local_gateway.manifest import load_manifest
 from local_gateway.pollers import SqsPoller, StreamPoller, TtlMarks, TtlSweeper, Worker
 from local_gateway.server import Gateway
+from tools.devtoken import mint
 
 if TYPE_CHECKING:
     from local_gateway.config import GatewayConfig

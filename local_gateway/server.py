@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import WSCloseCode, WSMsgType, web
-from tools.devtoken import mint
 
 from local_gateway.config import MAX_FRAME_BYTES, MAX_MESSAGE_BYTES
 from local_gateway.events import EventFactory, iso_time, new_id, now_ms
 from local_gateway.lambdas import HandlerError
+from tools.devtoken import mint
 
 if TYPE_CHECKING:
     from local_gateway.config import GatewayConfig

@@ -18,6 +18,9 @@ from typing import Any
 
 import jwt
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
 from tests.integration.conftest import (
     FAKE_HANDLERS,
     ROOT,
@@ -26,8 +29,6 @@ from tests.integration.conftest import (
     gateway_fixture,
 )
 from tools.devtoken import DEV_AUDIENCE, DEV_SECRET
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 pytestmark = pytest.mark.slow
 
