@@ -20,6 +20,9 @@ if str(ROOT) not in sys.path:  # tools.devtoken, wherever the gateway is started
     sys.path.insert(0, str(ROOT))
 
 
+STOP_TIMEOUT_S = 20.0
+
+
 def _setup_logging() -> None:
     level = os.environ.get("GATEWAY_LOG_LEVEL", "INFO").upper()
     handler = logging.StreamHandler(sys.stderr)
@@ -43,7 +46,11 @@ async def _serve(config: GatewayConfig) -> int:
         await stop.wait()
         print("Stopping the local gateway...", file=sys.stderr, flush=True)
     finally:
-        await runner.stop()
+        try:
+            await asyncio.wait_for(runner.stop(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            print("local_gateway: forced stop after a timeout", file=sys.stderr)
+            runner.aws.stop()
     return 0
 
 

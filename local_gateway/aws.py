@@ -1,4 +1,4 @@
-"""The embedded AWS: a moto server with the table and queues the Terraform module creates.
+"""The embedded AWS: a moto server (own process) with the table and queues of the module.
 
 Definitions come from the manifest only. The moto server listens on 127.0.0.1 on a free
 port; handlers reach it through the service-specific endpoint variables
@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
 
+from local_gateway.manifest import ROOT
 from tools.devtoken import DEV_AUDIENCE, DEV_ISSUER, DEV_SECRET
 
 if TYPE_CHECKING:
@@ -30,6 +32,15 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
+# Module variables a developer may set for `make dev` (unset, the module does not set them).
+OPTIONAL_PASSTHROUGH = (
+    "ALLOWED_ORIGINS",
+    "JWT_USER_CLAIM",
+    "JWT_TENANT_CLAIM",
+    "JWT_ROOMS_CLAIM",
+    "JWT_ROLES_CLAIM",
+    "JWT_LEEWAY_SECONDS",
+)
 # Variables that would send boto3 to a real account or profile: never inherited.
 _SCRUBBED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
 
@@ -45,21 +56,38 @@ class EmbeddedAws:
     stream_arn: str = ""
     queue_urls: dict[str, str] = field(default_factory=dict)
     queue_arns: dict[str, str] = field(default_factory=dict)
-    _server: Any = None
+    _server: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        """Start moto (~0.4 s) and create the table and queues from the manifest."""
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
+        """Start moto in a child process and create the table and queues from the manifest."""
+        self._server = subprocess.Popen(
+            [sys.executable, "-m", "local_gateway.moto_process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        assert self._server.stdout is not None
+        line = self._server.stdout.readline().split()
+        if len(line) != 2:
+            self.stop()
+            raise RuntimeError("the embedded moto server did not start (see the error above)")
+        self.endpoint = f"http://{line[0]}:{line[1]}"
         self.create_table()
         self.create_queues()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        """Close the child's stdin (its signal to stop), then make sure it is gone."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        if server.stdin is not None:
+            server.stdin.close()
+        try:
+            server.wait(5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
     def client(self, service: str) -> Any:
         """A boto3 client bound to the emulator (for the gateway's own pollers)."""
@@ -172,6 +200,9 @@ def handler_environment(aws: EmbeddedAws, management_endpoint: str) -> dict[str,
     }
     for queue in aws.manifest.queues.values():
         env[queue.env] = aws.queue_urls[queue.name]
+    for optional in OPTIONAL_PASSTHROUGH:  # module variables that are unset by default
+        if os.environ.get(optional):
+            env[optional] = os.environ[optional]
     return env
 
 

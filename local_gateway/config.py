@@ -61,7 +61,8 @@ class GatewayConfig:
     idle_timeout_s: float = 600.0
     max_duration_s: float = 7200.0
     ttl_sweep_s: float = 30.0
-    workers: int = 64
+    workers: int = 16
+    consumer_workers: int = 8
     region: str = "us-east-1"
     api_id: str = "localdev01"
     table_name: str = "local-websocket-connections"
@@ -91,7 +92,8 @@ class GatewayConfig:
             idle_timeout_s=_float(env, "GATEWAY_IDLE_TIMEOUT_S", 600.0, 0.05),
             max_duration_s=_float(env, "GATEWAY_MAX_DURATION_S", 7200.0, 0.05),
             ttl_sweep_s=_float(env, "GATEWAY_TTL_SWEEP_S", 30.0, 0.05),
-            workers=_int(env, "GATEWAY_WORKERS", 64, 4, 1024),
+            workers=_int(env, "GATEWAY_WORKERS", 16, 2, 1024),
+            consumer_workers=_int(env, "GATEWAY_CONSUMER_WORKERS", 8, 1, 1024),
             region=env.get("AWS_DEFAULT_REGION", "").strip() or "us-east-1",
             sqs_visibility_s=(
                 _int(env, "GATEWAY_SQS_VISIBILITY_S", 30, 0, 43200) if visibility else None

@@ -63,11 +63,20 @@ class HandlerError(Exception):
 class LambdaRuntime:
     """Imports handler modules from the handlers directory and invokes them."""
 
-    def __init__(self, core_dir: Path, handlers_dir: Path, region: str, workers: int) -> None:
+    def __init__(
+        self, core_dir: Path, handlers_dir: Path, region: str, workers: int, async_workers: int
+    ) -> None:
         self._region = region
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
         self._lock = threading.Lock()
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
+        # Two pools, so that queue and stream consumers never starve the WebSocket routes
+        # ($connect waiting behind a burst of fan-out batches). Both stay small: every
+        # handler shares this process's GIL with the server and the emulator, and more
+        # threads only add contention.
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="route")
+        self.async_executor = ThreadPoolExecutor(
+            max_workers=async_workers, thread_name_prefix="consumer"
+        )
         # The Lambda layout: the layer's python/ and the function's code root on sys.path.
         for path in (str(core_dir), str(handlers_dir)):
             if path not in sys.path:
@@ -122,4 +131,5 @@ class LambdaRuntime:
             self.handler(fn)
 
     def shutdown(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.async_executor.shutdown(wait=False, cancel_futures=True)
+        self.executor.shutdown(wait=False, cancel_futures=True)

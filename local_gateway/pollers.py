@@ -80,7 +80,10 @@ class SqsPoller(Worker):
         super().__init__()
         self.sqs, self.queue_url, self.queue_arn = sqs, queue_url, queue_arn
         self.fn, self.runtime, self.region = fn, runtime, region
-        self._slots = threading.BoundedSemaphore(max(1, fn.maximum_concurrency))
+        # In flight at once: the function's maximum_concurrency, but never more batches than
+        # consumer threads (a received batch waiting for a thread would burn its visibility).
+        slots = max(1, min(fn.maximum_concurrency, runtime.async_executor._max_workers))
+        self._slots = threading.BoundedSemaphore(slots)
 
     def run_once(self) -> None:
         self._slots.acquire()
@@ -98,7 +101,7 @@ class SqsPoller(Worker):
         if not messages:
             self._slots.release()
             return
-        self.runtime.executor.submit(self._deliver, messages)
+        self.runtime.async_executor.submit(self._deliver, messages)
 
     def _deliver(self, messages: list[dict[str, Any]]) -> None:
         try:

@@ -42,7 +42,11 @@ class GatewayRunner:
         self.manifest = load_manifest(config.manifest_path)
         self.aws = EmbeddedAws(self.manifest, config)
         self.runtime = LambdaRuntime(
-            config.core_dir, config.handlers_dir, config.region, config.workers
+            config.core_dir,
+            config.handlers_dir,
+            config.region,
+            config.workers,
+            config.consumer_workers,
         )
         self.gateway: Gateway | None = None
         self.workers: list[Worker] = []
@@ -87,9 +91,13 @@ class GatewayRunner:
         self.gateway.ready.set()
 
     async def _bind(self, app: web.Application) -> None:
-        self._site_runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._site_runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=2.0
+        )
         await self._site_runner.setup()
-        site = web.TCPSite(self._site_runner, self.config.host, self.config.port)
+        # A large backlog: a broadcast opens many @connections calls at once (like AWS,
+        # which never refuses them).
+        site = web.TCPSite(self._site_runner, self.config.host, self.config.port, backlog=4096)
         try:
             await site.start()
         except OSError as exc:
@@ -158,7 +166,7 @@ class GatewayRunner:
         for worker in self.workers:
             await loop.run_in_executor(None, worker.stop)
         log.debug("pollers stopped after %.2f s", time.monotonic() - started)
-        await loop.run_in_executor(None, self.runtime.shutdown)
+        self.runtime.shutdown()  # does not wait: running handlers die with the process
         await loop.run_in_executor(None, self.aws.stop)
         log.debug("moto stopped after %.2f s", time.monotonic() - started)
 

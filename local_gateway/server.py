@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("local_gateway")
 
 CLOSE_TIMEOUT_S = 2.0
-DISCONNECT_WAIT_S = 15.0
+SHUTDOWN_WAIT_S = 3.0
 NO_STATUS_RECEIVED = 1005  # a close frame without a code (RFC 6455 7.4.1)
 _STOP = object()  # queue sentinel: no more messages, fire $disconnect
 
@@ -140,6 +140,7 @@ class Gateway:
         self.routes = manifest.routes
         self.connections: dict[str, Connection] = {}
         self.ready = asyncio.Event()
+        self.stopping = False
         self.extra_health: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._disconnects: set[asyncio.Task[None]] = set()
@@ -296,7 +297,11 @@ class Gateway:
             )
 
     async def _dispatch_loop(self, conn: Connection) -> None:
-        """Invoke routes for this connection's messages in order, then $disconnect once."""
+        """Invoke routes for this connection's messages in order, then $disconnect once.
+
+        While the gateway stops, queued messages are dropped and $disconnect is skipped:
+        the emulated table is going away with the process.
+        """
         close: tuple[int, str] = (int(WSCloseCode.ABNORMAL_CLOSURE), "")
         while True:
             item = await conn.queue.get()
@@ -306,11 +311,14 @@ class Gateway:
                 close = item
                 continue
             assert isinstance(item, str | bytes)
+            if self.stopping:
+                continue
             try:
                 await self._dispatch(conn, item)
             except Exception:
                 log.exception("dispatch failed for %s", conn.connection_id)
-        await self._disconnect(conn, *close)
+        if not self.stopping:
+            await self._disconnect(conn, *close)
 
     async def _dispatch(self, conn: Connection, data: str | bytes) -> None:
         route_key = select_route(data, self.routes)
@@ -395,12 +403,13 @@ class Gateway:
         task.add_done_callback(self._tasks.discard)
 
     async def shutdown(self) -> None:
-        """Close every connection (1001) and wait, bounded, for their $disconnect."""
+        """Close every connection with 1001 (bounded); no more handler invocations."""
+        self.stopping = True
         for conn in list(self.connections.values()):
             self._spawn(self.close(conn, int(WSCloseCode.GOING_AWAY), "Going away"))
         pending = self._disconnects | self._tasks
         if pending:
-            await asyncio.wait(pending, timeout=DISCONNECT_WAIT_S)
+            await asyncio.wait(pending, timeout=SHUTDOWN_WAIT_S)
 
     # -- management API ----------------------------------------------------------------------
 

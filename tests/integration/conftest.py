@@ -45,6 +45,7 @@ class GatewayProcess:
     port: int = 0
     stage: str = ""
     health: dict[str, Any] = field(default_factory=dict)
+    _reader: threading.Thread | None = None
 
     def spawn(self) -> None:
         env = {**os.environ, "PORT": "0", "HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
@@ -57,7 +58,8 @@ class GatewayProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.process is not None and self.process.stdout is not None
@@ -134,6 +136,8 @@ class GatewayProcess:
                 self.process.kill()
                 self.process.wait()
                 raise AssertionError("the gateway did not stop:\n" + self.output()) from None
+        if self._reader is not None:
+            self._reader.join(10)  # the last lines, up to EOF
         return self.process.returncode
 
 

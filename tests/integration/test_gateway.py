@@ -41,13 +41,6 @@ fake = gateway_fixture(
     },
     sig=signal.SIGINT,  # Ctrl-C path
 )
-short = gateway_fixture(
-    {
-        "GATEWAY_HANDLERS_DIR": str(FAKE_HANDLERS),
-        "GATEWAY_IDLE_TIMEOUT_S": "1",
-        "GATEWAY_MAX_DURATION_S": "2.5",
-    }
-)
 
 
 def free_port() -> int:
@@ -308,33 +301,6 @@ async def test_post_over_128_kb_is_payload_too_large(fake: GatewayProcess) -> No
             await asyncio.to_thread(
                 client.post_to_connection, ConnectionId=connection_id, Data=b"x" * (128 * 1024 + 1)
             )
-
-
-# -- limits ----------------------------------------------------------------------------------
-
-
-async def test_idle_and_maximum_duration_close_with_1001(short: GatewayProcess) -> None:
-    async def idle() -> float:
-        started = time.monotonic()
-        async with connect(short.url("allow:idle:acme"), ping_interval=None) as ws:
-            with pytest.raises(ConnectionClosed):
-                await asyncio.wait_for(ws.recv(), 10)
-            assert ws.close_code == 1001
-        return time.monotonic() - started
-
-    async def busy() -> float:
-        started = time.monotonic()
-        async with connect(short.url("allow:busy:acme"), ping_interval=None) as ws:
-            with pytest.raises(ConnectionClosed):
-                while True:  # activity every 0.3 s keeps it from idling out
-                    await request(ws, {"action": "heartbeat"})
-                    await asyncio.sleep(0.3)
-            assert ws.close_code == 1001
-        return time.monotonic() - started
-
-    idle_s, busy_s = await asyncio.gather(idle(), busy())
-    assert 0.9 <= idle_s < 2.0
-    assert 2.4 <= busy_s < 4.0
 
 
 # -- embedded AWS: SQS pollers, stream filter, TTL sweeper ---------------------------------
