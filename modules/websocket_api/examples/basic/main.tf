@@ -1,0 +1,42 @@
+# -----------------------------------------------------------------------------
+# Consumer example: the platform plus one route served by the consumer's own Lambda
+# -----------------------------------------------------------------------------
+#
+# From another repository, use a git source pinned to a tag instead of "../..":
+#   source = "git::https://github.com/ORG/serverless-websockets.git//modules/websocket_api?ref=v0.1.0"
+# and point artifacts_dir at the output of `make build` from the same tag.
+
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = { Project = "chat-example", ManagedBy = "terraform" }
+  }
+}
+
+module "websocket_api" {
+  source = "../.."
+
+  project       = "chatex"
+  env           = "demo"
+  artifacts_dir = coalesce(var.artifacts_dir, "${path.root}/../../../../build")
+
+  jwt = {
+    algorithm = "RS256"
+    jwks_url  = "https://cognito-idp.${var.region}.amazonaws.com/${var.user_pool_id}/.well-known/jwks.json"
+    issuer    = "https://cognito-idp.${var.region}.amazonaws.com/${var.user_pool_id}"
+    audience  = var.app_client_id
+    # Cognito carries custom attributes under the custom: prefix.
+    tenant_claim = "custom:tenant_id"
+  }
+
+  # `{"action": "getHistory", ...}` frames go to the consumer's own function; two_way = true
+  # sends its return value back to the caller as the reply frame.
+  consumer_routes = var.history_function_arn == null ? {} : {
+    getHistory = { function_arn = var.history_function_arn, two_way = true }
+  }
+
+  # Keep the example cheap to throw away.
+  table_deletion_protection = false
+  log_retention_days        = 7
+}

@@ -1,0 +1,208 @@
+# -----------------------------------------------------------------------------
+# IAM: one least-privilege role per function, derived from the manifest
+# -----------------------------------------------------------------------------
+
+locals {
+  table_read_actions = [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+  ]
+  table_write_actions = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+  ]
+
+  # ARNs whose format is fixed are built from names, so that the main policy is fully known
+  # at plan time: `terraform plan` shows every action and resource to the reviewer, and
+  # tests can assert on them. Only the API ID and the stream label are known after apply;
+  # those statements live in a second policy (aws_iam_role_policy.api_and_stream).
+  arn_prefix = "arn:${local.partition}"
+  table_arn  = "${local.arn_prefix}:dynamodb:${local.region}:${local.account_id}:table/${aws_dynamodb_table.this.name}"
+  queue_arns = { for name in keys(local.queues) : name => "${local.arn_prefix}:sqs:${local.region}:${local.account_id}:${aws_sqs_queue.this[name].name}" }
+  log_group_arns = {
+    for name in keys(local.functions) :
+    name => "${local.arn_prefix}:logs:${local.region}:${local.account_id}:log-group:${aws_cloudwatch_log_group.function[name].name}"
+  }
+  stream_dlq_arn = "${local.arn_prefix}:sqs:${local.region}:${local.account_id}:${aws_sqs_queue.stream_dlq.name}"
+
+  # Policies are data (jsonencode), not aws_iam_policy_document, for the same reason.
+  function_statements = {
+    for name, f in local.functions : name => concat(
+      [{
+        Sid      = "OwnLogGroup"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = ["${local.log_group_arns[name]}:*"]
+      }],
+      # X-Ray trace submission has no resource-level permissions: "*" here is the resource
+      # wildcard AWS requires for these two actions, not an action wildcard.
+      [{
+        Sid      = "XRayTraces"
+        Effect   = "Allow"
+        Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+        Resource = ["*"]
+      }],
+      f.dynamodb == "none" ? [] : [{
+        Sid      = "Table"
+        Effect   = "Allow"
+        Action   = f.dynamodb == "write" ? concat(local.table_read_actions, local.table_write_actions) : local.table_read_actions
+        Resource = [local.table_arn]
+      }],
+      # Indexes only serve Query (writes go through the table), so that is all they get.
+      f.dynamodb == "none" ? [] : [{
+        Sid      = "TableIndexes"
+        Effect   = "Allow"
+        Action   = ["dynamodb:Query"]
+        Resource = ["${local.table_arn}/index/*"]
+      }],
+      length(f.sqs_send) == 0 ? [] : [{
+        Sid      = "SendToQueues"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [for q in sort(f.sqs_send) : local.queue_arns[q]]
+      }],
+      f.consumes_queue == null ? [] : [{
+        Sid    = "ConsumeQueue"
+        Effect = "Allow"
+        Action = [
+          "sqs:ReceiveMessage",
+          "sqs:DeleteMessage",
+          "sqs:ChangeMessageVisibility",
+          "sqs:GetQueueAttributes",
+        ]
+        Resource = [local.queue_arns[f.consumes_queue]]
+      }],
+      !f.reads_stream ? [] : [{
+        # The event source mapping sends failed batches with the function's role.
+        Sid      = "StreamFailureDestination"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [local.stream_dlq_arn]
+      }],
+      # A customer managed key on the queues: producers need a data key, consumers decrypt.
+      var.kms_key_arn == null || (length(f.sqs_send) == 0 && f.consumes_queue == null && !f.reads_stream) ? [] : [{
+        Sid      = "QueueKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = [var.kms_key_arn]
+      }],
+      !f.jwt_secret || var.jwt.secret_arn == null ? [] : [{
+        Sid      = "ReadJwtSecret"
+        Effect   = "Allow"
+        Action   = local.jwt_secret_service == "ssm" ? ["ssm:GetParameter"] : ["secretsmanager:GetSecretValue"]
+        Resource = [var.jwt.secret_arn]
+      }],
+      !f.jwt_secret || var.jwt.secret_arn == null || var.jwt.secret_kms_key_arn == null ? [] : [{
+        Sid      = "DecryptJwtSecret"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = [var.jwt.secret_kms_key_arn]
+      }],
+    )
+  }
+
+  # Statements on ARNs that exist only after apply: the API's execution ARN (its ID) and the
+  # stream ARN (its label).
+  late_bound_statements = {
+    for name, f in local.functions : name => concat(
+      length(f.manage_connections) == 0 ? [] : [{
+        Sid    = "ManageConnections"
+        Effect = "Allow"
+        Action = ["execute-api:ManageConnections"]
+        Resource = [
+          for m in sort(f.manage_connections) :
+          "${aws_apigatewayv2_api.this.execution_arn}/${local.stage_name}/${m}/@connections/*"
+        ]
+      }],
+      !f.reads_stream ? [] : [{
+        Sid    = "ReadTableStream"
+        Effect = "Allow"
+        Action = [
+          "dynamodb:DescribeStream",
+          "dynamodb:GetRecords",
+          "dynamodb:GetShardIterator",
+          "dynamodb:ListStreams",
+        ]
+        Resource = [aws_dynamodb_table.this.stream_arn]
+      }],
+    ) if length(f.manage_connections) > 0 || f.reads_stream
+  }
+}
+
+# The standard service trust: Lambda does not document aws:SourceAccount/aws:SourceArn on
+# the AssumeRole call for execution roles, and a condition on a key that is absent denies.
+resource "aws_iam_role" "function" {
+  for_each = local.functions
+
+  name        = "${local.name}-${each.key}"
+  description = "Execution role of ${local.name}-${each.key}"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+
+  name = "least-privilege"
+  role = aws_iam_role.function[each.key].name
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = local.function_statements[each.key]
+  })
+}
+
+resource "aws_iam_role_policy" "api_and_stream" {
+  for_each = local.late_bound_statements
+
+  name = "connections-and-stream"
+  role = aws_iam_role.function[each.key].name
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = each.value
+  })
+}
+
+# -----------------------------------------------------------------------------
+# API Gateway's account-level CloudWatch role (optional, one per account and region)
+# -----------------------------------------------------------------------------
+
+resource "aws_iam_role" "api_gateway_cloudwatch" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  name        = "${local.name}-apigw-cloudwatch"
+  description = "Lets API Gateway write access and execution logs"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "apigateway.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy_attachment" "api_gateway_cloudwatch" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  role       = aws_iam_role.api_gateway_cloudwatch[0].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+resource "aws_api_gateway_account" "this" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  cloudwatch_role_arn = aws_iam_role.api_gateway_cloudwatch[0].arn
+  depends_on          = [aws_iam_role_policy_attachment.api_gateway_cloudwatch]
+}

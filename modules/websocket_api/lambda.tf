@@ -1,0 +1,190 @@
+# -----------------------------------------------------------------------------
+# Build artifacts (`make build` output)
+# -----------------------------------------------------------------------------
+
+locals {
+  artifacts_manifest_path = "${var.artifacts_dir}/manifest.json"
+  # Checked at plan time (precondition on the layer), not by `terraform validate`, so that
+  # CI can validate before building.
+  artifacts_found = fileexists(local.artifacts_manifest_path)
+  artifacts       = try(jsondecode(file(local.artifacts_manifest_path)), {})
+
+  artifacts_runtime      = try(local.artifacts.runtime, "unknown")
+  artifacts_architecture = try(local.artifacts.architecture, "unknown")
+  rebuild_hint           = "rerun `make build RUNTIME=${var.lambda_runtime} ARCH=${var.lambda_architecture}` and plan again"
+
+  # Lambda's logging_config uses WARN where Python says WARNING.
+  application_log_level = var.log_level == "WARNING" ? "WARN" : var.log_level
+}
+
+# -----------------------------------------------------------------------------
+# Shared layer (the core package and third-party dependencies)
+# -----------------------------------------------------------------------------
+
+resource "aws_lambda_layer_version" "this" {
+  layer_name               = "${local.name}-core"
+  description              = "wscore and dependencies for ${var.lambda_runtime}/${var.lambda_architecture}"
+  filename                 = "${var.artifacts_dir}/${try(local.artifacts.layer.file, "layer.zip")}"
+  source_code_hash         = try(local.artifacts.layer.sha256_base64, null)
+  compatible_runtimes      = [var.lambda_runtime]
+  compatible_architectures = [var.lambda_architecture]
+
+  lifecycle {
+    precondition {
+      condition     = local.artifacts_found
+      error_message = "${local.artifacts_manifest_path} does not exist: run `make build RUNTIME=${var.lambda_runtime} ARCH=${var.lambda_architecture}` and point artifacts_dir at its output directory."
+    }
+    precondition {
+      condition     = !local.artifacts_found || (local.artifacts_runtime == var.lambda_runtime && local.artifacts_architecture == var.lambda_architecture)
+      error_message = "The artifacts in ${var.artifacts_dir} were built for ${local.artifacts_runtime}/${local.artifacts_architecture} but the module deploys ${var.lambda_runtime}/${var.lambda_architecture}: ${local.rebuild_hint}."
+    }
+    precondition {
+      condition     = !local.artifacts_found || (can(local.artifacts.layer.file) && can(local.artifacts.layer.sha256_base64))
+      error_message = "${local.artifacts_manifest_path} names no layer file and hash: ${local.rebuild_hint}."
+    }
+    precondition {
+      condition     = length(setsubtract(toset(keys(var.function_overrides)), toset(keys(local.functions)))) == 0
+      error_message = "function_overrides keys must be manifest function names: ${join(", ", sort(keys(local.functions)))}."
+    }
+  }
+}
+
+# -----------------------------------------------------------------------------
+# Functions (one per manifest entry)
+# -----------------------------------------------------------------------------
+
+locals {
+  # Environment per function, derived from what the manifest says the function does.
+  function_environment = {
+    for name, f in local.functions : name => merge(
+      {
+        LOG_LEVEL       = var.log_level
+        TRACING_ENABLED = "true"
+      },
+      f.dynamodb == "none" ? {} : {
+        TABLE_NAME             = aws_dynamodb_table.this.name
+        CONNECTION_TTL_SECONDS = tostring(var.connection.ttl_seconds)
+        MAX_CONNECTION_SECONDS = tostring(var.connection.max_seconds)
+      },
+      length(f.manage_connections) == 0 ? {} : { MANAGEMENT_ENDPOINT = local.management_base },
+      { for q in f.sqs_send : local.manifest.queues[q].env => aws_sqs_queue.this[q].url },
+      contains(f.sqs_send, "fanout") ? { FANOUT_THRESHOLD = tostring(var.fanout_threshold) } : {},
+      f.jwt_secret ? local.jwt_environment : {},
+    )
+  }
+}
+
+resource "aws_lambda_function" "this" {
+  for_each = local.functions
+
+  function_name = "${local.name}-${each.key}"
+  description   = each.value.description
+  role          = aws_iam_role.function[each.key].arn
+  handler       = each.value.handler
+  runtime       = var.lambda_runtime
+  architectures = [var.lambda_architecture]
+  memory_size   = each.value.memory_mb
+  timeout       = each.value.timeout_s
+  layers        = [aws_lambda_layer_version.this.arn]
+
+  filename         = "${var.artifacts_dir}/${try(local.artifacts.functions[each.key].file, "functions/${each.key}.zip")}"
+  source_code_hash = try(local.artifacts.functions[each.key].sha256_base64, null)
+
+  reserved_concurrent_executions = each.value.reserved_concurrency
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.function[each.key].name
+    application_log_level = local.application_log_level
+    system_log_level      = "WARN"
+  }
+
+  environment {
+    variables = local.function_environment[each.key]
+  }
+
+  tags = local.tags
+
+  # The role's policy and the log group must exist before the first invocation.
+  depends_on = [aws_iam_role_policy.function, aws_iam_role_policy.api_and_stream, aws_cloudwatch_log_group.function]
+
+  lifecycle {
+    precondition {
+      condition     = !local.artifacts_found || (can(local.artifacts.functions[each.key].file) && can(local.artifacts.functions[each.key].sha256_base64))
+      error_message = "${local.artifacts_manifest_path} has no artifact for function ${each.key}: ${local.rebuild_hint}."
+    }
+    precondition {
+      condition     = length("${local.name}-${each.key}") <= 64
+      error_message = "Function name ${local.name}-${each.key} exceeds Lambda's 64 characters: shorten project or env."
+    }
+    precondition {
+      condition     = each.value.route == null || each.value.timeout_s <= 29
+      error_message = "${each.key} serves route ${coalesce(each.value.route, "-")}: API Gateway integrations time out after 29 s, so its timeout must be at most 29 s."
+    }
+    precondition {
+      condition     = each.value.reserved_concurrency == null || each.value.maximum_concurrency == null || try(each.value.reserved_concurrency >= each.value.maximum_concurrency, false)
+      error_message = "${each.key}: reserved_concurrency must not be below the SQS event source's maximum_concurrency (${coalesce(each.value.maximum_concurrency, 0)}), or the poller is throttled."
+    }
+  }
+}
+
+# -----------------------------------------------------------------------------
+# Event source mappings: SQS consumers and the table stream
+# -----------------------------------------------------------------------------
+
+resource "aws_lambda_event_source_mapping" "sqs" {
+  for_each = { for name, f in local.functions : name => f if f.consumes_queue != null }
+
+  function_name    = aws_lambda_function.this[each.key].arn
+  event_source_arn = aws_sqs_queue.this[each.value.consumes_queue].arn
+  batch_size       = each.value.batch_size
+
+  # The worker returns batchItemFailures: only the failed messages are retried.
+  function_response_types = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = each.value.maximum_concurrency
+  }
+
+  lifecycle {
+    precondition {
+      condition     = try(each.value.maximum_concurrency >= 2 && each.value.maximum_concurrency <= 1000, false)
+      error_message = "manifest.json: ${each.key}.maximum_concurrency must be between 2 and 1000 (SQS event source limit)."
+    }
+  }
+}
+
+resource "aws_lambda_event_source_mapping" "stream" {
+  for_each = { for name, f in local.functions : name => f if f.reads_stream }
+
+  function_name          = aws_lambda_function.this[each.key].arn
+  event_source_arn       = aws_dynamodb_table.this.stream_arn
+  starting_position      = "LATEST"
+  batch_size             = each.value.batch_size
+  maximum_retry_attempts = each.value.max_retry_attempts
+
+  # A poison record is isolated by halving the batch, then parked after bounded retries.
+  bisect_batch_on_function_error = true
+
+  # The handler returns the sequence number of the first record it could not clean up,
+  # so the records before it are checkpointed and not replayed.
+  function_response_types = ["ReportBatchItemFailures"]
+
+  # Only TTL deletions (performed by the DynamoDB service) reach the function;
+  # user-initiated REMOVEs are cleaned up by the handler that issued them.
+  filter_criteria {
+    filter {
+      pattern = jsonencode(local.manifest.stream_filter)
+    }
+  }
+
+  destination_config {
+    on_failure {
+      destination_arn = aws_sqs_queue.stream_dlq.arn
+    }
+  }
+}

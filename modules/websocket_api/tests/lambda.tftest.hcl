@@ -1,0 +1,360 @@
+# Lambda functions, layer, artifacts and the environment each function gets.
+
+mock_provider "aws" {
+  source          = "./tests/mocks"
+  override_during = plan
+}
+
+variables {
+  project       = "chat"
+  env           = "test"
+  artifacts_dir = "./tests/fixtures/artifacts"
+  jwt = {
+    secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:chat-test-jwt-AbCdEf"
+    issuer     = "https://auth.example.com/"
+    audience   = "chat"
+  }
+}
+
+run "functions_follow_the_manifest" {
+  command = plan
+
+  assert {
+    condition     = toset(keys(aws_lambda_function.this)) == toset(["authorizer", "connect", "disconnect", "default", "heartbeat", "join_room", "leave_room", "send_message", "get_presence", "fanout_worker", "stream_cleanup", "publish"])
+    error_message = "There must be one function per manifest entry."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["send_message"].memory_size == 512 && aws_lambda_function.this["send_message"].timeout == 29 && aws_lambda_function.this["default"].memory_size == 128
+    error_message = "Memory and timeout must come from the manifest."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["join_room"].handler == "join_room.handler"
+    error_message = "The handler must come from the manifest."
+  }
+
+  assert {
+    condition     = alltrue([for f in values(aws_lambda_function.this) : f.runtime == "python3.13" && f.architectures == tolist(["arm64"])])
+    error_message = "Every function must use the runtime and architecture variables."
+  }
+
+  assert {
+    condition     = alltrue([for f in values(aws_lambda_function.this) : f.tracing_config[0].mode == "Active"])
+    error_message = "X-Ray tracing must be Active on every function."
+  }
+
+  assert {
+    condition     = alltrue([for k, f in values(aws_lambda_function.this) : f.logging_config[0].log_format == "JSON" && f.logging_config[0].application_log_level == "INFO"])
+    error_message = "Every function must log JSON at the configured level."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["connect"].logging_config[0].log_group == "/aws/lambda/chat-test-connect"
+    error_message = "Each function must log to its own log group."
+  }
+
+  assert {
+    condition     = alltrue([for f in values(aws_lambda_function.this) : f.layers == tolist([aws_lambda_layer_version.this.arn])])
+    error_message = "Every function must use the shared layer."
+  }
+
+  assert {
+    condition     = alltrue([for f in values(aws_lambda_function.this) : f.reserved_concurrent_executions == -1 || f.reserved_concurrent_executions == null])
+    error_message = "No concurrency is reserved unless asked for."
+  }
+}
+
+run "code_and_hashes_come_from_the_build_manifest" {
+  command = plan
+
+  assert {
+    condition     = aws_lambda_function.this["publish"].filename == "./tests/fixtures/artifacts/functions/publish.zip"
+    error_message = "Function code must be the zip named in the build manifest."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["publish"].source_code_hash == "Zml4dHVyZS1oYXNoLW5vdC1hLXJlYWwtemlwLWZpbGUAAA=="
+    error_message = "source_code_hash must be the build manifest's sha256_base64."
+  }
+
+  assert {
+    condition     = aws_lambda_layer_version.this.filename == "./tests/fixtures/artifacts/layer.zip" && aws_lambda_layer_version.this.source_code_hash == "bGF5ZXItZml4dHVyZS1oYXNoLW5vdC1hLXJlYWwtemlwAA=="
+    error_message = "The layer must be the build manifest's layer zip and hash."
+  }
+
+  assert {
+    condition     = aws_lambda_layer_version.this.compatible_runtimes == toset(["python3.13"]) && aws_lambda_layer_version.this.compatible_architectures == toset(["arm64"])
+    error_message = "The layer must declare the runtime and architecture it was built for."
+  }
+}
+
+run "environment_matches_what_each_function_does" {
+  command = plan
+
+  assert {
+    condition     = !contains(keys(aws_lambda_function.this["authorizer"].environment[0].variables), "TABLE_NAME") && !contains(keys(aws_lambda_function.this["default"].environment[0].variables), "TABLE_NAME")
+    error_message = "Functions without table access (authorizer, default) get no TABLE_NAME."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["connect"].environment[0].variables["TABLE_NAME"] == "chat-test-websocket" && aws_lambda_function.this["connect"].environment[0].variables["CONNECTION_TTL_SECONDS"] == "660" && aws_lambda_function.this["connect"].environment[0].variables["MAX_CONNECTION_SECONDS"] == "7200"
+    error_message = "Connection handlers need TABLE_NAME and the connection lifetimes."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["send_message"].environment[0].variables["FANOUT_QUEUE_URL"] == aws_sqs_queue.this["fanout"].url && aws_lambda_function.this["send_message"].environment[0].variables["FANOUT_THRESHOLD"] == "100"
+    error_message = "send_message needs the fan-out queue URL and threshold."
+  }
+
+  assert {
+    condition     = contains(keys(aws_lambda_function.this["publish"].environment[0].variables), "FANOUT_QUEUE_URL") && !contains(keys(aws_lambda_function.this["join_room"].environment[0].variables), "FANOUT_QUEUE_URL")
+    error_message = "Only functions that send to the fan-out queue get its URL."
+  }
+
+  assert {
+    condition     = alltrue([for k, f in aws_lambda_function.this : contains(["authorizer", "connect", "default"], k) == !contains(keys(f.environment[0].variables), "MANAGEMENT_ENDPOINT")])
+    error_message = "Exactly the functions that post to connections get MANAGEMENT_ENDPOINT."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["heartbeat"].environment[0].variables["MANAGEMENT_ENDPOINT"] == "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/test"
+    error_message = "MANAGEMENT_ENDPOINT must be https://API.execute-api.REGION.amazonaws.com/STAGE."
+  }
+
+  assert {
+    condition     = alltrue([for f in values(aws_lambda_function.this) : f.environment[0].variables["LOG_LEVEL"] == "INFO" && f.environment[0].variables["TRACING_ENABLED"] == "true"])
+    error_message = "Every function gets LOG_LEVEL and TRACING_ENABLED."
+  }
+
+  assert {
+    condition     = alltrue([for k, f in aws_lambda_function.this : k == "authorizer" || length([for v in keys(f.environment[0].variables) : v if startswith(v, "JWT_")]) == 0])
+    error_message = "JWT settings go to the authorizer only."
+  }
+
+  assert {
+    condition     = alltrue([for f in values(aws_lambda_function.this) : !contains(keys(f.environment[0].variables), "DEV_MODE") && !contains(keys(f.environment[0].variables), "JWT_DEV_SECRET")])
+    error_message = "DEV_MODE and JWT_DEV_SECRET are for the local gateway only and must never be deployed."
+  }
+}
+
+run "settings_reach_the_environment" {
+  command = plan
+
+  variables {
+    log_level        = "WARNING"
+    fanout_threshold = 250
+    connection       = { ttl_seconds = 900, max_seconds = 3600 }
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["publish"].environment[0].variables["FANOUT_THRESHOLD"] == "250" && aws_lambda_function.this["heartbeat"].environment[0].variables["CONNECTION_TTL_SECONDS"] == "900" && aws_lambda_function.this["heartbeat"].environment[0].variables["MAX_CONNECTION_SECONDS"] == "3600"
+    error_message = "fanout_threshold and connection settings must reach the environment."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["publish"].environment[0].variables["LOG_LEVEL"] == "WARNING" && aws_lambda_function.this["publish"].logging_config[0].application_log_level == "WARN"
+    error_message = "WARNING is Python's name; Lambda's logging_config calls it WARN."
+  }
+}
+
+run "overrides_replace_manifest_settings" {
+  command = plan
+
+  variables {
+    function_overrides = {
+      send_message  = { memory_mb = 1024, timeout_s = 20 }
+      fanout_worker = { reserved_concurrency = 50, timeout_s = 120 }
+    }
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["send_message"].memory_size == 1024 && aws_lambda_function.this["send_message"].timeout == 20
+    error_message = "memory_mb and timeout_s overrides must replace the manifest values."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["fanout_worker"].reserved_concurrent_executions == 50 && aws_lambda_function.this["fanout_worker"].memory_size == 512
+    error_message = "reserved_concurrency must be applied; unset fields keep the manifest value."
+  }
+
+  assert {
+    condition     = aws_sqs_queue.this["fanout"].visibility_timeout_seconds == 720
+    error_message = "The consumer's queue visibility must follow its overridden timeout (6 x 120 s)."
+  }
+}
+
+run "x86_64_and_python312_are_supported_when_built_for" {
+  command = plan
+
+  variables {
+    lambda_architecture = "x86_64"
+    lambda_runtime      = "python3.12"
+    artifacts_dir       = "./tests/fixtures/artifacts_x86_64"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["connect"].architectures == tolist(["x86_64"]) && aws_lambda_function.this["connect"].runtime == "python3.12"
+    error_message = "Runtime and architecture must follow the variables."
+  }
+}
+
+run "artifacts_built_for_another_architecture_are_rejected" {
+  command = plan
+
+  variables {
+    lambda_architecture = "x86_64"
+  }
+
+  expect_failures = [aws_lambda_layer_version.this]
+}
+
+run "artifacts_missing_a_function_are_rejected" {
+  command = plan
+
+  variables {
+    artifacts_dir = "./tests/fixtures/artifacts_incomplete"
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "artifacts_dir_must_hold_a_build_manifest" {
+  command = plan
+
+  variables {
+    artifacts_dir = "./tests/fixtures/no-such-build"
+  }
+
+  expect_failures = [aws_lambda_layer_version.this]
+}
+
+run "artifacts_dir_cannot_be_empty" {
+  command = plan
+
+  variables {
+    artifacts_dir = " "
+  }
+
+  expect_failures = [var.artifacts_dir]
+}
+
+run "override_keys_must_be_manifest_functions" {
+  command = plan
+
+  variables {
+    function_overrides = { send_mesage = { memory_mb = 1024 } }
+  }
+
+  expect_failures = [aws_lambda_layer_version.this]
+}
+
+run "route_functions_cannot_outlive_the_integration_timeout" {
+  command = plan
+
+  variables {
+    function_overrides = { send_message = { timeout_s = 30 } }
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "reserved_concurrency_cannot_starve_the_sqs_poller" {
+  command = plan
+
+  variables {
+    function_overrides = { fanout_worker = { reserved_concurrency = 5 } }
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "runtime_is_an_enum" {
+  command = plan
+
+  variables {
+    lambda_runtime = "python3.9"
+  }
+
+  expect_failures = [var.lambda_runtime]
+}
+
+run "architecture_is_an_enum" {
+  command = plan
+
+  variables {
+    lambda_architecture = "arm"
+  }
+
+  expect_failures = [var.lambda_architecture]
+}
+
+run "override_memory_is_bounded" {
+  command = plan
+
+  variables {
+    function_overrides = { connect = { memory_mb = 64 } }
+  }
+
+  expect_failures = [var.function_overrides]
+}
+
+run "override_timeout_is_bounded" {
+  command = plan
+
+  variables {
+    function_overrides = { fanout_worker = { timeout_s = 901 } }
+  }
+
+  expect_failures = [var.function_overrides]
+}
+
+run "override_reserved_concurrency_is_bounded" {
+  command = plan
+
+  variables {
+    function_overrides = { fanout_worker = { reserved_concurrency = -1 } }
+  }
+
+  expect_failures = [var.function_overrides]
+}
+
+run "log_level_is_an_enum" {
+  command = plan
+
+  variables {
+    log_level = "TRACE"
+  }
+
+  expect_failures = [var.log_level]
+}
+
+run "connection_ttl_is_bounded" {
+  command = plan
+
+  variables {
+    connection = { ttl_seconds = 30 }
+  }
+
+  expect_failures = [var.connection]
+}
+
+run "connection_cap_cannot_exceed_two_hours_or_undercut_the_ttl" {
+  command = plan
+
+  variables {
+    connection = { ttl_seconds = 900, max_seconds = 600 }
+  }
+
+  expect_failures = [var.connection]
+}
+
+run "fanout_threshold_is_bounded" {
+  command = plan
+
+  variables {
+    fanout_threshold = 0
+  }
+
+  expect_failures = [var.fanout_threshold]
+}

@@ -1,0 +1,418 @@
+# -----------------------------------------------------------------------------
+# Naming and tagging
+# -----------------------------------------------------------------------------
+
+variable "project" {
+  description = "Project name, the first part of every resource name (`<project>-<env>-...`). Lowercase letters, digits and hyphens, 2-20 characters, starting with a letter, so that derived names (Lambda functions, IAM roles, queues) stay under AWS's 64/80-character limits."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.project)) && !endswith(var.project, "-")
+    error_message = "project must be 2-20 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen."
+  }
+}
+
+variable "env" {
+  description = "Environment name (e.g. dev, staging, prod): the second part of every resource name and the default stage name. Lowercase letters and digits, 2-10 characters, starting with a letter."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,9}$", var.env))
+    error_message = "env must be 2-10 lowercase letters or digits and start with a letter (it becomes part of resource names and the stage name)."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every taggable resource (on top of the provider's default_tags)."
+  type        = map(string)
+  default     = {}
+}
+
+# -----------------------------------------------------------------------------
+# Build artifacts (`make build`)
+# -----------------------------------------------------------------------------
+
+variable "artifacts_dir" {
+  description = "Directory written by `make build`: it holds manifest.json (runtime, architecture, layer and function zips with their base64 SHA-256) and the zips it names. Relative paths are relative to the directory Terraform runs in; prefer \"$${path.root}/...\"."
+  type        = string
+
+  validation {
+    condition     = length(trimspace(var.artifacts_dir)) > 0
+    error_message = "artifacts_dir must name the output directory of `make build`."
+  }
+}
+
+# -----------------------------------------------------------------------------
+# Lambda functions
+# -----------------------------------------------------------------------------
+
+variable "lambda_runtime" {
+  description = "Lambda runtime for every function and the shared layer. Must match the `make build RUNTIME=...` that produced artifacts_dir."
+  type        = string
+  default     = "python3.13"
+
+  validation {
+    condition     = contains(["python3.11", "python3.12", "python3.13", "python3.14"], var.lambda_runtime)
+    error_message = "lambda_runtime must be one of python3.11, python3.12, python3.13, python3.14."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "Lambda instruction set architecture. Must match the `make build ARCH=...` that produced artifacts_dir (the layer contains compiled wheels)."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
+}
+
+variable "function_overrides" {
+  description = "Per-function overrides of the manifest's settings, keyed by manifest function name (e.g. send_message). memory_mb and timeout_s replace the manifest values; reserved_concurrency reserves (and caps) concurrency for that function (null = unreserved pool)."
+  type = map(object({
+    memory_mb            = optional(number)
+    timeout_s            = optional(number)
+    reserved_concurrency = optional(number)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for o in values(var.function_overrides) : o.memory_mb == null || (try(o.memory_mb >= 128 && o.memory_mb <= 10240 && floor(o.memory_mb) == o.memory_mb, false))])
+    error_message = "function_overrides[*].memory_mb must be a whole number of MB between 128 and 10240."
+  }
+
+  validation {
+    condition     = alltrue([for o in values(var.function_overrides) : o.timeout_s == null || (try(o.timeout_s >= 1 && o.timeout_s <= 900 && floor(o.timeout_s) == o.timeout_s, false))])
+    error_message = "function_overrides[*].timeout_s must be a whole number of seconds between 1 and 900."
+  }
+
+  validation {
+    condition     = alltrue([for o in values(var.function_overrides) : o.reserved_concurrency == null || (try(o.reserved_concurrency >= 0 && o.reserved_concurrency <= 10000 && floor(o.reserved_concurrency) == o.reserved_concurrency, false))])
+    error_message = "function_overrides[*].reserved_concurrency must be null (unreserved) or a whole number between 0 and 10000 (0 disables the function)."
+  }
+}
+
+variable "log_level" {
+  description = "Application log level of every function (LOG_LEVEL and the Lambda JSON logging_config)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be one of DEBUG, INFO, WARNING, ERROR."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Lambda and API access log groups, in days (a value CloudWatch Logs accepts; never-expire is deliberately not offered)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+# -----------------------------------------------------------------------------
+# Application settings passed to the functions as environment variables
+# -----------------------------------------------------------------------------
+
+variable "connection" {
+  description = "Connection lifetime: ttl_seconds is the idle lifetime of a connection item, extended by activity (API Gateway closes idle sockets after 10 min, so the default is 11 min); max_seconds is the hard cap (API Gateway's 2 h)."
+  type = object({
+    ttl_seconds = optional(number, 660)
+    max_seconds = optional(number, 7200)
+  })
+  default = {}
+
+  validation {
+    condition     = var.connection.ttl_seconds >= 60 && var.connection.ttl_seconds <= 7200
+    error_message = "connection.ttl_seconds must be between 60 and 7200."
+  }
+
+  validation {
+    condition     = var.connection.max_seconds >= 60 && var.connection.max_seconds <= 7200 && var.connection.ttl_seconds <= var.connection.max_seconds
+    error_message = "connection.max_seconds must be between 60 and 7200 (API Gateway's 2 h cap) and not below connection.ttl_seconds."
+  }
+}
+
+variable "fanout_threshold" {
+  description = "Room size above which a broadcast is delivered through the fan-out queue instead of directly by the sending function."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.fanout_threshold >= 1 && var.fanout_threshold <= 100000 && floor(var.fanout_threshold) == var.fanout_threshold
+    error_message = "fanout_threshold must be a whole number between 1 and 100000."
+  }
+}
+
+variable "jwt" {
+  description = <<-EOT
+    JWT verification on $connect. algorithm HS256 needs secret_arn (a Secrets Manager secret ARN or an SSM SecureString parameter ARN; the secret value never enters Terraform or the environment); RS256/ES256 need jwks_url (https). secret_kms_key_arn is the customer managed key that encrypts the secret, if any (grants kms:Decrypt to the authorizer only). issuer and audience are required claims; the *_claim settings name the claims that carry identity; leeway_seconds allows clock skew (0-60).
+  EOT
+  type = object({
+    algorithm          = optional(string, "HS256")
+    secret_arn         = optional(string)
+    secret_kms_key_arn = optional(string)
+    jwks_url           = optional(string)
+    issuer             = string
+    audience           = string
+    user_claim         = optional(string, "sub")
+    tenant_claim       = optional(string, "tenant_id")
+    rooms_claim        = optional(string, "rooms")
+    roles_claim        = optional(string, "roles")
+    leeway_seconds     = optional(number, 30)
+  })
+
+  validation {
+    condition     = contains(["HS256", "RS256", "ES256"], var.jwt.algorithm)
+    error_message = "jwt.algorithm must be HS256, RS256 or ES256."
+  }
+
+  validation {
+    condition     = var.jwt.algorithm != "HS256" || (var.jwt.secret_arn != null && var.jwt.jwks_url == null)
+    error_message = "jwt.algorithm HS256 needs jwt.secret_arn (Secrets Manager or SSM parameter ARN) and no jwt.jwks_url."
+  }
+
+  validation {
+    condition     = var.jwt.algorithm == "HS256" || (var.jwt.jwks_url != null && var.jwt.secret_arn == null)
+    error_message = "jwt.algorithm RS256/ES256 needs jwt.jwks_url and no jwt.secret_arn (public keys come from the JWKS)."
+  }
+
+  validation {
+    condition     = var.jwt.secret_arn == null || can(regex("^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+|ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+)$", var.jwt.secret_arn))
+    error_message = "jwt.secret_arn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) or an SSM parameter ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)."
+  }
+
+  validation {
+    condition     = var.jwt.secret_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.jwt.secret_kms_key_arn))
+    error_message = "jwt.secret_kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)."
+  }
+
+  validation {
+    condition     = var.jwt.jwks_url == null || can(regex("^https://[^\\s]+$", var.jwt.jwks_url))
+    error_message = "jwt.jwks_url must be an https:// URL."
+  }
+
+  validation {
+    condition     = length(trimspace(var.jwt.issuer)) > 0 && length(trimspace(var.jwt.audience)) > 0
+    error_message = "jwt.issuer and jwt.audience must be non-empty: both claims are required on every token."
+  }
+
+  validation {
+    condition     = alltrue([for c in [var.jwt.user_claim, var.jwt.tenant_claim, var.jwt.rooms_claim, var.jwt.roles_claim] : can(regex("^[A-Za-z0-9_:./-]{1,128}$", c))])
+    error_message = "jwt.user_claim, tenant_claim, rooms_claim and roles_claim must be 1-128 characters of letters, digits, _ : . / -."
+  }
+
+  validation {
+    condition     = var.jwt.leeway_seconds >= 0 && var.jwt.leeway_seconds <= 60
+    error_message = "jwt.leeway_seconds must be between 0 and 60."
+  }
+}
+
+variable "allowed_origins" {
+  description = "Optional Origin allowlist checked by the authorizer on $connect (browsers send Origin; other clients may not). Empty = no Origin check."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.allowed_origins : can(regex("^https?://[^/,\\s]+$", o))])
+    error_message = "allowed_origins entries must be origins like https://app.example.com (scheme and host, optional port, no path or comma)."
+  }
+}
+
+# -----------------------------------------------------------------------------
+# API Gateway
+# -----------------------------------------------------------------------------
+
+variable "route_selection_expression" {
+  description = "How API Gateway picks a route from a message. The protocol uses the `action` field of the JSON body."
+  type        = string
+  default     = "$request.body.action"
+
+  validation {
+    condition     = can(regex("^\\$request\\.body\\.[A-Za-z0-9_.]+$", var.route_selection_expression))
+    error_message = "route_selection_expression must select a body field, e.g. $request.body.action."
+  }
+}
+
+variable "stage_name" {
+  description = "Stage name (the last path segment of the URL). null = the env name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.stage_name == null || can(regex("^[A-Za-z0-9_-]{1,64}$", var.stage_name))
+    error_message = "stage_name must be 1-64 letters, digits, hyphens or underscores."
+  }
+}
+
+variable "stage_throttling" {
+  description = "Default route throttling of the stage. The account-level budget (10,000 rps by default) is shared with the @connections API that every broadcast uses, so keep rate_limit well below it."
+  type = object({
+    burst_limit = optional(number, 500)
+    rate_limit  = optional(number, 1000)
+  })
+  default = {}
+
+  validation {
+    condition     = var.stage_throttling.burst_limit >= 0 && var.stage_throttling.burst_limit <= 5000 && var.stage_throttling.rate_limit >= 0 && var.stage_throttling.rate_limit <= 10000
+    error_message = "stage_throttling.burst_limit must be 0-5000 and rate_limit 0-10000 (the default account quotas)."
+  }
+}
+
+variable "route_throttling" {
+  description = "Per-route throttling overrides keyed by route key (e.g. sendMessage, or a consumer route)."
+  type = map(object({
+    burst_limit = number
+    rate_limit  = number
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for t in values(var.route_throttling) : t.burst_limit >= 0 && t.burst_limit <= 5000 && t.rate_limit >= 0 && t.rate_limit <= 10000])
+    error_message = "route_throttling[*].burst_limit must be 0-5000 and rate_limit 0-10000."
+  }
+}
+
+variable "detailed_metrics_enabled" {
+  description = "Per-route CloudWatch metrics on the stage (billed as custom metrics)."
+  type        = bool
+  default     = false
+}
+
+variable "stage_logging_level" {
+  description = "API Gateway execution logging level (OFF, ERROR, INFO). Message bodies are never logged: data_trace_enabled is always false."
+  type        = string
+  default     = "ERROR"
+
+  validation {
+    condition     = contains(["OFF", "ERROR", "INFO"], var.stage_logging_level)
+    error_message = "stage_logging_level must be OFF, ERROR or INFO."
+  }
+}
+
+variable "manage_api_gateway_account" {
+  description = "Create the IAM role that lets API Gateway write CloudWatch logs and register it in the account's API Gateway settings (a per-region singleton: enable in exactly one root per account and region, or set it up outside this module). Stage logging fails until this is set up once."
+  type        = bool
+  default     = false
+}
+
+variable "consumer_routes" {
+  description = "Extra routes served by the consumer's own Lambda functions, keyed by route key (the `action` value). function_arn is the function (or alias) ARN; two_way = true returns the function's response to the caller as a reply frame. The module creates the integration, route and a per-route invoke permission."
+  type = map(object({
+    function_arn = string
+    two_way      = optional(bool, false)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.consumer_routes) : can(regex("^[A-Za-z][A-Za-z0-9_.:-]{0,127}$", k))])
+    error_message = "consumer_routes keys must be action names: start with a letter, up to 128 of A-Z a-z 0-9 _ . : - ($-routes belong to the module)."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.consumer_routes) : can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]+)?$", r.function_arn))])
+    error_message = "consumer_routes[*].function_arn must be a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER])."
+  }
+}
+
+variable "custom_domain" {
+  description = "Optional custom domain: a regional ACM certificate ARN (same region) for domain_name, and an optional API mapping key (path). Create the DNS alias record from the custom_domain_target outputs."
+  type = object({
+    domain_name     = string
+    certificate_arn = string
+    mapping_key     = optional(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.custom_domain == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.custom_domain.domain_name))
+    error_message = "custom_domain.domain_name must be a lowercase DNS name such as ws.example.com."
+  }
+
+  validation {
+    condition     = var.custom_domain == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+$", var.custom_domain.certificate_arn))
+    error_message = "custom_domain.certificate_arn must be an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID) in the API's region."
+  }
+
+  validation {
+    condition     = var.custom_domain == null || try(var.custom_domain.mapping_key == null || can(regex("^[A-Za-z0-9._-]{1,128}$", var.custom_domain.mapping_key)), false)
+    error_message = "custom_domain.mapping_key must be null or a single path segment of letters, digits, . _ -."
+  }
+}
+
+# -----------------------------------------------------------------------------
+# Storage and queues
+# -----------------------------------------------------------------------------
+
+variable "kms_key_arn" {
+  description = "Optional customer managed KMS key for the table (and its stream) and the queues. null = AWS managed encryption (aws/dynamodb for the table, SQS-managed SSE for the queues). The key policy must allow DynamoDB and SQS to use it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)."
+  }
+}
+
+variable "table_deletion_protection" {
+  description = "Protect the DynamoDB table from deletion (turn off only for throw-away environments)."
+  type        = bool
+  default     = true
+}
+
+variable "queue_settings" {
+  description = "Per-queue settings keyed by manifest queue name (fanout, publish). visibility_timeout_seconds null = 6x the consumer's timeout (AWS's recommendation for Lambda consumers); a smaller value is rejected."
+  type = map(object({
+    visibility_timeout_seconds = optional(number)
+    message_retention_seconds  = optional(number, 345600)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for q in values(var.queue_settings) : q.visibility_timeout_seconds == null || try(q.visibility_timeout_seconds >= 0 && q.visibility_timeout_seconds <= 43200, false)])
+    error_message = "queue_settings[*].visibility_timeout_seconds must be between 0 and 43200 (12 h)."
+  }
+
+  validation {
+    condition     = alltrue([for q in values(var.queue_settings) : q.message_retention_seconds >= 60 && q.message_retention_seconds <= 1209600])
+    error_message = "queue_settings[*].message_retention_seconds must be between 60 and 1209600 (14 days)."
+  }
+}
+
+# -----------------------------------------------------------------------------
+# Alarms
+# -----------------------------------------------------------------------------
+
+variable "alarms" {
+  description = "CloudWatch alarms: DLQ depth, function errors and throttles, API integration and execution errors. sns_topic_arn receives alarm and OK notifications (null = alarms without actions)."
+  type = object({
+    enabled                   = optional(bool, true)
+    sns_topic_arn             = optional(string)
+    period_seconds            = optional(number, 300)
+    evaluation_periods        = optional(number, 1)
+    function_errors_threshold = optional(number, 1)
+    api_errors_threshold      = optional(number, 5)
+  })
+  default = {}
+
+  validation {
+    condition     = var.alarms.sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$", var.alarms.sns_topic_arn))
+    error_message = "alarms.sns_topic_arn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)."
+  }
+
+  validation {
+    condition     = contains([60, 300, 900, 3600], var.alarms.period_seconds) && var.alarms.evaluation_periods >= 1 && var.alarms.evaluation_periods <= 24
+    error_message = "alarms.period_seconds must be 60, 300, 900 or 3600 and alarms.evaluation_periods 1-24."
+  }
+
+  validation {
+    condition     = var.alarms.function_errors_threshold >= 1 && var.alarms.api_errors_threshold >= 1
+    error_message = "alarms.function_errors_threshold and alarms.api_errors_threshold must be at least 1."
+  }
+}

@@ -1,0 +1,550 @@
+"""The Python client against a real WebSocket server that speaks protocol v1 (fake gateway)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+# isort: split
+# (wsclient is first-party once clients/python is in ruff's src; the split keeps both orders)
+from wsclient import (
+    DEFAULT_HEARTBEAT_INTERVAL_S,
+    MAX_HEARTBEAT_INTERVAL_S,
+    PROTOCOL_ERROR_CODES,
+    ClientError,
+    WsClient,
+    backoff_delay,
+    is_terminal_close_code,
+    with_token,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from tests.clients.fake_protocol_server import FakeGateway
+
+WAIT_S = 5.0
+
+
+class Recorder:
+    """Collects what a client reports, and stands in for asyncio.sleep in the backoff."""
+
+    def __init__(self, client: WsClient) -> None:
+        self.states: list[dict[str, Any]] = []
+        self.errors: list[Exception] = []
+        self.delays: list[float] = []
+        client.on("state", self.states.append)
+        client.on("error", self.errors.append)
+
+    async def sleep(self, delay: float) -> None:
+        self.delays.append(delay)
+        await asyncio.sleep(0)  # yield, as a real sleep would
+
+
+_CLIENTS: list[WsClient] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_clients() -> AsyncIterator[None]:
+    """Close every client a test made, even when it failed, so none keeps reconnecting."""
+    yield
+    while _CLIENTS:
+        await _CLIENTS.pop().close()
+
+
+def make_client(gateway: FakeGateway, **options: Any) -> tuple[WsClient, Recorder]:
+    """A client on the gateway whose backoff sleeps are recorded, not waited."""
+    holder: dict[str, Recorder] = {}
+
+    async def sleep(delay: float) -> None:
+        await holder["rec"].sleep(delay)
+
+    options.setdefault("token", "tok")
+    options.setdefault("random", lambda: 0.5)
+    client = WsClient(gateway.url, options.pop("token"), sleep=sleep, **options)
+    _CLIENTS.append(client)
+    holder["rec"] = Recorder(client)
+    return client, holder["rec"]
+
+
+async def until(predicate: Any) -> None:
+    """Wait for a condition driven by the event loop (never a fixed sleep)."""
+    async with asyncio.timeout(WAIT_S):
+        while not predicate():
+            await asyncio.sleep(0)
+
+
+# ---- connect and token ----------------------------------------------------------------------
+
+
+def test_with_token_sets_the_query_parameter() -> None:
+    url = with_token("ws://h:1/dev?x=1&token=old", "a b&c")
+    assert parse_qs(urlsplit(url).query) == {"x": ["1"], "token": ["a b&c"]}
+
+
+async def test_connect_puts_the_token_in_the_query_string(gateway: FakeGateway) -> None:
+    client, rec = make_client(gateway, token="t/+&=")
+    async with client:
+        assert client.state == "open"
+        assert gateway.tokens == ["t/+&="]
+    assert [s["state"] for s in rec.states] == ["connecting", "open", "closed"]
+
+
+async def test_token_function_is_called_on_every_connect(gateway: FakeGateway) -> None:
+    calls = 0
+
+    async def fresh_token() -> str:
+        nonlocal calls
+        calls += 1
+        return f"t{calls}"
+
+    client, _ = make_client(gateway, token=fresh_token)
+    async with client:
+        await gateway.drop(1001)
+        await gateway.next_open()
+        await gateway.next_open()
+        assert gateway.tokens == ["t1", "t2"]
+
+
+def test_options_are_validated() -> None:
+    with pytest.raises(TypeError):
+        WsClient("ws://x", 42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="backoff_cap"):
+        WsClient("ws://x", "t", backoff_base=10, backoff_cap=1)
+    for url in ("http://host/dev", "ws://[bad", "ws:///dev", "ws://host:99999/dev"):
+        with pytest.raises(ValueError, match="url"):
+            WsClient(url, "t")
+
+
+# ---- requests -------------------------------------------------------------------------------
+
+
+async def test_replies_are_correlated_by_request_id_out_of_order(gateway: FakeGateway) -> None:
+    gateway.held = {"joinRoom", "sendMessage"}
+    client, _ = make_client(gateway)
+    async with client:
+        join = asyncio.create_task(client.join_room("lobby"))
+        send = asyncio.create_task(client.send_message("lobby", {"text": "hi"}))
+        _, join_frame = await gateway.next_frame("joinRoom")
+        _, send_frame = await gateway.next_frame("sendMessage")
+        assert join_frame["requestId"] != send_frame["requestId"]
+        assert send_frame["data"] == {"text": "hi"}
+        await gateway.reply(send_frame, messageId="m-late")
+        await gateway.reply(join_frame, members=[{"userId": "zoe"}])
+        assert (await send)["messageId"] == "m-late"
+        assert (await join)["members"] == [{"userId": "zoe"}]
+
+
+async def test_request_ids_are_unique(gateway: FakeGateway) -> None:
+    client, _ = make_client(gateway)
+    async with client:
+        acks = await asyncio.gather(*(client.heartbeat() for _ in range(30)))
+    assert len({ack["requestId"] for ack in acks}) == 30
+
+
+async def test_get_presence_with_and_without_room(gateway: FakeGateway) -> None:
+    client, _ = make_client(gateway)
+    async with client:
+        ack = await client.get_presence()
+        _, tenant_frame = await gateway.next_frame("getPresence")
+        await client.get_presence("r1")
+        _, room_frame = await gateway.next_frame("getPresence")
+    assert ack["users"] == [{"userId": "alice"}, {"userId": "bob"}]
+    assert "roomId" not in tenant_frame
+    assert room_frame["roomId"] == "r1"
+
+
+@pytest.mark.parametrize("code", PROTOCOL_ERROR_CODES)
+async def test_error_frames_raise_with_the_protocol_code(gateway: FakeGateway, code: str) -> None:
+    gateway.errors = {"sendMessage": code}
+    client, _ = make_client(gateway)
+    async with client:
+        with pytest.raises(ClientError) as caught:
+            await client.send_message("lobby", 1)
+    assert caught.value.code == code
+    assert caught.value.frame is not None
+    assert caught.value.frame["type"] == "error"
+
+
+async def test_unanswered_request_times_out_and_the_late_reply_is_ignored(
+    gateway: FakeGateway,
+) -> None:
+    gateway.held = {"heartbeat"}
+    client, rec = make_client(gateway, request_timeout=0.05)
+    async with client:
+        with pytest.raises(ClientError) as caught:
+            await client.heartbeat()
+        assert caught.value.code == "timeout"
+        _, frame = await gateway.next_frame("heartbeat")
+        await gateway.reply(frame)
+        assert (await client.get_presence())["type"] == "ack"  # still usable
+        assert client.state == "open"
+    assert rec.errors == []
+
+
+async def test_pending_requests_fail_with_disconnected_when_the_socket_drops(
+    gateway: FakeGateway,
+) -> None:
+    gateway.silent = {"heartbeat"}
+    client, _ = make_client(gateway)
+    async with client:
+        pending = asyncio.create_task(client.heartbeat())
+        await gateway.next_frame("heartbeat")
+        gateway.abort()
+        with pytest.raises(ClientError) as caught:
+            await pending
+    assert caught.value.code == "disconnected"
+
+
+async def test_unserialisable_data_is_refused_without_sending(gateway: FakeGateway) -> None:
+    client, _ = make_client(gateway)
+    async with client:
+        with pytest.raises(ClientError) as caught:
+            await client.send_message("lobby", {1, 2})
+        assert caught.value.code == "invalid_request"
+        await client.heartbeat()
+    assert (await gateway.next_frame())[1]["action"] == "heartbeat"
+
+
+async def test_request_when_not_connected_fails_fast() -> None:
+    client = WsClient("ws://127.0.0.1:9/dev", "t")
+    with pytest.raises(ClientError) as caught:
+        await client.heartbeat()
+    assert caught.value.code == "disconnected"
+
+
+async def test_oversized_frames_are_refused_before_sending(gateway: FakeGateway) -> None:
+    client, _ = make_client(gateway, max_message_bytes=1024)
+    async with client:
+        with pytest.raises(ClientError) as caught:
+            await client.send_message("lobby", "é" * 600)
+        assert caught.value.code == "payload_too_large"
+        await client.heartbeat()
+    _, frame = await gateway.next_frame()
+    assert frame["action"] == "heartbeat"
+
+
+# ---- reconnect, backoff, terminal codes -----------------------------------------------------
+
+
+@pytest.mark.parametrize("attempt", range(12))
+def test_backoff_is_full_jitter_within_bounds(attempt: int) -> None:
+    ceiling = min(30.0, 0.5 * 2**attempt)
+    assert backoff_delay(attempt, 0.5, 30.0, lambda: 0.0) == 0.0
+    assert backoff_delay(attempt, 0.5, 30.0, lambda: 0.5) == ceiling / 2
+    assert ceiling * 0.99 < backoff_delay(attempt, 0.5, 30.0, lambda: 0.999999) < ceiling
+    assert 0 <= backoff_delay(attempt, 0.5, 30.0) < ceiling
+    assert backoff_delay(10_000, 0.5, 30.0, lambda: 0.5) == 15.0
+
+
+async def test_backoff_grows_to_the_cap_then_gives_up(gateway: FakeGateway) -> None:
+    client, rec = make_client(gateway, backoff_base=0.1, backoff_cap=0.4, max_reconnect_attempts=4)
+    await client.connect()
+    gateway.reject_status = 503
+    await gateway.drop(1011)
+    info = await asyncio.wait_for(client.wait_closed(), WAIT_S)
+    assert rec.delays == pytest.approx([0.05, 0.1, 0.2, 0.2])
+    assert info["gave_up"] is True
+    assert client.state == "closed"
+    assert [s["attempt"] for s in rec.states if s["state"] == "reconnecting"] == [1, 2, 3, 4]
+
+
+async def test_attempts_reset_after_a_successful_reconnect(gateway: FakeGateway) -> None:
+    client, rec = make_client(gateway, backoff_base=0.1, backoff_cap=10)
+    async with client:
+        await gateway.next_open()
+        for _ in range(3):
+            await gateway.drop(1001)
+            await gateway.next_open()
+            await until(lambda: client.state == "open")
+    assert rec.delays == pytest.approx([0.05, 0.05, 0.05])
+
+
+@pytest.mark.parametrize("code", [1000, 1001, 1011, 1009])
+async def test_non_terminal_close_codes_reconnect(gateway: FakeGateway, code: int) -> None:
+    client, rec = make_client(gateway)
+    async with client:
+        await gateway.drop(code)
+        await gateway.next_open()
+        await gateway.next_open()
+        await until(lambda: client.state == "open")
+    reconnecting = [s for s in rec.states if s["state"] == "reconnecting"]
+    assert [s["code"] for s in reconnecting] == [code]
+
+
+async def test_network_loss_reconnects(gateway: FakeGateway) -> None:
+    client, rec = make_client(gateway)
+    async with client:
+        await gateway.next_open()
+        gateway.abort()
+        await gateway.next_open()
+    assert [s["code"] for s in rec.states if s["state"] == "reconnecting"] == [1006]
+
+
+@pytest.mark.parametrize("code", [1008, 4001, 4003, 4999])
+async def test_terminal_close_codes_stop_reconnecting(gateway: FakeGateway, code: int) -> None:
+    client, rec = make_client(gateway)
+    await client.connect()
+    await gateway.drop(code, "unauthorized")
+    info = await asyncio.wait_for(client.wait_closed(), WAIT_S)
+    assert info["terminal"] is True
+    assert info["code"] == code
+    assert rec.delays == []
+    assert len(gateway.connections) == 1
+    assert isinstance(rec.errors[-1], ClientError)
+    assert rec.errors[-1].close_code == code
+    assert not is_terminal_close_code(1000)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_handshake_auth_rejection_is_terminal(gateway: FakeGateway, status: int) -> None:
+    gateway.reject_status = status
+    client, rec = make_client(gateway)
+    with pytest.raises(ClientError) as caught:
+        await client.connect()
+    assert caught.value.code == "handshake_rejected"
+    assert caught.value.status == status
+    assert rec.delays == []
+    assert "tok" not in str(caught.value)
+
+
+async def test_first_connect_retries_a_server_error(gateway: FakeGateway) -> None:
+    gateway.reject_status = 503
+    client, rec = make_client(gateway)
+
+    def heal(change: dict[str, Any]) -> None:
+        if change["state"] == "reconnecting":
+            gateway.reject_status = None
+
+    client.on("state", heal)
+    async with client:
+        assert client.state == "open"
+    assert len(rec.delays) == 1
+
+
+async def test_failing_token_provider_counts_as_a_failed_attempt(gateway: FakeGateway) -> None:
+    calls = 0
+
+    def token() -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("secret detail")
+        return "ok"
+
+    client, rec = make_client(gateway, token=token)
+    async with client:
+        assert gateway.tokens == ["ok"]
+    assert isinstance(rec.errors[0], ClientError)
+    assert rec.errors[0].code == "token_error"
+    assert "secret detail" not in str(rec.errors[0])
+
+
+async def test_close_never_reconnects_and_sends_1000(gateway: FakeGateway) -> None:
+    gateway.silent = {"heartbeat"}
+    client, rec = make_client(gateway)
+    await client.connect()
+    pending = asyncio.create_task(client.heartbeat())
+    await gateway.next_frame("heartbeat")
+    await client.close()
+    assert (await gateway.next_close())[1] == 1000
+    with pytest.raises(ClientError) as caught:
+        await pending
+    assert caught.value.code == "disconnected"
+    assert client.state == "closed"
+    assert rec.states[-1]["by_user"] is True
+    assert rec.delays == []
+    assert len(gateway.connections) == 1
+
+
+async def test_close_during_backoff_cancels_the_reconnect(gateway: FakeGateway) -> None:
+    client = WsClient(gateway.url, "tok", backoff_base=60, backoff_cap=60, random=lambda: 1.0)
+    _CLIENTS.append(client)
+    await client.connect()
+    await gateway.drop(1001)
+    await until(lambda: client.state == "reconnecting")
+    await client.close()
+    assert client.state == "closed"
+    assert len(gateway.connections) == 1
+
+
+async def test_state_transitions_in_order(gateway: FakeGateway) -> None:
+    client, rec = make_client(gateway)
+    async with client:
+        await gateway.drop(1001)
+        await gateway.next_open()
+        await gateway.next_open()
+        await until(lambda: client.state == "open")
+    assert [f"{s['previous']}->{s['state']}" for s in rec.states] == [
+        "closed->connecting",
+        "connecting->open",
+        "open->reconnecting",
+        "reconnecting->open",
+        "open->closed",
+    ]
+
+
+# ---- rooms ----------------------------------------------------------------------------------
+
+
+async def test_remembered_rooms_are_rejoined_after_a_reconnect(gateway: FakeGateway) -> None:
+    client, _ = make_client(gateway)
+    rejoined: list[str] = []
+    client.on("rejoin", lambda ack: rejoined.append(ack["roomId"]))
+    async with client:
+        for room in ("a", "b", "c"):
+            await client.join_room(room)
+        await client.leave_room("b")
+        assert client.rooms == ["a", "c"]
+        await gateway.drop(1001)
+        rooms = [(await gateway.next_frame("joinRoom"))[1]["roomId"] for _ in range(5)]
+        await until(lambda: len(rejoined) == 2)
+    assert rooms == ["a", "b", "c", "a", "c"]
+    assert rejoined == ["a", "c"]
+
+
+async def test_refused_join_is_not_remembered(gateway: FakeGateway) -> None:
+    gateway.errors = {"joinRoom": "forbidden"}
+    client, _ = make_client(gateway)
+    async with client:
+        with pytest.raises(ClientError):
+            await client.join_room("secret")
+        assert client.rooms == []
+
+
+async def test_refused_rejoin_forgets_the_room(gateway: FakeGateway) -> None:
+    client, rec = make_client(gateway)
+    async with client:
+        await client.join_room("r")
+        gateway.errors = {"joinRoom": "forbidden"}
+        await gateway.drop(1001)
+        await until(lambda: rec.errors)
+        assert client.rooms == []
+    error = rec.errors[0]
+    assert isinstance(error, ClientError)
+    assert (error.code, error.room_id) == ("forbidden", "r")
+
+
+# ---- heartbeat ------------------------------------------------------------------------------
+
+
+def test_heartbeat_default_and_validation() -> None:
+    assert DEFAULT_HEARTBEAT_INTERVAL_S == 300
+    assert WsClient("ws://x", "t").heartbeat_interval == 300
+    assert MAX_HEARTBEAT_INTERVAL_S <= 480
+    for bad in (600, MAX_HEARTBEAT_INTERVAL_S + 1, 0, -1):
+        with pytest.raises(ValueError, match="heartbeat_interval"):
+            WsClient("ws://x", "t", heartbeat_interval=bad)
+
+
+async def test_heartbeats_are_sent_on_the_interval(gateway: FakeGateway) -> None:
+    client, _ = make_client(gateway, heartbeat_interval=0.02)
+    async with client:
+        for _ in range(3):
+            _, frame = await gateway.next_frame("heartbeat")
+            assert set(frame) == {"action", "requestId"}
+
+
+async def test_unanswered_heartbeat_drops_and_reconnects(gateway: FakeGateway) -> None:
+    gateway.silent = {"heartbeat"}
+    client, rec = make_client(gateway, heartbeat_interval=0.02, request_timeout=0.05)
+    async with client:
+        await gateway.next_open()
+        await gateway.next_open()
+    assert next(s["code"] for s in rec.states if s["state"] == "reconnecting") == 1006
+
+
+# ---- events ---------------------------------------------------------------------------------
+
+MESSAGE = {
+    "type": "message",
+    "roomId": "r",
+    "messageId": "m",
+    "from": {"userId": "bob"},
+    "data": {"x": 1},
+    "sentAt": "2026-01-01T00:00:00Z",
+}
+PRESENCE = {"type": "presence", "roomId": "r", "event": "join", "userId": "bob"}
+EVENT = {"type": "event", "target": {"roomId": "r"}, "event": "tick", "data": 42}
+
+
+async def test_events_reach_callbacks_and_the_async_iterator(gateway: FakeGateway) -> None:
+    client, _ = make_client(gateway)
+    seen: list[tuple[str, dict[str, Any]]] = []
+    for kind in ("message", "presence", "event"):
+        client.on(kind, functools.partial(lambda k, f: seen.append((k, f)), kind))
+    async with client:
+        stream = client.events()  # buffers from here, before anything is iterated
+        for frame in (MESSAGE, PRESENCE, {"type": "future-thing"}, EVENT):
+            await gateway.push(frame)
+        await until(lambda: len(seen) == 3)
+    iterated = [frame async for frame in stream]  # ends because the client closed
+    assert seen == [("message", MESSAGE), ("presence", PRESENCE), ("event", EVENT)]
+    assert iterated == [MESSAGE, PRESENCE, EVENT]
+
+
+async def test_events_iterator_filters_types(gateway: FakeGateway) -> None:
+    client, _ = make_client(gateway)
+    async with client:
+        stream = client.events("presence")
+        await gateway.push(MESSAGE)
+        await gateway.push(PRESENCE)
+        assert await asyncio.wait_for(anext(stream), WAIT_S) == PRESENCE
+        stream.close()
+        await gateway.push(PRESENCE)
+        await client.heartbeat()
+    assert stream._queue.empty()
+
+
+async def test_events_of_a_closed_client_end_at_once() -> None:
+    client = WsClient("ws://127.0.0.1:9/dev", "t")
+    assert [frame async for frame in client.events()] == []
+
+
+async def test_off_unsubscribes_and_unknown_types_are_refused(gateway: FakeGateway) -> None:
+    client, _ = make_client(gateway)
+    a: list[Any] = []
+    b: list[Any] = []
+    client.on("presence", a.append)
+    unsubscribe = client.on("presence", b.append)
+    with pytest.raises(ValueError, match="unknown event type"):
+        client.on("mesage", print)
+    async with client:
+        await gateway.push(PRESENCE)
+        await until(lambda: a)
+        client.off("presence", a.append)
+        unsubscribe()
+        await gateway.push(PRESENCE)
+        await client.heartbeat()  # the push was handled before this ack
+    assert (len(a), len(b)) == (1, 1)
+
+
+async def test_unmatched_errors_and_garbage_go_to_error_listeners(gateway: FakeGateway) -> None:
+    client, rec = make_client(gateway)
+    async with client:
+        await gateway.connections[-1].send("not json")
+        await gateway.push(
+            {"type": "error", "action": None, "requestId": None, "code": "invalid_json"}
+        )
+        await until(lambda: len(rec.errors) == 2)
+    assert [getattr(e, "code", None) for e in rec.errors] == ["invalid_frame", "invalid_json"]
+
+
+async def test_a_raising_listener_does_not_break_the_client(gateway: FakeGateway) -> None:
+    client, rec = make_client(gateway)
+    later: list[Any] = []
+
+    def broken(frame: dict[str, Any]) -> None:
+        raise RuntimeError("listener bug")
+
+    client.on("message", broken)
+    client.on("message", later.append)
+    async with client:
+        await gateway.push(MESSAGE)
+        await until(lambda: later)
+        assert (await client.heartbeat())["type"] == "ack"
+    assert str(rec.errors[0]) == "listener bug"
