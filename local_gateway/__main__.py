@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 
+from local_gateway.aws import EmulatorError
 from local_gateway.config import ConfigError, GatewayConfig
 from local_gateway.manifest import ROOT
 from local_gateway.runner import GatewayRunner, StartupError
@@ -59,7 +60,7 @@ def main() -> int:
     try:
         config = GatewayConfig.from_env()
         return asyncio.run(_serve(config))
-    except (ConfigError, StartupError) as exc:
+    except (ConfigError, StartupError, EmulatorError) as exc:
         print(f"local_gateway: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown

@@ -45,6 +45,10 @@ OPTIONAL_PASSTHROUGH = (
 _SCRUBBED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
 
 
+class EmulatorError(RuntimeError):
+    """The embedded AWS could not be started."""
+
+
 @dataclass
 class EmbeddedAws:
     """A running moto server plus the resources created in it."""
@@ -66,12 +70,13 @@ class EmbeddedAws:
             stdout=subprocess.PIPE,
             text=True,
             cwd=ROOT,
+            start_new_session=True,  # Ctrl-C is for the gateway; it stops moto itself
         )
         assert self._server.stdout is not None
         line = self._server.stdout.readline().split()
         if len(line) != 2:
             self.stop()
-            raise RuntimeError("the embedded moto server did not start (see the error above)")
+            raise EmulatorError("the embedded moto server did not start (see the error above)")
         self.endpoint = f"http://{line[0]}:{line[1]}"
         self.create_table()
         self.create_queues()
