@@ -15,11 +15,14 @@ import sys
 
 from moto.server import ThreadedMotoServer
 
+from local_gateway import moto_speedups
+
 
 def main() -> None:
     # Ctrl-C reaches the whole process group: the gateway decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    moto_speedups.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

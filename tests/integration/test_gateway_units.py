@@ -115,3 +115,75 @@ def test_config_from_env_validates() -> None:
     for env in ({"PORT": "x"}, {"PORT": "70000"}, {"STAGE": "a/b"}, {"GATEWAY_TTL_SWEEP_S": "0"}):
         with pytest.raises(ConfigError):
             GatewayConfig.from_env(env)
+
+
+def test_the_moto_speedup_changes_no_response() -> None:
+    import os
+
+    import boto3
+    from moto import mock_aws
+
+    from local_gateway import moto_speedups
+    from tools.aws_local import create_table
+
+    item = {
+        "PK": {"S": "ROOM#a"},
+        "SK": {"S": "x"},
+        "n": {"N": "1.5"},
+        "l": {"L": [{"S": "a"}, {"NULL": True}, {"BOOL": False}]},
+        "m": {"M": {"k": {"BOOL": True}, "ns": {"NS": ["1", "2"]}, "b": {"B": b"\x00"}}},
+        "ss": {"SS": ["a", "b"]},
+        "bin": {"B": b"\x00\x01"},
+    }
+
+    def responses() -> list[object]:
+        env = {
+            "AWS_ACCESS_KEY_ID": "t",
+            "AWS_SECRET_ACCESS_KEY": "t",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            with mock_aws():
+                ddb = boto3.client("dynamodb")
+                create_table(ddb, "t")
+                ddb.put_item(TableName="t", Item=item)
+                ddb.put_item(TableName="t", Item={"PK": {"S": "ROOM#a"}, "SK": {"S": "y"}})
+                query = ddb.query(
+                    TableName="t",
+                    KeyConditionExpression="PK = :p",
+                    ExpressionAttributeValues={":p": {"S": "ROOM#a"}},
+                    Limit=1,
+                )
+                return [
+                    query["Items"],
+                    query["LastEvaluatedKey"],
+                    ddb.get_item(TableName="t", Key={"PK": {"S": "ROOM#a"}, "SK": {"S": "x"}}),
+                    ddb.delete_item(
+                        TableName="t",
+                        Key={"PK": {"S": "ROOM#a"}, "SK": {"S": "y"}},
+                        ReturnValues="ALL_OLD",
+                    )["Attributes"],
+                ]
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def strip(response: list[object]) -> list[object]:
+        return [
+            r if not isinstance(r, dict) or "ResponseMetadata" not in r else r["Item"]
+            for r in response
+        ]
+
+    plain = strip(responses())
+    undo = moto_speedups.install()
+    try:
+        fast = strip(responses())
+    finally:
+        undo()
+    assert fast == plain
+    assert plain[0] == [item]
