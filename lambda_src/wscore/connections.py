@@ -108,9 +108,11 @@ class Connections:
             if cid in seen:
                 continue
             seen.add(cid)
-            conn = self._repo.delete_connection(cid)
+            # Memberships first: if their deletion fails, the connection item survives and
+            # its TTL expiry brings the stream cleanup back to finish (with presence leave).
             memberships = self._repo.memberships_of(cid)
             self._repo.delete_keys(m.key for m in memberships)
+            conn = self._repo.delete_connection(cid)
             if conn is None and not memberships:
                 continue
             removed += 1

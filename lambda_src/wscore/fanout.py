@@ -76,7 +76,9 @@ class FanoutJob:
             or not all(isinstance(r, str) and 0 < len(r) <= 128 for r in recipients)
         ):
             raise InvalidRequest("fan-out job has invalid recipients")
-        if kind not in _KINDS or not isinstance(attempt, int) or not 0 <= attempt <= MAX_ATTEMPTS:
+        if isinstance(attempt, bool) or not isinstance(attempt, int):
+            raise InvalidRequest("fan-out job has an invalid attempt")
+        if kind not in _KINDS or not 0 <= attempt <= MAX_ATTEMPTS:
             raise InvalidRequest("fan-out job has an invalid kind or attempt")
         return cls(endpoint, frame, tuple(recipients), kind, attempt)
 

@@ -188,11 +188,12 @@ class Repository:
 
     def _batch_write(self, requests: list[Any]) -> None:
         for attempt in range(_BATCH_RETRIES):
+            if attempt:
+                time.sleep(min(0.05 * 2 ** (attempt - 1), 1.0))
             out = self._db.batch_write_item(RequestItems={self._table: requests})
             requests = list(out.get("UnprocessedItems", {}).get(self._table, []))
             if not requests:
                 return
-            time.sleep(min(0.05 * 2**attempt, 1.0))
         raise RuntimeError(f"{len(requests)} batch deletes still unprocessed after retries")
 
     # -- connections -------------------------------------------------------------------

@@ -209,10 +209,14 @@ def test_disconnect_gives_up_after_bounded_retries(
     with pytest.raises(RuntimeError, match="still unprocessed"):
         world.disconnect("c1")
     assert faults.calls["BatchWriteItem"] == 8
-    assert sleeps == [min(0.05 * 2**i, 1.0) for i in range(8)]
-    # the membership stays until TTL deletes it (it mirrors the connection's expiresAt)
+    assert sleeps == [min(0.05 * 2**i, 1.0) for i in range(7)]  # between attempts only
+    # nothing is half-deleted: the connection item stays, so its TTL expiry brings the
+    # stream cleanup back to remove the membership and announce the leave
     left = [i for i in moto_table_items(world.table) if i["connectionId"]["S"] == "c1"]
-    assert [(i["PK"]["S"], i["SK"]["S"]) for i in left] == [("ROOM#acme#lobby", "CONN#c1")]
+    assert sorted((i["PK"]["S"], i["SK"]["S"]) for i in left) == [
+        ("CONN#c1", "META"),
+        ("ROOM#acme#lobby", "CONN#c1"),
+    ]
 
 
 def test_throttled_stream_cleanup_reports_the_record_for_retry(

@@ -155,6 +155,7 @@ def test_from_body_accepts_a_valid_job_and_the_earlier_string_layout() -> None:
         {"attempt": MAX_ATTEMPTS + 1},
         {"attempt": "0"},
         {"attempt": 1.5},
+        {"attempt": True},
     ],
 )
 def test_from_body_rejects_malformed_jobs(change: dict[str, Any]) -> None:
