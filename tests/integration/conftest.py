@@ -109,7 +109,8 @@ class GatewayProcess:
 
     def aws(self, service: str) -> Any:
         """A boto3 client on the gateway's embedded moto (to inspect or age data)."""
-        return boto3.client(
+        factory: Any = boto3.client
+        return factory(
             service,
             endpoint_url=self.health["awsEndpoint"],
             region_name="us-east-1",

@@ -324,7 +324,7 @@ async def test_sqs_consumer_gets_batches_and_failures_are_retried(fake: GatewayP
 
     def in_dlq() -> bool:
         attrs = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
-        return attrs["ApproximateNumberOfMessages"] == "1"
+        return bool(attrs["ApproximateNumberOfMessages"] == "1")
 
     # The failing job is retried (visibility 1 s) until maxReceiveCount, then dead-lettered;
     # the successful one was deleted and never comes back.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from local_gateway.config import ConfigError, GatewayConfig
@@ -126,7 +128,7 @@ def test_the_moto_speedup_changes_no_response() -> None:
     from local_gateway import moto_speedups
     from tools.aws_local import create_table
 
-    item = {
+    item: dict[str, Any] = {
         "PK": {"S": "ROOM#a"},
         "SK": {"S": "x"},
         "n": {"N": "1.5"},

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin
 
 from tests.integration.conftest import ROOT, GatewayProcess, eventually, gateway_fixture
 from tools.devtoken import mint
@@ -29,7 +30,7 @@ FANOUT_THRESHOLD = 5
 # acceptance scenario's 150 members work too (ITEST_ROOM_SIZE=150) but take about a minute
 # on a small, busy machine: moto's DynamoDB answers GSI queries by scanning every item.
 ROOM_SIZE = int(os.environ.get("ITEST_ROOM_SIZE", "30"))
-ORIGIN = "http://app.example"
+ORIGIN = Origin("http://app.example")
 
 real = gateway_fixture(
     {
@@ -123,7 +124,7 @@ async def test_handshake_rejections_with_the_real_authorizer(real: GatewayProces
 
 async def test_origin_not_allowed_is_403(strict: GatewayProcess) -> None:
     with pytest.raises(InvalidStatus) as rejected:
-        async with connect(strict.url(mint("alice", "acme")), origin="http://evil.example"):
+        async with connect(strict.url(mint("alice", "acme")), origin=Origin("http://evil.example")):
             pass
     assert rejected.value.response.status_code == 403
     async with connect(strict.url(mint("alice", "acme")), origin=ORIGIN) as ws:
@@ -177,9 +178,8 @@ async def test_two_tenants_never_see_each_other(real: GatewayProcess) -> None:
     await gus.quiet()
     await alice.quiet()  # no presence from the other tenant either
     # Identity comes from the authorizer only: forged body fields change nothing.
-    forged = await gus.call(
-        "sendMessage", roomId="shared", data=1, userId="alice", tenantId="acme", **{"from": "x"}
-    )
+    forged_fields: dict[str, Any] = {"userId": "alice", "tenantId": "acme", "from": "x"}
+    forged = await gus.call("sendMessage", roomId="shared", data=1, **forged_fields)
     assert forged["type"] == "ack"
     await alice.quiet()
     presence = await gus.call("getPresence")

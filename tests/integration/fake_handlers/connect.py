@@ -1,3 +1,4 @@
+# mypy: disable-error-code="import-not-found"
 """Test double: registers the connection; `?status=NNN` makes $connect answer NNN."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="import-not-found"
 """Test double: forgets the connection and tells the observers about the $disconnect."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="import-not-found"
 """Test double: each job {"to": ID, "data": X, "fail": bool} is posted, or reported failed."""
 
 from __future__ import annotations

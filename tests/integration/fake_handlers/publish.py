@@ -1,3 +1,4 @@
+# mypy: disable-error-code="import-not-found"
 """Test double: direct invoke or SQS; posts `data` to every registered connection of `tenantId`."""
 
 from __future__ import annotations

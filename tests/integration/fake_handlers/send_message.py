@@ -1,3 +1,4 @@
+# mypy: disable-error-code="import-not-found"
 """Test double: `{"action":"sendMessage","to":ID,"data":X}` posts X to ID via boto3;
 `{"action":"sendMessage","queue":[...]}` enqueues fan-out jobs. Replies with the outcome."""
 

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="import-not-found"
 """Test double: forwards the stream records it receives to the observers."""
 
 from __future__ import annotations
