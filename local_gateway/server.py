@@ -196,8 +196,12 @@ class Gateway:
         except Rejected as rejected:
             log.info("handshake rejected: HTTP %d", rejected.status)
             return rejected.response()
-        await ws.prepare(request)
         conn = Connection(connection_id, ws, connected_at, source_ip, user_agent, authorizer)
+        try:
+            await ws.prepare(request)
+        except (ConnectionError, RuntimeError):  # the client left during $connect
+            await self._disconnect(conn, int(WSCloseCode.ABNORMAL_CLOSURE), "Handshake failed")
+            return ws
         conn.touch()
         self.connections[connection_id] = conn
         log.info("connected %s (%s)", connection_id, _who(authorizer))
@@ -207,6 +211,9 @@ class Gateway:
         worker.add_done_callback(self._disconnects.discard)
         try:
             code, reason = await self._read_loop(conn)
+        except (ConnectionError, RuntimeError) as exc:
+            log.warning("reading from %s failed: %s", connection_id, exc)
+            code, reason = int(WSCloseCode.ABNORMAL_CLOSURE), "Connection closed abnormally"
         finally:
             watchdog.cancel()
             self.connections.pop(connection_id, None)
