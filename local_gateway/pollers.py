@@ -86,7 +86,8 @@ class SqsPoller(Worker):
         self._slots = threading.BoundedSemaphore(slots)
 
     def run_once(self) -> None:
-        self._slots.acquire()
+        if not self._slots.acquire(timeout=0.5):
+            return  # every slot busy: check the stop event, then wait again
         try:
             messages = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
