@@ -27,6 +27,33 @@ if TYPE_CHECKING:
 log = logging.getLogger("local_gateway.lambdas")
 
 ACCOUNT_ID = "123456789012"
+# Generous per-invocation share of a client's HTTP pool (the handlers broadcast with up to
+# 32 threads per invocation).
+POOL_PER_INVOCATION = 32
+
+
+def widen_connection_pools(minimum: int) -> None:
+    """Size every botocore HTTP pool in this process for all concurrent invocations.
+
+    In Lambda each concurrent invocation has its own container, so a client's pool (the
+    handlers size theirs for one invocation's broadcast threads) is never shared. Here all
+    invocations share one process and one cached client: with a pool sized for one, the
+    overflow connections are discarded after each call, and thousands of sockets in
+    TIME_WAIT exhaust the local ports ("Could not connect to the endpoint URL").
+    """
+    from botocore import httpsession
+
+    original = httpsession.URLLib3Session.__init__
+    if getattr(original, "_widened", False):
+        return
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        size = kwargs.get("max_pool_connections") or httpsession.MAX_POOL_CONNECTIONS
+        kwargs["max_pool_connections"] = max(int(size), minimum)
+        original(self, *args, **kwargs)
+
+    __init__._widened = True  # type: ignore[attr-defined]
+    httpsession.URLLib3Session.__init__ = __init__  # type: ignore[method-assign]
 
 
 @dataclass
@@ -77,6 +104,7 @@ class LambdaRuntime:
         self.async_executor = ThreadPoolExecutor(
             max_workers=async_workers, thread_name_prefix="consumer"
         )
+        widen_connection_pools(POOL_PER_INVOCATION * (workers + async_workers))
         # The Lambda layout: the layer's python/ and the function's code root on sys.path.
         for path in (str(core_dir), str(handlers_dir)):
             if path not in sys.path:

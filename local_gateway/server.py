@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("local_gateway")
 
 CLOSE_TIMEOUT_S = 2.0
+# PostToConnection answers without waiting for a slow client to read (API Gateway buffers
+# too); only beyond this much unread data per connection does a POST wait for it.
+WRITE_BUFFER_BYTES = 4 * 1024 * 1024
 SHUTDOWN_WAIT_S = 3.0
 NO_STATUS_RECEIVED = 1005  # a close frame without a code (RFC 6455 7.4.1)
 _STOP = object()  # queue sentinel: no more messages, fire $disconnect
@@ -171,7 +174,10 @@ class Gateway:
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         await self.ready.wait()
         ws = web.WebSocketResponse(
-            max_msg_size=MAX_MESSAGE_BYTES, timeout=CLOSE_TIMEOUT_S, autoping=True
+            max_msg_size=MAX_MESSAGE_BYTES,
+            timeout=CLOSE_TIMEOUT_S,
+            autoping=True,
+            writer_limit=WRITE_BUFFER_BYTES,
         )
         if not ws.can_prepare(request).ok:
             return web.json_response({"message": "Upgrade Required"}, status=426)
