@@ -548,3 +548,13 @@ async def test_a_raising_listener_does_not_break_the_client(gateway: FakeGateway
         await until(lambda: later)
         assert (await client.heartbeat())["type"] == "ack"
     assert str(rec.errors[0]) == "listener bug"
+
+
+def test_events_refuses_types_that_are_not_server_frames() -> None:
+    from wsclient import WsClient
+
+    client = WsClient("ws://127.0.0.1:9/dev", token="t")
+    with pytest.raises(ValueError, match="use on\\(\\)"):
+        client.events("rejoin")
+    with pytest.raises(ValueError, match="use on\\(\\)"):
+        client.events("message", "state")

@@ -343,8 +343,9 @@ class WsClient:
         Call ``close()`` on a stream you stop reading, or it keeps buffering.
         """
         wanted = frozenset(types or SERVER_EVENT_TYPES)
-        for event_type in wanted:
-            self._listeners_of(event_type)
+        other = sorted(wanted - set(SERVER_EVENT_TYPES))
+        if other:  # state/error/rejoin are not server frames: subscribe with on()
+            raise ValueError(f"events() streams {SERVER_EVENT_TYPES}; use on() for {other}")
         stream = EventStream(wanted, self._streams)
         if self._closed_event.is_set():
             stream.end()

@@ -1,0 +1,76 @@
+"""`python -m local_gateway`: start the embedded AWS, the handlers and the server.
+
+Stops cleanly on SIGINT/SIGTERM: connections closed (1001, $disconnect fired), pollers
+and moto stopped, exit status 0, no traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from local_gateway.aws import EmulatorError
+from local_gateway.config import ConfigError, GatewayConfig
+from local_gateway.manifest import ROOT
+from local_gateway.runner import GatewayRunner, StartupError
+
+if str(ROOT) not in sys.path:  # tools.devtoken, wherever the gateway is started from
+    sys.path.insert(0, str(ROOT))
+
+
+STOP_TIMEOUT_S = 20.0
+
+
+def _setup_logging() -> None:
+    level = os.environ.get("GATEWAY_LOG_LEVEL", "INFO").upper()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("local_gateway %(levelname)s %(message)s"))
+    root = logging.getLogger("local_gateway")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+
+
+async def _serve(config: GatewayConfig) -> int:
+    runner = GatewayRunner(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await runner.start()
+        print(runner.banner(), flush=True)
+        await stop.wait()
+        print("Stopping the local gateway...", file=sys.stderr, flush=True)
+    finally:
+        try:
+            await asyncio.wait_for(runner.stop(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            print("local_gateway: forced stop after a timeout", file=sys.stderr)
+            runner.aws.stop()
+    return 0
+
+
+def main() -> int:
+    _setup_logging()
+    try:
+        config = GatewayConfig.from_env()
+        return asyncio.run(_serve(config))
+    except (ConfigError, StartupError, EmulatorError) as exc:
+        print(f"local_gateway: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return 130
+
+
+if __name__ == "__main__":
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is stopped by now; skip interpreter teardown of moto's and botocore's
+    # large module graph, which alone takes seconds.
+    os._exit(status)

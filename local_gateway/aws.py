@@ -1,0 +1,218 @@
+"""The embedded AWS: a moto server (own process) with the table and queues of the module.
+
+Definitions come from the manifest only. The moto server listens on 127.0.0.1 on a free
+port; handlers reach it through the service-specific endpoint variables
+(AWS_ENDPOINT_URL_DYNAMODB, ...) that boto3 honours, with fake credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from local_gateway.manifest import ROOT
+from tools.devtoken import DEV_AUDIENCE, DEV_ISSUER, DEV_SECRET
+
+if TYPE_CHECKING:
+    from local_gateway.config import GatewayConfig
+    from local_gateway.manifest import Manifest
+
+log = logging.getLogger("local_gateway.aws")
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+# Module variables a developer may set for `make dev` (unset, the module does not set them).
+OPTIONAL_PASSTHROUGH = (
+    "ALLOWED_ORIGINS",
+    "JWT_USER_CLAIM",
+    "JWT_TENANT_CLAIM",
+    "JWT_ROOMS_CLAIM",
+    "JWT_ROLES_CLAIM",
+    "JWT_LEEWAY_SECONDS",
+)
+# Variables that would send boto3 to a real account or profile: never inherited.
+_SCRUBBED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
+
+
+class EmulatorError(RuntimeError):
+    """The embedded AWS could not be started."""
+
+
+@dataclass
+class EmbeddedAws:
+    """A running moto server plus the resources created in it."""
+
+    manifest: Manifest
+    config: GatewayConfig
+    endpoint: str = ""
+    table_name: str = ""
+    stream_arn: str = ""
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    queue_arns: dict[str, str] = field(default_factory=dict)
+    _server: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        """Start moto in a child process and create the table and queues from the manifest."""
+        self._server = subprocess.Popen(
+            [sys.executable, "-m", "local_gateway.moto_process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            start_new_session=True,  # Ctrl-C is for the gateway; it stops moto itself
+        )
+        assert self._server.stdout is not None
+        line = self._server.stdout.readline().split()
+        if len(line) != 2:
+            self.stop()
+            raise EmulatorError("the embedded moto server did not start (see the error above)")
+        self.endpoint = f"http://{line[0]}:{line[1]}"
+        self.create_table()
+        self.create_queues()
+
+    def stop(self) -> None:
+        """Close the child's stdin (its signal to stop), then make sure it is gone."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        if server.stdin is not None:
+            server.stdin.close()
+        try:
+            server.wait(5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+    def client(self, service: str) -> Any:
+        """A boto3 client bound to the emulator (for the gateway's own pollers)."""
+        factory: Any = boto3.client  # service names are checked at runtime, not by mypy
+        return factory(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.config.region,
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            config=Config(retries={"mode": "standard"}, max_pool_connections=50),
+        )
+
+    def create_table(self) -> None:
+        """CreateTable + UpdateTimeToLive exactly as dynamodb.tf declares them."""
+        spec = self.manifest.table
+        self.table_name = self.config.table_name
+        keys = [{"AttributeName": spec["hash_key"], "KeyType": "HASH"}]
+        if spec.get("range_key"):
+            keys.append({"AttributeName": spec["range_key"], "KeyType": "RANGE"})
+        gsis = [
+            {
+                "IndexName": g["name"],
+                "KeySchema": [
+                    {"AttributeName": g["hash_key"], "KeyType": "HASH"},
+                    *(
+                        [{"AttributeName": g["range_key"], "KeyType": "RANGE"}]
+                        if g.get("range_key")
+                        else []
+                    ),
+                ],
+                "Projection": {"ProjectionType": g.get("projection_type", "ALL")},
+            }
+            for g in spec.get("global_secondary_indexes", [])
+        ]
+        ddb = self.client("dynamodb")
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeySchema": keys,
+            "AttributeDefinitions": [
+                {"AttributeName": a["name"], "AttributeType": a["type"]} for a in spec["attributes"]
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+            "StreamSpecification": {
+                "StreamEnabled": True,
+                "StreamViewType": spec["stream_view_type"],
+            },
+        }
+        if gsis:
+            kwargs["GlobalSecondaryIndexes"] = gsis
+        table = ddb.create_table(**kwargs)["TableDescription"]
+        self.stream_arn = table["LatestStreamArn"]
+        ddb.update_time_to_live(
+            TableName=self.table_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": spec["ttl_attribute"]},
+        )
+
+    def create_queues(self) -> None:
+        """Each queue with its DLQ and redrive policy (maxReceiveCount from the manifest)."""
+        sqs = self.client("sqs")
+        for queue in self.manifest.queues.values():
+            name = f"{self.config.queue_prefix}-{queue.name}"
+            dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
+            consumer = self.manifest.functions[queue.consumer]
+            visibility = self.config.sqs_visibility_s
+            if visibility is None:
+                visibility = 6 * consumer.timeout_s  # what sqs.tf sets (AWS's guidance)
+            redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}
+            url = sqs.create_queue(
+                QueueName=name,
+                Attributes={
+                    "VisibilityTimeout": str(visibility),
+                    "RedrivePolicy": json.dumps(redrive),
+                },
+            )["QueueUrl"]
+            self.queue_urls[queue.name] = url
+            self.queue_arns[queue.name] = dlq_arn.removesuffix("-dlq")
+            self.queue_urls[f"{queue.name}-dlq"] = dlq_url
+
+
+def handler_environment(aws: EmbeddedAws, management_endpoint: str) -> dict[str, str]:
+    """The variables the Terraform module sets on the functions, with local values.
+
+    Tunables the developer exported (FANOUT_THRESHOLD, CONNECTION_TTL_SECONDS, ...) win over
+    the module's defaults so that tests and demos can shrink them.
+    """
+    env = {
+        "TABLE_NAME": aws.table_name,
+        "FANOUT_THRESHOLD": os.environ.get("FANOUT_THRESHOLD", "100"),
+        "CONNECTION_TTL_SECONDS": os.environ.get("CONNECTION_TTL_SECONDS", "660"),
+        "MAX_CONNECTION_SECONDS": os.environ.get("MAX_CONNECTION_SECONDS", "7200"),
+        "MANAGEMENT_ENDPOINT": management_endpoint,
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        "TRACING_ENABLED": "false",
+        "JWT_ALGORITHM": "HS256",
+        "JWT_ISSUER": DEV_ISSUER,
+        "JWT_AUDIENCE": DEV_AUDIENCE,
+        "DEV_MODE": "true",
+        "JWT_DEV_SECRET": DEV_SECRET,
+        "AWS_ENDPOINT_URL_DYNAMODB": aws.endpoint,
+        "AWS_ENDPOINT_URL_DYNAMODBSTREAMS": aws.endpoint,
+        "AWS_ENDPOINT_URL_SQS": aws.endpoint,
+        "AWS_DEFAULT_REGION": aws.config.region,
+        "AWS_REGION": aws.config.region,
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        **FAKE_CREDENTIALS,
+    }
+    for queue in aws.manifest.queues.values():
+        env[queue.env] = aws.queue_urls[queue.name]
+    for optional in OPTIONAL_PASSTHROUGH:  # module variables that are unset by default
+        if os.environ.get(optional):
+            env[optional] = os.environ[optional]
+    return env
+
+
+def apply_environment(env: dict[str, str]) -> None:
+    """Install the handler environment in this process (handlers run in-process)."""
+    for name in _SCRUBBED:
+        os.environ.pop(name, None)
+    os.environ.update(env)

@@ -1,0 +1,111 @@
+"""Gateway settings from the environment, validated once at start.
+
+The gateway's own knobs are prefixed `GATEWAY_`; `HOST`, `PORT` and `STAGE` are shared with
+`make token` and `make publish`. Variables the handlers read (FANOUT_THRESHOLD, ...) are
+passed through to them unchanged by `aws.handler_environment`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from local_gateway.manifest import DEFAULT_MANIFEST, ROOT
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+MAX_MESSAGE_BYTES = 128 * 1024
+MAX_FRAME_BYTES = 32 * 1024
+
+
+class ConfigError(ValueError):
+    """A gateway setting is missing or malformed; the message names the variable."""
+
+
+def _float(env: Mapping[str, str], name: str, default: float, lo: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < lo:
+        raise ConfigError(f"{name} must be at least {lo}, got {value}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """Everything the gateway needs to start; see docs/LOCAL_GATEWAY.md for each field."""
+
+    host: str = "127.0.0.1"
+    port: int = 3001
+    stage: str = "dev"
+    idle_timeout_s: float = 600.0
+    max_duration_s: float = 7200.0
+    ttl_sweep_s: float = 30.0
+    # Small on purpose: all invocations share this process's interpreter lock with the
+    # server; on a 2-CPU machine 8 + 8 joined a 150-user room as fast as 16 + 8.
+    workers: int = 8
+    consumer_workers: int = 8
+    region: str = "us-east-1"
+    api_id: str = "localdev01"
+    table_name: str = "local-websocket-connections"
+    queue_prefix: str = "local-websocket"
+    sqs_visibility_s: int | None = None
+    manifest_path: Path = DEFAULT_MANIFEST
+    core_dir: Path = ROOT / "lambda_src"
+    handlers_dir: Path = ROOT / "lambda_src" / "handlers"
+    static_dir: Path = ROOT / "clients" / "demo"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GatewayConfig:
+        env = os.environ if env is None else env
+        stage = env.get("STAGE", "dev").strip() or "dev"
+        if not stage.replace("-", "").replace("_", "").isalnum() or stage.startswith("_"):
+            raise ConfigError(f"STAGE must be letters, digits, '-' or '_', got {stage!r}")
+        visibility = env.get("GATEWAY_SQS_VISIBILITY_S", "").strip()
+
+        def path(name: str, default: Path) -> Path:
+            raw = env.get(name, "").strip()
+            return Path(raw).resolve() if raw else default
+
+        return cls(
+            host=env.get("HOST", "127.0.0.1").strip() or "127.0.0.1",
+            port=_int(env, "PORT", 3001, 0, 65535),
+            stage=stage,
+            idle_timeout_s=_float(env, "GATEWAY_IDLE_TIMEOUT_S", 600.0, 0.05),
+            max_duration_s=_float(env, "GATEWAY_MAX_DURATION_S", 7200.0, 0.05),
+            ttl_sweep_s=_float(env, "GATEWAY_TTL_SWEEP_S", 30.0, 0.05),
+            workers=_int(env, "GATEWAY_WORKERS", 8, 2, 1024),
+            consumer_workers=_int(env, "GATEWAY_CONSUMER_WORKERS", 8, 1, 1024),
+            region=env.get("AWS_DEFAULT_REGION", "").strip() or "us-east-1",
+            sqs_visibility_s=(
+                _int(env, "GATEWAY_SQS_VISIBILITY_S", 30, 0, 43200) if visibility else None
+            ),
+            manifest_path=path("GATEWAY_MANIFEST", DEFAULT_MANIFEST),
+            core_dir=path("GATEWAY_CORE_DIR", ROOT / "lambda_src"),
+            handlers_dir=path("GATEWAY_HANDLERS_DIR", ROOT / "lambda_src" / "handlers"),
+            static_dir=path("GATEWAY_STATIC_DIR", ROOT / "clients" / "demo"),
+        )
+
+    def client_host(self) -> str:
+        """The host a local client dials (a wildcard bind is reached on loopback)."""
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104

@@ -1,0 +1,163 @@
+"""Runs the product's Lambda handlers in-process, in a thread pool, like Lambda would.
+
+Handlers block (boto3), so they never run on the event loop. Modules are imported once and
+cached, like a warm container: their cold-start code (config, clients) runs on first use,
+after the handler environment is installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from local_gateway.manifest import Function
+
+log = logging.getLogger("local_gateway.lambdas")
+
+ACCOUNT_ID = "123456789012"
+# Generous per-invocation share of a client's HTTP pool (the handlers broadcast with up to
+# 32 threads per invocation).
+POOL_PER_INVOCATION = 32
+
+
+def widen_connection_pools(minimum: int) -> None:
+    """Size every botocore HTTP pool in this process for all concurrent invocations.
+
+    In Lambda each concurrent invocation has its own container, so a client's pool (the
+    handlers size theirs for one invocation's broadcast threads) is never shared. Here all
+    invocations share one process and one cached client: with a pool sized for one, the
+    overflow connections are discarded after each call, and thousands of sockets in
+    TIME_WAIT exhaust the local ports ("Could not connect to the endpoint URL").
+    """
+    from botocore import httpsession
+
+    original = httpsession.URLLib3Session.__init__
+    if getattr(original, "_widened", False):
+        return
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        size = kwargs.get("max_pool_connections") or httpsession.MAX_POOL_CONNECTIONS
+        kwargs["max_pool_connections"] = max(int(size), minimum)
+        original(self, *args, **kwargs)
+
+    __init__._widened = True  # type: ignore[attr-defined]
+    httpsession.URLLib3Session.__init__ = __init__  # type: ignore[method-assign]
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers use."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    timeout_s: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_s
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class HandlerError(Exception):
+    """The handler raised: Lambda would report a function error (Unhandled)."""
+
+    def __init__(self, function: str, cause: BaseException) -> None:
+        super().__init__(f"{function}: {type(cause).__name__}: {cause}")
+        self.function = function
+        self.cause = cause
+
+
+class LambdaRuntime:
+    """Imports handler modules from the handlers directory and invokes them."""
+
+    def __init__(
+        self, core_dir: Path, handlers_dir: Path, region: str, workers: int, async_workers: int
+    ) -> None:
+        self._region = region
+        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self._lock = threading.Lock()
+        # Two pools, so that queue and stream consumers never starve the WebSocket routes
+        # ($connect waiting behind a burst of fan-out batches). Both stay small: every
+        # handler shares this process's GIL with the server and the emulator, and more
+        # threads only add contention.
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="route")
+        self.async_executor = ThreadPoolExecutor(
+            max_workers=async_workers, thread_name_prefix="consumer"
+        )
+        widen_connection_pools(POOL_PER_INVOCATION * (workers + async_workers))
+        # The Lambda layout: the layer's python/ and the function's code root on sys.path.
+        for path in (str(core_dir), str(handlers_dir)):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+
+    def handler(self, fn: Function) -> Callable[[Any, Any], Any]:
+        """The handler callable, imported on first use (the 'cold start')."""
+        with self._lock:
+            cached = self._handlers.get(fn.name)
+            if cached is None:
+                module = importlib.import_module(fn.module)
+                cached = getattr(module, fn.attribute)
+                self._handlers[fn.name] = cached
+            return cached
+
+    def context(self, fn: Function) -> LambdaContext:
+        name = f"local-{fn.name}"
+        return LambdaContext(
+            function_name=name,
+            memory_limit_in_mb=fn.memory_mb,
+            invoked_function_arn=f"arn:aws:lambda:{self._region}:{ACCOUNT_ID}:function:{name}",
+            timeout_s=fn.timeout_s,
+        )
+
+    def invoke_sync(self, fn: Function, event: Any) -> Any:
+        """Invoke in the calling thread; raises HandlerError when the handler raises."""
+        context = self.context(fn)
+        started = time.monotonic()
+        try:
+            result = self.handler(fn)(event, context)
+        except Exception as exc:
+            log.error("function %s failed: %s: %s", fn.name, type(exc).__name__, exc, exc_info=exc)
+            raise HandlerError(fn.name, exc) from exc
+        elapsed = time.monotonic() - started
+        if elapsed > fn.timeout_s:
+            log.warning(
+                "function %s ran %.1f s, over its %d s timeout (Lambda would have killed it)",
+                fn.name,
+                elapsed,
+                fn.timeout_s,
+            )
+        return result
+
+    async def invoke(self, fn: Function, event: Any) -> Any:
+        """Invoke on the thread pool without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.invoke_sync, fn, event)
+
+    def warm(self, functions: list[Function]) -> None:
+        """Import every handler now so a broken handler fails the start, not a request."""
+        for fn in functions:
+            self.handler(fn)
+
+    def shutdown(self) -> None:
+        self.async_executor.shutdown(wait=False, cancel_futures=True)
+        self.executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,190 @@
+"""Start and stop the whole local gateway in the right order.
+
+Start: moto and resources -> bind the port (PORT=0 picks a free one) -> install the handler
+environment (MANAGEMENT_ENDPOINT needs the port) -> import every handler (a broken handler
+fails the start) -> pollers -> ready. Stop: reverse order, each step bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from local_gateway.aws import EmbeddedAws, apply_environment, handler_environment
+from local_gateway.events import EventFactory
+from local_gateway.lambdas import LambdaRuntime
+from local_gateway.manifest import load_manifest
+from local_gateway.pollers import SqsPoller, StreamPoller, TtlMarks, TtlSweeper, Worker
+from local_gateway.server import Gateway
+from tools.devtoken import mint
+
+if TYPE_CHECKING:
+    from local_gateway.config import GatewayConfig
+
+log = logging.getLogger("local_gateway")
+
+
+class StartupError(RuntimeError):
+    """The gateway cannot start; the message says what to do."""
+
+
+class GatewayRunner:
+    """Owns every part of a running gateway."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.manifest = load_manifest(config.manifest_path)
+        self.aws = EmbeddedAws(self.manifest, config)
+        self.runtime = LambdaRuntime(
+            config.core_dir,
+            config.handlers_dir,
+            config.region,
+            config.workers,
+            config.consumer_workers,
+        )
+        self.gateway: Gateway | None = None
+        self.workers: list[Worker] = []
+        self.sweeper: TtlSweeper | None = None
+        self._site_runner: web.AppRunner | None = None
+        self.port = config.port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.config.client_host()}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.config.client_host()}:{self.port}/{self.config.stage}"
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.aws.start)
+        events = EventFactory("", self.config.stage, "", self.config.region)
+        self.gateway = Gateway(self.config, self.manifest, self.runtime, events)
+        await self._bind(self.gateway.app())
+        events.api_id = self.config.api_id
+        events.domain_name = f"{self.config.client_host()}:{self.port}"
+        management = f"{self.base_url}/{self.config.stage}"
+        apply_environment(handler_environment(self.aws, management))
+        try:
+            await loop.run_in_executor(
+                self.runtime.executor, self.runtime.warm, list(self.manifest.functions.values())
+            )
+        except ImportError as exc:
+            raise StartupError(
+                f"cannot import a handler from {self.config.handlers_dir}: {exc}"
+            ) from exc
+        self._start_pollers()
+        self.gateway.extra_health.update(
+            url=self.ws_url,
+            managementEndpoint=management,
+            awsEndpoint=self.aws.endpoint,
+            tableName=self.aws.table_name,
+            queues={k: v for k, v in self.aws.queue_urls.items()},
+        )
+        self.gateway.ready.set()
+
+    async def _bind(self, app: web.Application) -> None:
+        self._site_runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=2.0
+        )
+        await self._site_runner.setup()
+        # A large backlog: a broadcast opens many @connections calls at once (like AWS,
+        # which never refuses them).
+        site = web.TCPSite(self._site_runner, self.config.host, self.config.port, backlog=4096)
+        try:
+            await site.start()
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StartupError(
+                    f"port {self.config.port} on {self.config.host} is in use "
+                    "(another `make dev`?); choose another with PORT=..."
+                ) from exc
+            raise StartupError(
+                f"cannot listen on {self.config.host}:{self.config.port}: {exc}"
+            ) from exc
+        server: Any = site._server  # the bound port when PORT=0
+        self.port = int(server.sockets[0].getsockname()[1])
+
+    def _start_pollers(self) -> None:
+        region = self.config.region
+        for queue in self.manifest.queues.values():
+            fn = self.manifest.functions[queue.consumer]
+            poller = SqsPoller(
+                sqs=self.aws.client("sqs"),
+                queue_url=self.aws.queue_urls[queue.name],
+                queue_arn=self.aws.queue_arns[queue.name],
+                fn=fn,
+                runtime=self.runtime,
+                region=region,
+            )
+            self.workers.append(poller)
+        marks = TtlMarks()
+        consumer = self.manifest.stream_consumer
+        if consumer is not None:
+            self.workers.append(
+                StreamPoller(
+                    streams=self.aws.client("dynamodbstreams"),
+                    stream_arn=self.aws.stream_arn,
+                    fn=consumer,
+                    runtime=self.runtime,
+                    stream_filter=self.manifest.stream_filter,
+                    marks=marks,
+                    ttl_attribute=self.manifest.ttl_attribute,
+                    region=region,
+                )
+            )
+        self.sweeper = TtlSweeper(
+            dynamodb=self.aws.client("dynamodb"),
+            table=self.aws.table_name,
+            ttl_attribute=self.manifest.ttl_attribute,
+            key_names=self.manifest.key_names,
+            marks=marks,
+            interval_s=self.config.ttl_sweep_s,
+        )
+        self.workers.append(self.sweeper)
+        for worker in self.workers:
+            worker.start()
+
+    async def stop(self) -> None:
+        """Bounded, ordered shutdown; safe to call after a failed start."""
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        if self.gateway is not None:
+            await self.gateway.shutdown()
+        if self._site_runner is not None:
+            await self._site_runner.cleanup()
+        log.debug("server closed after %.2f s", time.monotonic() - started)
+        for worker in self.workers:
+            worker.stop_event.set()
+        for worker in self.workers:
+            await loop.run_in_executor(None, worker.stop)
+        log.debug("pollers stopped after %.2f s", time.monotonic() - started)
+        self.runtime.shutdown()  # does not wait: running handlers die with the process
+        await loop.run_in_executor(None, self.aws.stop)
+        log.debug("moto stopped after %.2f s", time.monotonic() - started)
+
+    def banner(self) -> str:
+        """What `make dev` prints: the URL, a ready token and a one-line example."""
+        token = mint("alice", "acme")
+        python = sys.executable
+        url = f"{self.ws_url}?token={token}"
+        return "\n".join(
+            [
+                f"Local gateway ready: {self.ws_url}",
+                f"  token (user alice, tenant acme, 1 h): {token}",
+                f'  try:      {python} -m websockets "{url}"',
+                '            then type {"action":"joinRoom","roomId":"lobby"}',
+                f"  or:       websocat '{url}'",
+                "  tokens:   make -s token USER=bob TENANT=acme [ROOMS='lobby,team-*']",
+                "  publish:  make -s publish TENANT=acme ROOM=lobby EVENT=hello DATA='{\"n\":1}'",
+                f"  manage:   {self.base_url}/{self.config.stage}/@connections/<connectionId>",
+                f"  health:   {self.base_url}/_dev/health   (Ctrl-C to stop)",
+            ]
+        )

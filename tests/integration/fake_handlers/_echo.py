@@ -1,0 +1,21 @@
+"""Route test doubles: echo the event and the Lambda context (two-way)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    body = json.loads(event["body"])
+    if body.get("explode"):
+        raise RuntimeError("boom")
+    ctx = {
+        "function_name": context.function_name,
+        "aws_request_id": context.aws_request_id,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "invoked_function_arn": context.invoked_function_arn,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+    }
+    route = event["requestContext"]["routeKey"]
+    return {"statusCode": 200, "body": json.dumps({"route": route, "event": event, "context": ctx})}

@@ -1,0 +1,191 @@
+"""Fast checks of the gateway's pure pieces: route selection, policies, filters, config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local_gateway.config import ConfigError, GatewayConfig
+from local_gateway.filters import matches
+from local_gateway.manifest import load_manifest
+from local_gateway.server import policy_allows, select_route, stringify_context
+
+ROUTES = load_manifest().routes
+TTL_FILTER = load_manifest().stream_filter
+
+
+def test_the_route_table_is_the_manifests() -> None:
+    assert set(ROUTES) == {
+        "$connect",
+        "$disconnect",
+        "$default",
+        "joinRoom",
+        "leaveRoom",
+        "sendMessage",
+        "heartbeat",
+        "getPresence",
+    }
+
+
+@pytest.mark.parametrize(
+    ("frame", "route"),
+    [
+        ('{"action": "joinRoom"}', "joinRoom"),
+        ('{"action": "getPresence", "roomId": "x"}', "getPresence"),
+        ('{"action": "JOINROOM"}', "$default"),
+        ('{"action": "$connect"}', "$default"),
+        ('{"action": null}', "$default"),
+        ('"joinRoom"', "$default"),
+        ("{", "$default"),
+        (b'{"action": "joinRoom"}', "$default"),
+    ],
+)
+def test_route_selection(frame: str | bytes, route: str) -> None:
+    assert select_route(frame, ROUTES) == route
+
+
+def _policy(*effects: str) -> dict[str, object]:
+    statements = [{"Action": "execute-api:Invoke", "Effect": e, "Resource": "*"} for e in effects]
+    return {"principalId": "u", "policyDocument": {"Statement": statements}}
+
+
+@pytest.mark.parametrize(
+    ("result", "allowed"),
+    [
+        (_policy("Allow"), True),
+        (_policy("Deny"), False),
+        (_policy("Allow", "Deny"), False),
+        (_policy(), False),
+        ({"principalId": "u"}, False),
+        ({"policyDocument": {"Statement": [{"Action": "s3:*", "Effect": "Allow"}]}}, False),
+    ],
+)
+def test_policy_evaluation(result: dict[str, object], allowed: bool) -> None:
+    assert policy_allows(result) is allowed
+
+
+def test_context_values_become_strings_and_objects_are_refused() -> None:
+    assert stringify_context({"a": 1, "b": True, "c": "x", "d": 1.5, "e": None}) == {
+        "a": "1",
+        "b": "true",
+        "c": "x",
+        "d": "1.5",
+    }
+    with pytest.raises(ValueError, match="not a scalar"):
+        stringify_context({"rooms": ["a"]})
+
+
+def _record(event: str, identity: dict[str, str] | None) -> dict[str, object]:
+    record: dict[str, object] = {"eventName": event, "dynamodb": {}}
+    if identity is not None:
+        record["userIdentity"] = identity
+    return record
+
+
+TTL = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+
+
+@pytest.mark.parametrize(
+    ("record", "passes"),
+    [
+        (_record("REMOVE", TTL), True),
+        (_record("REMOVE", None), False),  # a user's DeleteItem
+        (_record("MODIFY", TTL), False),
+        (_record("INSERT", None), False),
+        (_record("REMOVE", {"type": "Service", "principalId": "other.amazonaws.com"}), False),
+    ],
+)
+def test_the_manifest_stream_filter_passes_only_ttl_removals(
+    record: dict[str, object], passes: bool
+) -> None:
+    assert matches(TTL_FILTER, record) is passes
+
+
+def test_filter_rules() -> None:
+    assert matches({"a": [{"prefix": "CONN#"}]}, {"a": "CONN#1"})
+    assert not matches({"a": [{"prefix": "CONN#"}]}, {"a": "ROOM#1"})
+    assert matches({"a": [{"exists": False}]}, {})
+    assert matches({"a": [{"anything-but": ["x"]}]}, {"a": "y"})
+    assert not matches({"a": [{"anything-but": "x"}]}, {"a": "x"})
+
+
+def test_config_from_env_validates() -> None:
+    config = GatewayConfig.from_env({"PORT": "0", "STAGE": "test", "GATEWAY_IDLE_TIMEOUT_S": "1.5"})
+    assert (config.port, config.stage, config.idle_timeout_s) == (0, "test", 1.5)
+    assert GatewayConfig.from_env({}).port == 3001
+    for env in ({"PORT": "x"}, {"PORT": "70000"}, {"STAGE": "a/b"}, {"GATEWAY_TTL_SWEEP_S": "0"}):
+        with pytest.raises(ConfigError):
+            GatewayConfig.from_env(env)
+
+
+def test_the_moto_speedup_changes_no_response() -> None:
+    import os
+
+    import boto3
+    from moto import mock_aws
+
+    from local_gateway import moto_speedups
+    from tools.aws_local import create_table
+
+    item: dict[str, Any] = {
+        "PK": {"S": "ROOM#a"},
+        "SK": {"S": "x"},
+        "n": {"N": "1.5"},
+        "l": {"L": [{"S": "a"}, {"NULL": True}, {"BOOL": False}]},
+        "m": {"M": {"k": {"BOOL": True}, "ns": {"NS": ["1", "2"]}, "b": {"B": b"\x00"}}},
+        "ss": {"SS": ["a", "b"]},
+        "bin": {"B": b"\x00\x01"},
+    }
+
+    def responses() -> list[object]:
+        env = {
+            "AWS_ACCESS_KEY_ID": "t",
+            "AWS_SECRET_ACCESS_KEY": "t",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            with mock_aws():
+                ddb = boto3.client("dynamodb")
+                create_table(ddb, "t")
+                ddb.put_item(TableName="t", Item=item)
+                ddb.put_item(TableName="t", Item={"PK": {"S": "ROOM#a"}, "SK": {"S": "y"}})
+                query = ddb.query(
+                    TableName="t",
+                    KeyConditionExpression="PK = :p",
+                    ExpressionAttributeValues={":p": {"S": "ROOM#a"}},
+                    Limit=1,
+                )
+                return [
+                    query["Items"],
+                    query["LastEvaluatedKey"],
+                    ddb.get_item(TableName="t", Key={"PK": {"S": "ROOM#a"}, "SK": {"S": "x"}}),
+                    ddb.delete_item(
+                        TableName="t",
+                        Key={"PK": {"S": "ROOM#a"}, "SK": {"S": "y"}},
+                        ReturnValues="ALL_OLD",
+                    )["Attributes"],
+                ]
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def strip(response: list[object]) -> list[object]:
+        return [
+            r if not isinstance(r, dict) or "ResponseMetadata" not in r else r["Item"]
+            for r in response
+        ]
+
+    plain = strip(responses())
+    undo = moto_speedups.install()
+    try:
+        fast = strip(responses())
+    finally:
+        undo()
+    assert fast == plain
+    assert plain[0] == [item]
