@@ -102,7 +102,7 @@ def moto_table_items(table_name: str, region: str = "eu-west-1") -> list[dict[st
     Same content as a Scan, without moto's response serialisation (~5 ms per item), so
     property tests can snapshot the table before and after every example.
     """
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 
     table = dynamodb_backends[DEFAULT_ACCOUNT_ID][region].get_table(table_name)

@@ -6,6 +6,7 @@ Tests inject fakes by building `Services` themselves, or reset with `services.ca
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,26 @@ def build_services(
     )
 
 
+class LazyClient:
+    """A boto3 client built on first use.
+
+    Only rooms above the fan-out threshold need SQS, and building a client costs ~45 ms of
+    cold start, so functions that may send to the queue pay for it only when they do.
+    """
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._factory()
+        return getattr(self._client, name)
+
+
 def _enable_tracing() -> None:
     """Import the X-Ray SDK only when tracing is on (it costs ~800 ms of cold start)."""
     from aws_xray_sdk.core import patch
@@ -88,5 +109,5 @@ def services() -> Services:
         retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5
     )
     dynamodb = boto3.client("dynamodb", config=boto)
-    sqs = boto3.client("sqs", config=boto) if config.fanout_queue_url else None
+    sqs = LazyClient(lambda: boto3.client("sqs", config=boto)) if config.fanout_queue_url else None
     return build_services(config, dynamodb, sqs)
