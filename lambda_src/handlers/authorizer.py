@@ -18,9 +18,9 @@ from wscore.auth import (
     AuthRejectedError,
     AuthSettings,
     AuthUnavailableError,
-    ConfigError,
     Decision,
 )
+from wscore.errors import ConfigError
 from wscore.logs import get_logger
 
 logger = get_logger("wscore.authorizer")

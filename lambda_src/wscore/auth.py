@@ -22,6 +22,8 @@ from urllib.parse import urlparse
 import jwt
 from jwt.exceptions import InvalidSubjectError
 
+from wscore.config import env_bool, env_int, env_str
+from wscore.errors import ConfigError
 from wscore.events import Identity
 from wscore.jwks import JwksKeyResolver, JwksUnavailableError, UnknownKeyError
 from wscore.jwt_secret import (
@@ -53,10 +55,6 @@ _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _CLAIM_NAME = re.compile(r"[A-Za-z0-9_.:/-]{1,128}")
 
 
-class ConfigError(Exception):
-    """A JWT_* / DEV_MODE / ALLOWED_ORIGINS variable is missing or wrong (names it)."""
-
-
 class AuthRejectedError(Exception):
     """The token is missing or invalid. `reason` is a stable code for logs and metrics.
 
@@ -84,39 +82,10 @@ def _env(env: Mapping[str, str], name: str) -> str:
     return env.get(name, "").strip()
 
 
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = _env(env, name)
-    if not value:
-        raise ConfigError(f"{name} is required")
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    value = _env(env, name).lower()
-    if value in ("", "false", "0"):
-        return False
-    if value in ("true", "1"):
-        return True
-    raise ConfigError(f"{name} must be 'true' or 'false', got {value!r}")
-
-
 def _claim_name(env: Mapping[str, str], name: str, default: str) -> str:
     value = _env(env, name) or default
     if not _CLAIM_NAME.fullmatch(value):
         raise ConfigError(f"{name} must be a claim name of [A-Za-z0-9_.:/-], got {value!r}")
-    return value
-
-
-def _leeway(env: Mapping[str, str]) -> int:
-    raw = _env(env, "JWT_LEEWAY_SECONDS")
-    if not raw:
-        return DEFAULT_LEEWAY_SECONDS
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"JWT_LEEWAY_SECONDS must be an integer, got {raw!r}") from None
-    if not 0 <= value <= MAX_LEEWAY_SECONDS:
-        raise ConfigError(f"JWT_LEEWAY_SECONDS must be between 0 and {MAX_LEEWAY_SECONDS}")
     return value
 
 
@@ -127,7 +96,7 @@ def _origins(env: Mapping[str, str]) -> frozenset[str] | None:
 
 
 def _jwks_url(env: Mapping[str, str], dev_mode: bool) -> str:
-    url = _required(env, "JWT_JWKS_URL")
+    url = env_str(env, "JWT_JWKS_URL")
     parsed = urlparse(url)
     allowed = ("https", "http") if dev_mode else ("https",)
     if parsed.scheme not in allowed or not parsed.netloc:
@@ -163,8 +132,8 @@ class AuthSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AuthSettings:
         """Parse and validate; raise ConfigError naming the offending variable."""
-        dev_mode = _flag(env, "DEV_MODE")
-        algorithm = _required(env, "JWT_ALGORITHM").upper()
+        dev_mode = env_bool(env, "DEV_MODE")
+        algorithm = env_str(env, "JWT_ALGORITHM").upper()
         if algorithm not in ALGORITHMS:
             raise ConfigError(f"JWT_ALGORITHM must be one of {', '.join(ALGORITHMS)}")
         dev_secret = _env(env, "JWT_DEV_SECRET") or None
@@ -179,8 +148,8 @@ class AuthSettings:
             jwks_url = _jwks_url(env, dev_mode)
         return cls(
             algorithm=algorithm,
-            issuer=_required(env, "JWT_ISSUER"),
-            audience=_required(env, "JWT_AUDIENCE"),
+            issuer=env_str(env, "JWT_ISSUER"),
+            audience=env_str(env, "JWT_AUDIENCE"),
             secret_arn=secret_arn,
             dev_secret=dev_secret,
             jwks_url=jwks_url,
@@ -189,7 +158,9 @@ class AuthSettings:
             tenant_claim=_claim_name(env, "JWT_TENANT_CLAIM", "tenant_id"),
             rooms_claim=_claim_name(env, "JWT_ROOMS_CLAIM", "rooms"),
             roles_claim=_claim_name(env, "JWT_ROLES_CLAIM", "roles"),
-            leeway_seconds=_leeway(env),
+            leeway_seconds=env_int(
+                env, "JWT_LEEWAY_SECONDS", DEFAULT_LEEWAY_SECONDS, 0, MAX_LEEWAY_SECONDS
+            ),
             allowed_origins=_origins(env),
         )
 
