@@ -3,7 +3,7 @@
 
 .PHONY: dev publish
 
-dev: $(STAMP) ## Run the local gateway on ws://$(HOST):$(PORT)/$(STAGE) (Ctrl-C stops it)
+dev: $(STAMP) ## Run the local gateway on ws://HOST:PORT/STAGE (default ws://127.0.0.1:3001/dev; Ctrl-C stops it)
 	@$(PY) -m local_gateway
 
 # USER is also the login name in the environment: only a USER given on the command line
