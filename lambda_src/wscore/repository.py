@@ -275,8 +275,13 @@ class Repository:
         return (Connection.from_item(item) for item in items)
 
     # -- memberships -------------------------------------------------------------------
-    def put_membership(self, membership: Membership) -> None:
-        self._db.put_item(TableName=self._table, Item=membership.to_item())
+    def put_membership(self, membership: Membership) -> Membership | None:
+        """Store a membership; return the one it replaced, if any (expired ones included)."""
+        out = self._db.put_item(
+            TableName=self._table, Item=membership.to_item(), ReturnValues="ALL_OLD"
+        )
+        old = out.get("Attributes")
+        return Membership.from_item(old) if old else None
 
     def get_membership(
         self, tenant_id: str, room_id: str, connection_id: str, now: int

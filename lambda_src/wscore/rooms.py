@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from wscore.config import Config
-    from wscore.connections import Connections, Presence
+    from wscore.connections import Connections
     from wscore.dispatch import Dispatcher
     from wscore.events import Identity
     from wscore.repository import Connection, Repository
@@ -50,13 +50,11 @@ class Rooms:
         config: Config,
         repo: Repository,
         connections: Connections,
-        presence: Presence,
         dispatch: Dispatcher,
     ) -> None:
         self._config = config
         self._repo = repo
         self._connections = connections
-        self._presence = presence
         self._dispatch = dispatch
 
     def _check_room(self, identity: Identity, room_id: str) -> None:
@@ -69,12 +67,14 @@ class Rooms:
         """Add the connection to the room; announce `join` if it is the user's first."""
         self._check_room(identity, room_id)
         tenant, user, cid = identity.tenant_id, identity.user_id, conn.connection_id
-        already = self._repo.get_membership(tenant, room_id, cid, now) is not None
-        others = self._presence.user_in_room(tenant, user, room_id, now, exclude=cid)
-        self._repo.put_membership(
+        previous = self._repo.put_membership(
             Membership(tenant, room_id, cid, user, joined_at=now, expires_at=conn.expires_at)
         )
-        members = [m for m in self._repo.room_members(tenant, room_id, now)]
+        already = previous is not None and previous.expires_at > now
+        # The room is read anyway for the ack, so it also tells whether the user was already
+        # present through another connection (memberships mirror their connection's expiry).
+        members = list(self._repo.room_members(tenant, room_id, now))
+        others = any(m.user_id == user and m.connection_id != cid for m in members)
         if not already and not others:
             frame = encode(presence_event(room_id, "join", user))
             self._dispatch.deliver(

@@ -63,7 +63,7 @@ def build_services(
     connections = Connections(config, repo, broadcaster, presence)
     fanout = FanoutQueue(sqs, config.fanout_queue_url) if sqs and config.fanout_queue_url else None
     dispatch = Dispatcher(config, broadcaster, connections, fanout)
-    rooms = Rooms(config, repo, connections, presence, dispatch)
+    rooms = Rooms(config, repo, connections, dispatch)
     return Services(
         config, repo, broadcaster, presence, connections, rooms, dispatch, management_for
     )
