@@ -23,33 +23,13 @@ if TYPE_CHECKING:
     from wscore.repository import Repository
 
 
-class Presence:
-    """Answers 'is this user still in this room through another connection?'."""
-
-    def __init__(self, repo: Repository) -> None:
-        self._repo = repo
-
-    def user_in_room(
-        self, tenant_id: str, user_id: str, room_id: str, now: int, exclude: str
-    ) -> bool:
-        for conn in self._repo.user_connections(tenant_id, user_id, now):
-            if conn.connection_id == exclude:
-                continue
-            if self._repo.get_membership(tenant_id, room_id, conn.connection_id, now):
-                return True
-        return False
-
-
 class Connections:
     """Lifecycle operations on connection items and their memberships."""
 
-    def __init__(
-        self, config: Config, repo: Repository, broadcaster: Broadcaster, presence: Presence
-    ) -> None:
+    def __init__(self, config: Config, repo: Repository, broadcaster: Broadcaster) -> None:
         self._config = config
         self._repo = repo
         self._broadcaster = broadcaster
-        self._presence = presence
 
     def expiry(self, now: int, cap_at: int) -> int:
         """A connection's next expiry: the idle lifetime, never past the 2 h cap."""
@@ -127,13 +107,14 @@ class Connections:
         """Send `presence leave` where this was the user's last connection; return gone ids."""
         gone: list[str] = []
         for m in memberships:
-            if self._presence.user_in_room(m.tenant_id, m.user_id, m.room_id, now, exclude):
-                continue
+            others = [
+                o
+                for o in self._repo.room_members(m.tenant_id, m.room_id, now)
+                if o.connection_id != exclude
+            ]
+            if any(o.user_id == m.user_id for o in others):
+                continue  # the user is still in the room through another connection
             frame = encode(presence_event(m.room_id, "leave", m.user_id)).encode()
-            targets = (
-                other.connection_id
-                for other in self._repo.room_members(m.tenant_id, m.room_id, now)
-                if other.connection_id != exclude
-            )
+            targets = [o.connection_id for o in others]
             gone.extend(self._broadcaster.deliver(endpoint, targets, frame, kind="presence").gone)
         return gone

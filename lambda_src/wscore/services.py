@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from wscore.broadcast import Broadcaster
 from wscore.config import Config, get_config
-from wscore.connections import Connections, Presence
+from wscore.connections import Connections
 from wscore.dispatch import Dispatcher
 from wscore.errors import ConfigError
 from wscore.fanout import FanoutQueue
@@ -34,7 +34,6 @@ class Services:
     config: Config
     repo: Repository
     broadcaster: Broadcaster
-    presence: Presence
     connections: Connections
     rooms: Rooms
     dispatch: Dispatcher
@@ -59,14 +58,11 @@ def build_services(
     management_for = management_for or management_client
     repo = Repository(dynamodb, config.table_name)
     broadcaster = Broadcaster(management_for)
-    presence = Presence(repo)
-    connections = Connections(config, repo, broadcaster, presence)
+    connections = Connections(config, repo, broadcaster)
     fanout = FanoutQueue(sqs, config.fanout_queue_url) if sqs and config.fanout_queue_url else None
     dispatch = Dispatcher(config, broadcaster, connections, fanout)
     rooms = Rooms(config, repo, connections, dispatch)
-    return Services(
-        config, repo, broadcaster, presence, connections, rooms, dispatch, management_for
-    )
+    return Services(config, repo, broadcaster, connections, rooms, dispatch, management_for)
 
 
 class LazyClient:
