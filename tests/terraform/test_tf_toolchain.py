@@ -401,3 +401,31 @@ def test_mirror_and_cli_config_point_at_the_stand_in() -> None:
     assert "tools.terraform.provider" in plugin.read_text()
     assert f'path    = "{toolchain.build_dir() / "mirror"}"' in config
     assert 'exclude = ["registry.terraform.io/hashicorp/aws"]' in config
+
+
+def test_checkov_gets_the_plan_at_a_path_it_cannot_read_as_a_secret(tmp_path: Path) -> None:
+    # The path that failed CKV_AWS_45 for every function: a 40-character run before "-plan".
+    assert scan.AWS_SECRET_KEY.search("/tmp/abcdefghijklm/terraform/dev/offline-plan.json")
+    source = tmp_path / "offline-plan.json"
+    source.write_text('{"format_version": "1.2"}')
+    with scan.plan_for_checkov(source) as copy:
+        assert copy.read_text() == source.read_text()
+        assert not scan.AWS_SECRET_KEY.search(str(copy))
+    assert not copy.parent.exists(), "the copy is removed after the scan"
+
+
+def test_checkov_plan_copy_refuses_a_temp_dir_that_would_look_like_a_secret(
+    tmp_path: Path,
+) -> None:
+    base = str(tmp_path.resolve())
+    tail = len(re.findall(r"[A-Za-z0-9/+=]*$", base)[0])
+    # <base>/<pad>/checkov-XXXXXXXX/plan.json: the run up to "checkov-" is exactly 40 long.
+    pad = 40 - tail - len("/") - len("/checkov")
+    assert pad > 0, base
+    tmp_root = tmp_path / ("p" * pad)
+    tmp_root.mkdir()
+    source = tmp_path / "plan.json"
+    source.write_text("{}")
+    with pytest.raises(ValueError, match="TMPDIR"), scan.plan_for_checkov(source, tmp_root):
+        pass
+    assert list(tmp_root.iterdir()) == [], "nothing is left behind"
