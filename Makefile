@@ -11,6 +11,8 @@ STAMP   := $(VENV)/.installed
 # Lambda build settings (module variables lambda_runtime / lambda_architecture)
 RUNTIME ?= python3.13
 ARCH    ?= arm64
+# .pyc for the runtime: auto (when a CPython of its version is found), required or off
+BYTECODE ?= auto
 
 # Local gateway settings, shared by dev, token and publish
 PORT  ?= 3001
@@ -48,8 +50,8 @@ pytest: $(STAMP)
 
 test: lint pytest $(TEST_DEPS) ## Every test (lint, unit, functional, integration, Terraform, browser)
 
-build: $(STAMP) ## Lambda layer and function zips in build/ (RUNTIME=, ARCH=)
-	$(PY) tools/build.py --runtime $(RUNTIME) --arch $(ARCH) --out build
+build: $(STAMP) ## Lambda layer and function zips in build/ (RUNTIME=, ARCH=, BYTECODE=)
+	$(PY) tools/build.py --runtime $(RUNTIME) --arch $(ARCH) --bytecode $(BYTECODE) --out build
 
 clean: ## Remove build outputs and caches (keeps .venv)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis

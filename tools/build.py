@@ -10,6 +10,14 @@ Outputs, under --out (default build/):
     functions/<name>.zip     <name>.py at the root, one per function of the manifest
     manifest.json            each artifact with its base64 SHA-256, read by Terraform
 
+Byte-code: Lambda extracts layers to a read-only /opt, so modules shipped without `.pyc`
+are compiled again at every cold start. The build therefore compiles every module with an
+interpreter of the runtime's own Python version (this one, `python3.X` on PATH, a pyenv or
+uv install of it, or --bytecode-python) into `__pycache__/<module>.cpython-3X.pyc`,
+hash-based and unchecked (no timestamps, so the bytes depend on the source only; the zips
+are immutable). Without such an interpreter the artifacts ship sources only, the build
+says so, and the manifest's `bytecode` is null (--bytecode required makes it an error).
+
 Third-party dependencies are installed by pip for the Lambda platform (manylinux wheels
 for the runtime's glibc and the function architecture), never for this machine.
 `--find-links DIR --no-index` builds offline from a wheelhouse made with `--download-wheels`.
@@ -48,6 +56,7 @@ RUNTIMES: dict[str, tuple[str, int]] = {
     "python3.11": ("3.11", 26),
     "python3.12": ("3.12", 34),
     "python3.13": ("3.13", 34),
+    "python3.14": ("3.14", 34),
 }
 # Lambda architecture name -> machine name used in wheel platform tags.
 ARCHITECTURES: dict[str, str] = {"arm64": "aarch64", "x86_64": "x86_64"}
@@ -66,6 +75,12 @@ DROPPED_TOP_LEVEL = {"bin"}  # console scripts: their shebang is this machine's 
 DROPPED_DIST_INFO_FILES = {"INSTALLER", "REQUESTED", "direct_url.json"}
 DROPPED_SUFFIXES = (".pyc", ".pyo")
 DROPPED_DIRS = {"__pycache__"}
+
+# Where Lambda puts the artifacts: the path compiled into each .pyc instead of the build's
+# temporary one, so the bytes do not depend on where the build ran.
+LAYER_MOUNT = PurePosixPath("/opt")
+FUNCTION_MOUNT = PurePosixPath("/var/task")
+BYTECODE_MODES = ("auto", "required", "off")
 
 _REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)")
 
@@ -111,6 +126,11 @@ class Target:
     @property
     def python_version(self) -> str:
         return RUNTIMES[self.runtime][0]
+
+    @property
+    def cache_tag(self) -> str:
+        """The byte-code tag of the runtime's interpreter, e.g. cpython-313."""
+        return "cpython-" + self.python_version.replace(".", "")
 
     def platform_tags(self) -> list[str]:
         """Every manylinux tag the runtime's glibc can load, for pip's --platform.
@@ -343,6 +363,121 @@ def normalized_record(record: bytes, shipped: Iterable[str]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+# --- byte-code -----------------------------------------------------------------------------
+
+# Runs in the runtime-version interpreter: compiles the listed files in place, hash-based.
+_COMPILE_SCRIPT = r"""
+import json, py_compile, sys
+failed = []
+for source, shown in json.load(sys.stdin):
+    try:
+        py_compile.compile(source, dfile=shown, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    except py_compile.PyCompileError as error:
+        failed.append([shown, str(error.msg).strip().splitlines()[-1]])
+print(json.dumps({"cache_tag": sys.implementation.cache_tag, "failed": failed}))
+"""
+
+
+def cache_tag_of(python: str) -> str | None:
+    """`sys.implementation.cache_tag` of an interpreter (e.g. cpython-313), None if unusable."""
+    try:
+        result = subprocess.run(
+            [python, "-I", "-c", "import sys; print(sys.implementation.cache_tag)"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def interpreter_candidates(version: str) -> list[str]:
+    """This interpreter, `pythonX.Y` on PATH, then pyenv's and uv's installs of X.Y."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    uv = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "uv" / "python"
+    installed = [
+        *sorted(pyenv.glob(f"{version}.*/bin/python{version}"), reverse=True),
+        *sorted(uv.glob(f"cpython-{version}.*/bin/python{version}"), reverse=True),
+    ]
+    return [sys.executable, f"python{version}", *map(str, installed)]
+
+
+def bytecode_python(target: Target, mode: str, explicit: str | None) -> str | None:
+    """An interpreter that writes byte-code the runtime loads, or None (sources only).
+
+    Byte-code is only valid for the Python version that wrote it, so a 3.11 build machine
+    cannot compile for python3.13: it needs a 3.13 interpreter, or ships sources only.
+    """
+    if mode not in BYTECODE_MODES:
+        choices = ", ".join(BYTECODE_MODES)
+        raise BuildError(f"unknown --bytecode {mode!r}: expected one of {choices}")
+    if mode == "off":
+        return None
+    wanted = target.cache_tag
+    candidates = [explicit] if explicit else interpreter_candidates(target.python_version)
+    for candidate in candidates:
+        python = shutil.which(candidate) if candidate else None
+        if python and cache_tag_of(python) == wanted:
+            return python
+    if explicit:
+        raise BuildError(
+            f"--bytecode-python {explicit} is not a CPython {target.python_version} "
+            f"interpreter (byte-code for {target.runtime} must be written by one)"
+        )
+    if mode == "required":
+        raise BuildError(
+            f"no CPython {target.python_version} interpreter found to write byte-code for "
+            f"{target.runtime}: put python{target.python_version} on PATH, pass "
+            "--bytecode-python, or build with --bytecode auto|off"
+        )
+    return None
+
+
+def compile_bytecode(
+    python: str, contents: Mapping[str, bytes], mount: PurePosixPath
+) -> dict[str, bytes]:
+    """`__pycache__` entries for every module in `contents` (zip name -> bytes).
+
+    A file that does not compile for this Python version (a dependency's template, say) is
+    left without byte-code and named on stderr; importing it would fail either way.
+    """
+    sources = sorted(name for name in contents if name.endswith(".py"))
+    if not sources:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="wsbytecode-") as tmp:
+        root = Path(tmp)
+        jobs = []
+        for name in sources:
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(contents[name])
+            jobs.append([str(path), str(mount / name)])
+        result = subprocess.run(
+            [python, "-I", "-c", _COMPILE_SCRIPT],
+            input=json.dumps(jobs),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise BuildError(f"compiling byte-code with {python} failed:\n{result.stderr}")
+        report = json.loads(result.stdout)
+        for shown, why in report["failed"]:
+            print(f"build: no byte-code for {shown}: {why}", file=sys.stderr)
+        tag = report["cache_tag"]
+        compiled: dict[str, bytes] = {}
+        for name in sources:
+            module = PurePosixPath(name)
+            pyc_name = str(module.parent / "__pycache__" / f"{module.stem}.{tag}.pyc")
+            pyc = root / pyc_name
+            if pyc.is_file():
+                compiled[pyc_name] = pyc.read_bytes()
+        return compiled
+
+
 # --- zips ----------------------------------------------------------------------------------
 
 
@@ -416,18 +551,31 @@ def build(
     *,
     find_links: Path | None = None,
     no_index: bool = False,
+    bytecode: str = "auto",
+    bytecode_with: str | None = None,
 ) -> dict[str, object]:
     """Write the layer, the function zips and the manifest under `out`; return the manifest."""
     modules = function_modules(sources)
+    python = bytecode_python(target, bytecode, bytecode_with)
+    if python is None and bytecode == "auto":
+        print(
+            f"build: no CPython {target.python_version} interpreter found: the artifacts ship "
+            f"sources only, so {target.runtime} compiles them at every cold start "
+            f"(put python{target.python_version} on PATH or pass --bytecode-python)",
+            file=sys.stderr,
+        )
     layer = layer_contents(sources, target, find_links, no_index)
+    functions = {name: {f"{name}.py": module.read_bytes()} for name, module in modules.items()}
+    if python is not None:
+        layer.update(compile_bytecode(python, layer, LAYER_MOUNT))
+        for files in functions.values():
+            files.update(compile_bytecode(python, files, FUNCTION_MOUNT))
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".functions-", dir=out))
     staging.chmod(0o755)  # mkdtemp makes it private; it becomes out/functions
     try:
-        for name, module in modules.items():
-            write_zip(
-                staging / f"{name}.zip", {f"{name}.py": module.read_bytes()}, directories=False
-            )
+        for name, files in functions.items():
+            write_zip(staging / f"{name}.zip", files, directories=False)
         write_zip(out / "layer.zip", layer, directories=True)
         shutil.rmtree(out / "functions", ignore_errors=True)  # drop zips of removed functions
         staging.replace(out / "functions")
@@ -436,6 +584,7 @@ def build(
     manifest: dict[str, object] = {
         "runtime": target.runtime,
         "architecture": target.architecture,
+        "bytecode": target.cache_tag if python is not None else None,
         "layer": {"file": "layer.zip", "sha256_base64": file_base64_sha256(out / "layer.zip")},
         "functions": {
             name: {
@@ -468,6 +617,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--find-links", type=Path, help="a directory of wheels (a wheelhouse)")
     parser.add_argument("--no-index", action="store_true", help="use --find-links only")
     parser.add_argument(
+        "--bytecode",
+        choices=BYTECODE_MODES,
+        default="auto",
+        help="ship .pyc for the runtime: auto (when an interpreter of its version is found), "
+        "required, off",
+    )
+    parser.add_argument(
+        "--bytecode-python",
+        metavar="PYTHON",
+        help="the interpreter that writes the byte-code (CPython of the runtime's version)",
+    )
+    parser.add_argument(
         "--download-wheels",
         type=Path,
         metavar="DIR",
@@ -490,7 +651,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         sources = Sources(args.src, args.manifest, args.requirements)
         manifest = build(
-            sources, target, args.out, find_links=args.find_links, no_index=args.no_index
+            sources,
+            target,
+            args.out,
+            find_links=args.find_links,
+            no_index=args.no_index,
+            bytecode=args.bytecode,
+            bytecode_with=args.bytecode_python,
         )
     except BuildError as error:
         print(f"build: error: {error}", file=sys.stderr)

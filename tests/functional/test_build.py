@@ -18,7 +18,7 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from importlib.util import find_spec
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -40,6 +40,7 @@ HANDLER_ENV = {
     "JWT_ISSUER": "i",
     "JWT_AUDIENCE": "a",
     "AWS_DEFAULT_REGION": "us-east-1",
+    "TRACING_ENABLED": "false",  # the module's default (xray_sdk_enabled = false)
 }
 
 FIXTURE_HANDLER = '''"""Fixture handler: needs the core package and PyJWT with its crypto."""
@@ -236,14 +237,20 @@ def test_the_real_handlers_import_from_the_built_artifacts_alone(tmp_path: Path)
     assert_imports_alone(report, FUNCTION_NAMES)
 
 
-def test_layer_holds_the_core_package_and_dependencies_without_byte_code(built: Built) -> None:
+def test_layer_holds_the_core_package_and_dependencies_with_their_byte_code(built: Built) -> None:
+    tag = built.target.cache_tag
     with zipfile.ZipFile(built.out / "layer.zip") as zf:
         names = zf.namelist()
+        flags = {n: int.from_bytes(zf.read(n)[4:8], "little") for n in names if n.endswith(".pyc")}
     assert all(name.startswith("python/") for name in names)
     for required in ("python/jwt/", "python/wscore/", "python/cryptography/", "python/cffi/"):
         assert required in names
     assert "python/wscore/__init__.py" in names and "python/jwt/__init__.py" in names
-    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".swp"))]
+    sources = [PurePosixPath(n) for n in names if n.endswith(".py")]
+    expected = {str(p.parent / "__pycache__" / f"{p.stem}.{tag}.pyc") for p in sources}
+    assert set(flags) == expected, "one .pyc per module, for the runtime, and no planted junk"
+    assert set(flags.values()) == {0b01}, "hash-based and unchecked: no timestamp inside"
+    assert not [n for n in names if n.endswith((".swp", ".pyo"))]
     assert not [
         n for n in names if n.startswith(("python/bin/", "python/boto3/", "python/botocore/"))
     ]
@@ -251,17 +258,60 @@ def test_layer_holds_the_core_package_and_dependencies_without_byte_code(built: 
     assert not [n for n in names if ".dist-info/" in n and n.rsplit("/", 1)[1] in dropped]
 
 
-def test_each_function_zip_holds_only_its_module_at_the_root(built: Built) -> None:
+def test_the_shipped_byte_code_is_what_python_runs(built: Built, tmp_path: Path) -> None:
+    """Sources replaced by code that fails: imports still work, from the .pyc alone."""
+    layer = unzip(built.out / "layer.zip", tmp_path / "layer") / "python"
+    function = unzip(built.out / "functions" / "heartbeat.zip", tmp_path / "heartbeat")
+    for source in [*layer.joinpath("wscore").rglob("*.py"), function / "heartbeat.py"]:
+        source.write_text("raise ImportError('the source was compiled at import')\n")
+    code = (
+        "import sys; sys.path[:0] = sys.argv[1:]; import heartbeat, wscore.repository; "
+        "print(wscore.repository.__spec__.cached); "
+        "print(wscore.repository.conn_pk.__code__.co_filename)"
+    )
+    runtime = runtime_provided_dir(tmp_path / "runtime")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **HANDLER_ENV}
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(function), str(layer), str(runtime)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    cached, filename = result.stdout.split()
+    assert cached.endswith(f"wscore/__pycache__/repository.{built.target.cache_tag}.pyc")
+    # The compiled-in path is fixed (/opt/python/..., so the bytes do not depend on where the
+    # build ran); the loader points it at the real source file, which tracebacks show.
+    assert filename == str(layer / "wscore" / "repository.py")
+
+
+def test_each_function_zip_holds_its_module_and_byte_code_at_the_root(built: Built) -> None:
     for name in FUNCTION_NAMES:
         with zipfile.ZipFile(built.out / "functions" / f"{name}.zip") as zf:
-            assert zf.namelist() == [f"{name}.py"]
+            pyc = f"__pycache__/{name}.{built.target.cache_tag}.pyc"
+            assert zf.namelist() == [pyc, f"{name}.py"]
             assert zf.read(f"{name}.py") == (built.sources.handlers / f"{name}.py").read_bytes()
+
+
+def test_without_byte_code_the_artifacts_ship_sources_only(built: Built, tmp_path: Path) -> None:
+    out = tmp_path / "nobytecode"
+    manifest = build.build(
+        built.sources, built.target, out, find_links=wheelhouse(), no_index=True, bytecode="off"
+    )
+    assert manifest["bytecode"] is None
+    for archive in [out / "layer.zip", *(out / "functions").glob("*.zip")]:
+        with zipfile.ZipFile(archive) as zf:
+            assert not [n for n in zf.namelist() if "__pycache__" in n or n.endswith(".pyc")]
+    report = import_from_artifacts(out, FUNCTION_NAMES, tmp_path)
+    assert_imports_alone(report, FUNCTION_NAMES)
 
 
 def test_manifest_lists_every_artifact_with_its_terraform_hash(built: Built) -> None:
     manifest = json.loads((built.out / "manifest.json").read_text())
     assert manifest["runtime"] == built.target.runtime
     assert manifest["architecture"] == built.target.architecture
+    assert manifest["bytecode"] == built.target.cache_tag  # this interpreter writes it
     entries = {"layer": manifest["layer"], **manifest["functions"]}
     assert sorted(manifest["functions"]) == FUNCTION_NAMES
     assert manifest["layer"]["file"] == "layer.zip"

@@ -6,6 +6,8 @@ import base64
 import hashlib
 import json
 import os
+import shutil
+import sys
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -21,6 +23,7 @@ from tools import build
         ("python3.12", "arm64", "aarch64", 34),  # Amazon Linux 2023
         ("python3.13", "arm64", "aarch64", 34),
         ("python3.13", "x86_64", "x86_64", 34),
+        ("python3.14", "arm64", "aarch64", 34),
     ],
 )
 def test_platform_tags_cover_exactly_what_the_runtime_glibc_loads(
@@ -230,3 +233,47 @@ def test_hash_is_terraform_filebase64sha256(tmp_path: Path) -> None:
         build.file_base64_sha256(path)
         == base64.b64encode(hashlib.sha256(b"layer").digest()).decode()
     )
+
+
+def _other_runtime() -> build.Target:
+    """A runtime whose Python version is not this interpreter's."""
+    this = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    other = "python3.12" if this != "python3.12" else "python3.13"
+    return build.Target.parse(other, "arm64")
+
+
+def test_byte_code_is_written_by_an_interpreter_of_the_runtimes_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    this = build.Target.this_machine()
+    if this is not None:
+        assert build.bytecode_python(this, "auto", None) == shutil.which(sys.executable)
+    assert build.bytecode_python(_other_runtime(), "off", None) is None
+    monkeypatch.setattr(build, "interpreter_candidates", lambda _v: [sys.executable])
+    other = _other_runtime()
+    assert build.bytecode_python(other, "auto", None) is None  # sources only, said by build()
+    with pytest.raises(build.BuildError, match=rf"no CPython {other.python_version} .* on PATH"):
+        build.bytecode_python(other, "required", None)
+    with pytest.raises(build.BuildError, match="is not a CPython"):
+        build.bytecode_python(other, "auto", sys.executable)
+    with pytest.raises(build.BuildError, match="unknown --bytecode 'always'"):
+        build.bytecode_python(other, "always", None)
+
+
+def test_byte_code_is_reproducible_and_skips_what_does_not_compile(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    contents = {
+        "python/pkg/__init__.py": b"VALUE = 1\n",
+        "python/pkg/mod.py": b"def f():\n    return 2\n",
+        "python/pkg/py2.py": b"print 'old syntax'\n",
+        "python/pkg/data.txt": b"not python",
+    }
+    first = build.compile_bytecode(sys.executable, contents, build.LAYER_MOUNT)
+    tag = sys.implementation.cache_tag
+    assert sorted(first) == [
+        f"python/pkg/__pycache__/__init__.{tag}.pyc",
+        f"python/pkg/__pycache__/mod.{tag}.pyc",
+    ]
+    assert "no byte-code for /opt/python/pkg/py2.py" in capsys.readouterr().err
+    assert build.compile_bytecode(sys.executable, contents, build.LAYER_MOUNT) == first
