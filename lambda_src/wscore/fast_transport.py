@@ -30,46 +30,26 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from wscore.errors import ConfigError
+from wscore.sigv4 import (
+    Credentials,
+    CredentialsProvider,
+    SigningKey,
+    amz_date,
+    session_credentials,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 NETWORK_ERROR = 0
 SERVICE = "execute-api"
 _REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    access_key: str
-    secret_key: str
-    token: str | None = None
-
-
-CredentialsProvider = Callable[[], Credentials]
-
-
-def session_credentials() -> CredentialsProvider:
-    """Credentials from boto3's default chain; botocore refreshes them when they expire.
-
-    Called once per batch (not per request): `get_frozen_credentials` takes a lock and
-    refreshes temporary credentials shortly before their expiry.
-    """
-    import boto3
-
-    source = boto3.session.Session().get_credentials()
-    if source is None:
-        raise ConfigError("no AWS credentials found for the management API (fast transport)")
-
-    def current() -> Credentials:
-        frozen = source.get_frozen_credentials()
-        return Credentials(frozen.access_key or "", frozen.secret_key or "", frozen.token)
-
-    return current
 
 
 def region_for(host: str, env: dict[str, str] | None = None) -> str:
@@ -93,18 +73,7 @@ class SigV4Signer:
         self.host = host
         self.region = region
         self.service = service
-        self._key: tuple[str, str, bytes] | None = None  # (secret, datestamp, signing key)
-
-    def signing_key(self, secret: str, datestamp: str) -> bytes:
-        """kSigning = HMAC chain over date, region, service; cached per day and secret."""
-        cached = self._key
-        if cached is not None and cached[0] == secret and cached[1] == datestamp:
-            return cached[2]
-        key = f"AWS4{secret}".encode()
-        for part in (datestamp, self.region, self.service, "aws4_request"):
-            key = hmac.digest(key, part.encode(), "sha256")
-        self._key = (secret, datestamp, key)
-        return key
+        self.signing_key = SigningKey(region, service)
 
     def template(
         self, method: str, stage_path: str, payload_hash: str, creds: Credentials, amz_date: str
@@ -115,7 +84,7 @@ class SigV4Signer:
         if creds.token:
             headers += f"x-amz-security-token:{creds.token}\n"
         datestamp = amz_date[:8]
-        scope = f"{datestamp}/{self.region}/{self.service}/aws4_request"
+        scope = self.signing_key.scope(datestamp)
         # botocore quotes the (already percent-encoded) path again for non-S3 services.
         prefix = f"{method}\n{quote(stage_path + '/@connections/', safe='/~')}"
         extra = f"X-Amz-Security-Token: {creds.token}\r\n" if creds.token else ""
@@ -153,10 +122,6 @@ class SignedTemplate:
             f"{self.head_prefix}{encoded}{self.head_fixed}"
             f"Authorization: {self.auth_prefix}{signature}\r\n{tail}\r\n"
         ).encode()
-
-
-def amz_date(now: float) -> str:
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
 
 
 class _Dates:
