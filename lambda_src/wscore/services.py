@@ -86,9 +86,19 @@ class LazyClient:
 
 
 def _enable_tracing() -> None:
-    """Import the X-Ray SDK only when tracing is on (it costs ~800 ms of cold start)."""
-    from aws_xray_sdk.core import patch
+    """Patch botocore with the X-Ray SDK, imported only then (~800 ms of cold start).
 
+    The SDK is not part of the layer's default requirements; Lambda's active tracing records
+    each invocation without it.
+    """
+    try:
+        from aws_xray_sdk.core import patch
+    except ImportError:
+        raise ConfigError(
+            "TRACING_ENABLED=true needs the aws-xray-sdk package in the layer: add it to "
+            "requirements/lambda.txt and rebuild, or set TRACING_ENABLED=false "
+            "(module variable xray_sdk_enabled)"
+        ) from None
     patch(["botocore"])
 
 

@@ -59,7 +59,7 @@ locals {
     for name, f in local.functions : name => merge(
       {
         LOG_LEVEL       = var.log_level
-        TRACING_ENABLED = "true"
+        TRACING_ENABLED = tostring(var.xray_sdk_enabled)
       },
       f.dynamodb == "none" ? {} : {
         TABLE_NAME             = aws_dynamodb_table.this.name

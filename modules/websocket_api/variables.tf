@@ -104,6 +104,12 @@ variable "log_level" {
   }
 }
 
+variable "xray_sdk_enabled" {
+  description = "Patch botocore with the AWS X-Ray SDK in every function (TRACING_ENABLED) for per-call subsegments. The layer must then ship aws-xray-sdk (add it to requirements/lambda.txt and rebuild; functions fail at start with a message saying so otherwise), and cold starts grow by ~800 ms. Lambda active tracing records every invocation without it."
+  type        = bool
+  default     = false
+}
+
 variable "log_retention_days" {
   description = "Retention of the Lambda and API access log groups, in days (a value CloudWatch Logs accepts; never-expire is deliberately not offered)."
   type        = number

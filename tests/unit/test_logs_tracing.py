@@ -70,6 +70,24 @@ def test_xray_sdk_is_imported_only_when_tracing_is_enabled(tracing: str, expecte
     assert out.stdout.strip().splitlines()[-1] == str(expected)
 
 
+def test_tracing_without_the_sdk_in_the_layer_fails_at_start_saying_what_to_do() -> None:
+    """The default layer has no aws-xray-sdk (the Lambda runtime does not provide it)."""
+    env = {
+        **os.environ,
+        "TABLE_NAME": "t",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "TRACING_ENABLED": "true",
+        "PYTHONPATH": f"{ROOT / 'lambda_src'}{os.pathsep}{ROOT / 'lambda_src' / 'handlers'}",
+    }
+    code = "import sys; sys.modules['aws_xray_sdk'] = None; import connect"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert out.returncode != 0
+    assert "TRACING_ENABLED=true needs the aws-xray-sdk package in the layer" in out.stderr
+    assert "xray_sdk_enabled" in out.stderr
+
+
 def test_missing_configuration_fails_at_import_with_a_clear_message() -> None:
     env = {k: v for k, v in os.environ.items() if k != "TABLE_NAME"}
     env["PYTHONPATH"] = f"{ROOT / 'lambda_src'}{os.pathsep}{ROOT / 'lambda_src' / 'handlers'}"

@@ -123,8 +123,8 @@ run "environment_matches_what_each_function_does" {
   }
 
   assert {
-    condition     = alltrue([for f in values(aws_lambda_function.this) : f.environment[0].variables["LOG_LEVEL"] == "INFO" && f.environment[0].variables["TRACING_ENABLED"] == "true"])
-    error_message = "Every function gets LOG_LEVEL and TRACING_ENABLED."
+    condition     = alltrue([for f in values(aws_lambda_function.this) : f.environment[0].variables["LOG_LEVEL"] == "INFO" && f.environment[0].variables["TRACING_ENABLED"] == "false"])
+    error_message = "Every function gets LOG_LEVEL, and TRACING_ENABLED=false: the default layer has no X-Ray SDK."
   }
 
   assert {
@@ -145,6 +145,12 @@ run "settings_reach_the_environment" {
     log_level        = "WARNING"
     fanout_threshold = 250
     connection       = { ttl_seconds = 900, max_seconds = 3600 }
+    xray_sdk_enabled = true
+  }
+
+  assert {
+    condition     = alltrue([for f in values(aws_lambda_function.this) : f.environment[0].variables["TRACING_ENABLED"] == "true" && f.tracing_config[0].mode == "Active"])
+    error_message = "xray_sdk_enabled must reach every function as TRACING_ENABLED=true, with active tracing."
   }
 
   assert {
