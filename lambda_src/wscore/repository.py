@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from wscore.dynamodb import FastDynamoDBClient
+
 Item = dict[str, Any]
 
 GSI1 = "GSI1"
@@ -162,7 +164,7 @@ def _is_conditional_failure(exc: ClientError) -> bool:
 class Repository:
     """Data access for connections and memberships on the single table."""
 
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    def __init__(self, client: FastDynamoDBClient | DynamoDBClient, table_name: str) -> None:
         self._db = client
         self._table = table_name
 

@@ -14,6 +14,7 @@ from wscore.broadcast import Broadcaster
 from wscore.config import Config, get_config
 from wscore.connections import Connections
 from wscore.dispatch import Dispatcher
+from wscore.dynamodb import dynamodb_client
 from wscore.errors import ConfigError
 from wscore.fanout import FanoutQueue
 from wscore.logs import get_logger
@@ -114,6 +115,6 @@ def services() -> Services:
     boto = BotoConfig(
         retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5
     )
-    dynamodb = boto3.client("dynamodb", config=boto)
+    dynamodb = dynamodb_client(boto_config=boto, traced=config.tracing_enabled)
     sqs = LazyClient(lambda: boto3.client("sqs", config=boto)) if config.fanout_queue_url else None
     return build_services(config, dynamodb, sqs)

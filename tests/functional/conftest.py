@@ -1,4 +1,11 @@
-"""moto-backed fixtures: the real table and queues (from the manifest), fake @connections."""
+"""moto-backed fixtures: the real table and queues (from the manifest), fake @connections.
+
+Every test that uses `world` runs twice, once per DynamoDB client the handlers may build
+(`wscore.dynamodb`): `fast`, the production default, which speaks HTTP to a moto server in
+this process (moto's decorators do not intercept it), and `boto3`, the fallback, which moto
+intercepts in-process. Both see the same moto state. A module that only needs the default
+overrides `dynamodb_transport`.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from tests.helpers import FakeTransport, ws_event
 from tools.aws_local import create_queues, create_table
@@ -76,10 +84,28 @@ class World:
         return [json.loads(m["Body"]) for m in out.get("Messages", [])]
 
 
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto server in this process (its state is the decorators' state)."""
+    server = ThreadedMotoServer(port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(params=["fast", "boto3"])
+def dynamodb_transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def world(
+    monkeypatch: pytest.MonkeyPatch, dynamodb_transport: str, moto_server: str
+) -> Iterator[World]:
     from wscore import config, management, services
 
+    monkeypatch.setenv("DYNAMODB_TRANSPORT", dynamodb_transport)
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -104,6 +130,8 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         queues = create_queues(sqs, "ws-test")
         for env, url in queues.items():
             monkeypatch.setenv(env, url)
+        if dynamodb_transport == "fast":  # after the test's own clients: they stay in-process
+            monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", moto_server)
         config.get_config.cache_clear()
         services.services.cache_clear()
         yield World(dynamodb, sqs, queues, transport, "ws-test")

@@ -1,7 +1,7 @@
 """DynamoDB failing under the handlers: throttling, and unprocessed batch items.
 
-Failures are injected on the handlers' own botocore client through its `before-call`
-event: the call returns the error DynamoDB would send (after botocore's own retries), or a
+Failures are injected on the handlers' own DynamoDB client (both clients, see `Faults`):
+the call returns the error DynamoDB would send (after the client's own retries), or a
 partial BatchWriteItem result. A client action never sees a 5xx or a stack trace: it gets
 an `internal_error` frame, and the log holds the details.
 """
@@ -18,6 +18,8 @@ from botocore.awsrequest import AWSResponse
 
 from tests.functional.conftest import World
 from tests.helpers import moto_table_items, ws_event
+from wscore import dynamodb
+from wscore.dynamodb import FastDynamoDBClient
 
 Injector = Callable[..., Any]
 
@@ -37,18 +39,31 @@ def _db(world: World) -> Any:
 
 
 class Faults:
-    """Scripted failures for one operation of the handlers' DynamoDB client."""
+    """Scripted failures for one operation of the handlers' DynamoDB client.
+
+    On boto3's client they enter through its `before-call` event; on the fast client they
+    replace its `call` (after its own retries, as with botocore) with the error body
+    DynamoDB sends, so its conversion into `ClientError` is what the handlers see.
+    """
 
     def __init__(self, world: World) -> None:
         self.client = _db(world)
         self.calls: dict[str, int] = {}
         self._handlers: list[tuple[str, Injector]] = []
+        self._fast: dict[str, Callable[[int, dict[str, Any]], Any]] = {}
+
+    def _count(self, operation: str) -> int:
+        n = self.calls[operation] = self.calls.get(operation, 0) + 1
+        return n
 
     def on(self, operation: str, respond: Callable[[int, dict[str, Any]], Any]) -> None:
         """respond(call_number, params) returns a (status, parsed) tuple, or None to pass."""
+        if isinstance(self.client, FastDynamoDBClient):
+            self._on_fast(operation, respond)
+            return
 
         def handler(params: dict[str, Any], **_: Any) -> Any:
-            n = self.calls[operation] = self.calls.get(operation, 0) + 1
+            n = self._count(operation)
             body = params.get("body") or b"{}"
             answer = respond(n, json.loads(body))
             if answer is None:
@@ -60,9 +75,34 @@ class Faults:
         self.client.meta.events.register(event, handler)
         self._handlers.append((event, handler))
 
+    def _on_fast(self, operation: str, respond: Callable[[int, dict[str, Any]], Any]) -> None:
+        client = self.client
+        if not self._fast:
+            real = client.call
+
+            def call(op: str, params: dict[str, Any]) -> dict[str, Any]:
+                script = self._fast.get(op)
+                if script is None:
+                    return real(op, params)
+                answer = script(self._count(op), json.loads(json.dumps(params)))
+                if answer is None:
+                    return real(op, params)
+                status, parsed = answer
+                if status == 200:
+                    return dict(parsed)
+                error = parsed["Error"]
+                wire = {"__type": f"com.amazonaws.dynamodb.v20120810#{error['Code']}"}
+                raise dynamodb._client_error(op, status, {**wire, "message": error["Message"]}, "")
+
+            client.call = call
+        self._fast[operation] = respond
+
     def clear(self) -> None:
         for event, handler in self._handlers:
             self.client.meta.events.unregister(event, handler)
+        if self._fast:
+            self._fast.clear()
+            del self.client.call
 
 
 @pytest.fixture

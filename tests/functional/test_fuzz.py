@@ -24,6 +24,13 @@ from tests.functional.conftest import World
 from tests.helpers import moto_table_items, ws_event
 from wscore.errors import ErrorCode
 
+
+@pytest.fixture
+def dynamodb_transport() -> str:
+    """Generated sequences run on the production client only (both would double the time)."""
+    return "fast"
+
+
 ROUTES = {
     "joinRoom": "join_room",
     "leaveRoom": "leave_room",

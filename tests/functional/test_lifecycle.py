@@ -190,3 +190,17 @@ def test_default_route_answers_with_error_frames(
     if code == "unknown_action":
         for valid in ("joinRoom", "leaveRoom", "sendMessage", "heartbeat", "getPresence"):
             assert valid in frame["message"]
+
+
+def test_handlers_build_the_dynamodb_client_under_test(
+    world: World, dynamodb_transport: str
+) -> None:
+    from botocore.client import BaseClient
+
+    from wscore import services
+    from wscore.dynamodb import FastDynamoDBClient
+
+    world.connect("c1")
+    client = services.services().repo._db
+    expected = FastDynamoDBClient if dynamodb_transport == "fast" else BaseClient
+    assert isinstance(client, expected), type(client)

@@ -32,6 +32,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -45,6 +46,13 @@ from hypothesis.stateful import (
 
 from tests.functional.conftest import World
 from tests.helpers import moto_table_items
+
+
+@pytest.fixture
+def dynamodb_transport() -> str:
+    """Generated sequences run on the production client only (both would double the time)."""
+    return "fast"
+
 
 TENANTS = ("acme", "globex")
 USERS = ("u1", "u2")

@@ -1,0 +1,292 @@
+"""A DynamoDB client for the repository's six operations: signed JSON over keep-alive HTTPS.
+
+Why: creating a botocore DynamoDB client costs ~100 ms of every cold start (decoding the
+service model and endpoint rules, listing every installed service model, building the
+session's handlers), more than the whole budget a handler has above `import boto3`
+(docs/PERFORMANCE.md). DynamoDB's wire protocol is plain JSON whose request and response
+bodies are exactly the dicts the botocore client takes and returns, so this client needs no
+model: it serialises the parameters, signs the request (SigV4, checked byte for byte against
+botocore's signer in the tests) and sends it over urllib3, which `import boto3` has
+already loaded. Building it costs well under a millisecond, and each call spends a fraction
+of botocore's CPU.
+
+Same contract as the botocore client, for what the repository uses:
+- `put_item`, `get_item`, `update_item`, `delete_item`, `query`, `batch_write_item` take
+  and return the same dicts (with `ResponseMetadata`);
+- an error response raises `botocore.exceptions.ClientError` with `Error.Code` and
+  `Error.Message` and the body's other fields (e.g. `Item` of a failed condition), so
+  `except ClientError` code does not change;
+- throttling, 5xx and network errors are retried with bounded full jitter, as botocore's
+  standard mode does (3 attempts), and a network error that persists raises botocore's
+  `HTTPClientError`;
+- endpoint from `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` (what the local gateway
+  sets), else `https://dynamodb.<region>.amazonaws.com` (`.com.cn` in China).
+
+Not covered, so `dynamodb_client()` falls back to boto3's client for them: FIPS or
+dual-stack endpoints (`AWS_USE_FIPS_ENDPOINT`, `AWS_USE_DUALSTACK_ENDPOINT`), the isolated
+partitions, and `DYNAMODB_TRANSPORT=boto3`. Not done at all: the `x-amz-crc32` body check
+(TLS already protects the body) and client-side parameter validation (DynamoDB validates).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import random
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from wscore.errors import ConfigError
+from wscore.sigv4 import SigningKey, amz_date, session_credentials
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from wscore.sigv4 import Credentials, CredentialsProvider
+
+SERVICE = "dynamodb"
+TARGET_PREFIX = "DynamoDB_20120810."
+CONTENT_TYPE = "application/x-amz-json-1.0"
+TRANSPORTS = ("fast", "boto3")
+SIGNED_HEADERS = "content-type;host;x-amz-date;x-amz-target"
+# Error codes botocore's standard retry mode treats as throttling or transient.
+RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "ThrottlingException",
+        "Throttling",
+        "TransactionInProgressException",
+        "LimitExceededException",
+        "RequestThrottled",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+        "InternalServerError",
+    }
+)
+# Regions of the partitions whose endpoints this client does not build (boto3 knows them).
+_ISOLATED_PREFIXES = ("us-iso", "eu-iso")
+
+
+def endpoint_for(region: str, env: Mapping[str, str]) -> str | None:
+    """The DynamoDB endpoint to use, or None when only boto3's resolver knows it."""
+    configured = env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL")
+    if configured:
+        return configured.rstrip("/")
+    for flag in ("AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT"):
+        if env.get(flag, "").strip().lower() == "true":
+            return None
+    if not region or region.startswith(_ISOLATED_PREFIXES):
+        return None
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://dynamodb.{region}.{suffix}"
+
+
+class FastDynamoDBClient:
+    """DynamoDB's JSON API with hand-made SigV4 over one urllib3 pool (see module docstring)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        region: str,
+        credentials: CredentialsProvider | None = None,
+        *,
+        max_attempts: int = 3,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 5.0,
+        pool_size: int = 10,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        import urllib3
+
+        url = urlsplit(endpoint)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ConfigError(f"DynamoDB endpoint must be an http(s) URL, got {endpoint!r}")
+        self.endpoint = f"{url.scheme}://{url.netloc}/"
+        self._host = url.netloc
+        self._key = SigningKey(region, SERVICE)
+        self._credentials = credentials
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+        self._rng = rng
+        pool_args: dict[str, Any] = {
+            "maxsize": pool_size,
+            "retries": False,
+            "timeout": urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+        }
+        if url.scheme == "https":
+            pool_args["ca_certs"] = _ca_bundle()
+        self._http = urllib3.PoolManager(**pool_args)
+
+    # -- the operations the repository uses ------------------------------------------------
+
+    def put_item(self, **params: Any) -> dict[str, Any]:
+        return self.call("PutItem", params)
+
+    def get_item(self, **params: Any) -> dict[str, Any]:
+        return self.call("GetItem", params)
+
+    def update_item(self, **params: Any) -> dict[str, Any]:
+        return self.call("UpdateItem", params)
+
+    def delete_item(self, **params: Any) -> dict[str, Any]:
+        return self.call("DeleteItem", params)
+
+    def query(self, **params: Any) -> dict[str, Any]:
+        return self.call("Query", params)
+
+    def batch_write_item(self, **params: Any) -> dict[str, Any]:
+        return self.call("BatchWriteItem", params)
+
+    # -- the wire ----------------------------------------------------------------------------
+
+    def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One operation with retries; the parsed body, or ClientError/HTTPClientError."""
+        body = json.dumps(params, separators=(",", ":")).encode()
+        for attempt in range(self._max_attempts):
+            last = attempt == self._max_attempts - 1
+            try:
+                status, data, request_id = self._send(operation, body)
+            except Exception as exc:
+                if not _is_network_error(exc) or last:
+                    raise _as_botocore_error(exc) from exc
+            else:
+                parsed = _parse(data)
+                if status == 200:
+                    parsed["ResponseMetadata"] = {"HTTPStatusCode": 200, "RequestId": request_id}
+                    return parsed
+                error = _client_error(operation, status, parsed, request_id)
+                if last or not _retryable(status, error.response["Error"]["Code"]):
+                    raise error
+            self._sleep(self._rng() * min(1.0, 0.05 * 2**attempt))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def headers(self, operation: str, body: bytes, now: float | None = None) -> dict[str, str]:
+        """The signed request headers (public for the signature tests)."""
+        creds = self._creds()
+        date = amz_date(time.time() if now is None else now)
+        target = TARGET_PREFIX + operation
+        canonical_headers = (
+            f"content-type:{CONTENT_TYPE}\nhost:{self._host}\n"
+            f"x-amz-date:{date}\nx-amz-target:{target}\n"
+        )
+        signed = SIGNED_HEADERS
+        if creds.token:
+            canonical_headers = canonical_headers.replace(
+                "x-amz-target:", f"x-amz-security-token:{creds.token}\nx-amz-target:"
+            )
+            signed = "content-type;host;x-amz-date;x-amz-security-token;x-amz-target"
+        canonical = f"POST\n/\n\n{canonical_headers}\n{signed}\n{hashlib.sha256(body).hexdigest()}"
+        scope = self._key.scope(date[:8])
+        to_sign = (
+            f"AWS4-HMAC-SHA256\n{date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        )
+        signature = hmac.digest(
+            self._key(creds.secret_key, date[:8]), to_sign.encode(), "sha256"
+        ).hex()
+        headers = {
+            "Content-Type": CONTENT_TYPE,
+            "X-Amz-Date": date,
+            "X-Amz-Target": target,
+            "Authorization": (
+                f"AWS4-HMAC-SHA256 Credential={creds.access_key}/{scope}, "
+                f"SignedHeaders={signed}, Signature={signature}"
+            ),
+        }
+        if creds.token:
+            headers["X-Amz-Security-Token"] = creds.token
+        return headers
+
+    def _send(self, operation: str, body: bytes) -> tuple[int, bytes, str]:
+        response = self._http.urlopen(
+            "POST",
+            self.endpoint,
+            body=body,
+            headers=self.headers(operation, body),
+            redirect=False,
+        )
+        return response.status, response.data, response.headers.get("x-amzn-RequestId", "")
+
+    def _creds(self) -> Credentials:
+        if self._credentials is None:
+            self._credentials = session_credentials()
+        return self._credentials()
+
+
+def _ca_bundle() -> str:
+    """The CA bundle botocore would verify with (AWS_CA_BUNDLE, else its own default)."""
+    configured = os.environ.get("AWS_CA_BUNDLE")
+    if configured:
+        return configured
+    from botocore.httpsession import get_cert_path
+
+    return str(get_cert_path(True))
+
+
+def _parse(data: bytes) -> dict[str, Any]:
+    if not data:
+        return {}
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return {"message": data[:200].decode("utf-8", "replace")}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _client_error(operation: str, status: int, body: dict[str, Any], request_id: str) -> Any:
+    from botocore.exceptions import ClientError
+
+    code = str(body.pop("__type", "")).rsplit("#", 1)[-1] or f"HTTP{status}"
+    message = str(body.pop("message", body.pop("Message", "")))
+    response: dict[str, Any] = {
+        **body,
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": request_id},
+    }
+    return ClientError(response, operation)  # type: ignore[arg-type]
+
+
+def _retryable(status: int, code: str) -> bool:
+    return status >= 500 or code in RETRYABLE_CODES
+
+
+def _is_network_error(exc: Exception) -> bool:
+    from urllib3.exceptions import HTTPError
+
+    return isinstance(exc, HTTPError | OSError)
+
+
+def _as_botocore_error(exc: Exception) -> Exception:
+    """A persistent network error as botocore raises it (so callers see one type)."""
+    if not _is_network_error(exc):
+        return exc
+    from botocore.exceptions import HTTPClientError
+
+    return HTTPClientError(error=exc)
+
+
+def dynamodb_client(
+    env: Mapping[str, str] | None = None, boto_config: Any = None, *, traced: bool = False
+) -> Any:
+    """The container's DynamoDB client: this one, or boto3's where it cannot serve.
+
+    boto3's client is used with `DYNAMODB_TRANSPORT=boto3`, for endpoint settings this client
+    does not implement, and when the X-Ray SDK is patched in (`traced`), so that traces keep
+    their DynamoDB subsegments (the SDK instruments botocore clients, not this one).
+    """
+    env = os.environ if env is None else env
+    choice = env.get("DYNAMODB_TRANSPORT", "fast").strip().lower() or "fast"
+    if choice not in TRANSPORTS:
+        raise ConfigError(f"DYNAMODB_TRANSPORT must be fast or boto3, got {choice!r}")
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+    endpoint = endpoint_for(region, env) if choice == "fast" and not traced else None
+    if endpoint is not None:
+        return FastDynamoDBClient(endpoint, region or "us-east-1")
+    import boto3
+
+    return boto3.client("dynamodb", config=boto_config)
