@@ -1,6 +1,6 @@
 """`make bench`: broadcast, cold start, artifact sizes and cost model -> build/bench/results.json.
 
-    python -m bench [--out build/bench] [--quick] [--skip cold_start,cost,sizes]
+    python -m bench [--out build/bench] [--quick] [--skip dynamodb,cold_start,cost,sizes]
 
 The broadcast matrix runs every implementation against one endpoint process
 (`bench.endpoint`), one fresh sender process per cell. The plain boto3 loop is skipped
@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, cost, gateway_capacity
+from bench import cold_start, cost, dynamodb_calls, gateway_capacity
 from bench.broadcast import IMPLS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,6 +185,59 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def dynamodb_table(results: dict[str, Any]) -> list[str]:
+    rows = results.get("dynamodb_client", [])
+    lines = ["", "dynamodb client (build after import boto3; GetItem against a local stub)"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"  {r['impl']:8} ERROR {r['error']}")
+            continue
+        lines.append(
+            f"  {r['impl']:8} build {r['client_build_ms']:>7.1f} ms  "
+            f"cpu {r['cpu_us_per_call']:>7.1f} us/call  "
+            f"wall {r['wall_us_per_call']:>7.1f} us/call"
+        )
+    return lines if rows else []
+
+
+def dynamodb_markdown(results: dict[str, Any]) -> list[str]:
+    rows = [r for r in results.get("dynamodb_client", []) if "error" not in r]
+    out = [
+        "",
+        "| DynamoDB client | build ms (after import boto3) | CPU us / GetItem "
+        "| wall us / GetItem |",
+        "|---|---:|---:|---:|",
+    ]
+    out += [
+        f"| {r['impl']} | {r['client_build_ms']} | {r['cpu_us_per_call']} | "
+        f"{r['wall_us_per_call']} |"
+        for r in rows
+    ]
+    return out if rows else []
+
+
+def artifacts_and_cold_start(
+    out: Path, wheelhouse: Path, with_cold_start: bool, results: dict[str, Any]
+) -> None:
+    """Build with and without byte-code; sizes, then cold starts from those artifacts."""
+    print("artifacts (tools/build.py --local, with and without byte-code)", flush=True)
+    built, plain = out / "lambda", out / "lambda-sources-only"
+    manifest = cold_start.build_artifacts(built, wheelhouse)
+    plain_manifest = cold_start.build_artifacts(plain, wheelhouse, bytecode=False)
+    errors = [m["error"] for m in (manifest, plain_manifest) if "error" in m]
+    if errors:
+        results["artifacts"] = {"error": errors}
+        return
+    results["artifacts"] = {
+        **cold_start.artifact_sizes(built),
+        "bytecode": manifest.get("bytecode"),
+        "sources_only_layer_bytes": cold_start.artifact_sizes(plain)["layer_bytes"],
+    }
+    if with_cold_start:
+        print("cold start", flush=True)
+        results["cold_start"], results["cold_start_floor"] = cold_start.measure(built, plain)
+
+
 def table(results: dict[str, Any]) -> str:
     lines = ["", "broadcast (one message to N members; sender process CPU)"]
     lines.append(
@@ -200,9 +253,9 @@ def table(results: dict[str, Any]) -> str:
             f"{r['cpu_s']:>8.3f} {r['cpu_ms_per_delivered']:>10.3f} {r['delivered']:>9}"
         )
     if results.get("cold_start"):
-        lines += ["", "cold start (median of 5 fresh interpreters; wall ms, CPU ms)"]
+        lines += ["", "cold start (median of 7 fresh interpreters; wall ms, CPU ms)"]
         lines.append(
-            f"  {'handler':15} {'import':>8} {'(.pyc)':>8} {'boto3':>8} {'over':>8} "
+            f"  {'handler':15} {'import':>8} {'(source)':>8} {'boto3':>8} {'over':>8} "
             f"{'cpu':>8} {'boto3 cpu':>9} {'over cpu':>8}"
         )
         floor = results.get("cold_start_floor")
@@ -211,14 +264,19 @@ def table(results: dict[str, Any]) -> str:
                 lines.append(f"  {r['handler']:15} ERROR {r['error']}")
                 continue
             lines.append(
-                f"  {r['handler'][:15]:15} {r['import_ms']:>8.1f} {r['import_ms_pyc']:>8.1f} "
+                f"  {r['handler'][:15]:15} {r['import_ms']:>8.1f} {r['import_ms_source']:>8.1f} "
                 f"{r['boto3_import_ms']:>8.1f} {r['over_boto3_ms']:>8.1f} "
                 f"{r['import_cpu_ms']:>8.1f} {r['boto3_import_cpu_ms']:>9.1f} "
                 f"{r['over_boto3_cpu_ms']:>8.1f}"
             )
+    lines += dynamodb_table(results)
     sizes = results.get("artifacts", {})
     if "layer_bytes" in sizes:
-        lines += ["", f"artifacts: layer.zip {sizes['layer_bytes']:,} B"]
+        lines += [
+            "",
+            f"artifacts: layer.zip {sizes['layer_bytes']:,} B with byte-code "
+            f"({sizes['bytecode']}), {sizes['sources_only_layer_bytes']:,} B without",
+        ]
         for name, size in sizes["functions_bytes"].items():
             lines.append(f"  functions/{name}.zip {size:,} B")
     if results.get("cost"):
@@ -263,7 +321,7 @@ def markdown(results: dict[str, Any]) -> str:
     if cold:
         out += [
             "",
-            "| handler | import ms | import ms (.pyc) | boto3 ms | over boto3 ms | "
+            "| handler | import ms | import ms (sources only) | boto3 ms | over boto3 ms | "
             "import CPU ms | boto3 CPU ms | over boto3 CPU ms |",
             "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
@@ -272,16 +330,19 @@ def markdown(results: dict[str, Any]) -> str:
                 out.append(f"| {r['handler']} | error: {r['error']} | | | | | | |")
                 continue
             out.append(
-                f"| {r['handler']} | {r['import_ms']} | {r['import_ms_pyc']} | "
+                f"| {r['handler']} | {r['import_ms']} | {r['import_ms_source']} | "
                 f"{r['boto3_import_ms']} | {r['over_boto3_ms']} | {r['import_cpu_ms']} | "
                 f"{r['boto3_import_cpu_ms']} | {r['over_boto3_cpu_ms']} |"
             )
+    out += dynamodb_markdown(results)
     sizes = results.get("artifacts", {})
     if "layer_bytes" in sizes:
         funcs = sizes["functions_bytes"]
         out += [
             "",
-            f"Artifacts (`tools/build.py --local`): layer.zip {sizes['layer_bytes']:,} bytes; "
+            f"Artifacts (`tools/build.py --local`): layer.zip {sizes['layer_bytes']:,} bytes "
+            f"with byte-code ({sizes['bytecode']}), {sizes['sources_only_layer_bytes']:,} "
+            "without; "
             f"function zips {min(funcs.values()):,}-{max(funcs.values()):,} bytes "
             f"({', '.join(f'{k} {v:,}' for k, v in funcs.items())}).",
         ]
@@ -310,7 +371,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench")
     parser.add_argument("--quick", action="store_true", help="N = 100, 1000 and single runs")
     parser.add_argument(
-        "--skip", default="", help="comma list: broadcast,cold_start,sizes,cost,gateway"
+        "--skip",
+        default="",
+        help="comma list: broadcast,dynamodb,cold_start,sizes,cost,gateway",
     )
     parser.add_argument("--wheelhouse", type=Path, default=ROOT / ".venv" / "wheelhouse")
     args = parser.parse_args()
@@ -326,12 +389,15 @@ def main() -> int:
             results["broadcast"] = broadcast(endpoint, members, args.quick)
         finally:
             endpoint.close()
-    if "cold_start" not in skip:
-        print("cold start", flush=True)
-        results["cold_start"], results["cold_start_floor"] = cold_start.measure(5)
-    if "sizes" not in skip:
-        print("artifact sizes (tools/build.py --local)", flush=True)
-        results["artifacts"] = cold_start.artifact_sizes(args.out / "lambda", args.wheelhouse)
+    if "dynamodb" not in skip:
+        print("dynamodb client: build time and CPU per call", flush=True)
+        endpoint = Endpoint()
+        try:
+            results["dynamodb_client"] = dynamodb_calls.measure(endpoint.base, sender_env())
+        finally:
+            endpoint.close()
+    if not {"cold_start", "sizes"} <= skip:
+        artifacts_and_cold_start(args.out, args.wheelhouse, "cold_start" not in skip, results)
     if "cost" not in skip:
         print("cost model (moto)", flush=True)
         results["cost"] = cost.run()

@@ -200,6 +200,9 @@ def emulated(counter: Counter) -> Iterator[dict[str, Any]]:
         "TABLE_NAME": "ws-cost",
         "MANAGEMENT_ENDPOINT": ENDPOINT,
         "LOG_LEVEL": "ERROR",
+        # Requests are counted on a botocore client (moto intercepts it in-process); the
+        # production client sends exactly the same requests.
+        "DYNAMODB_TRANSPORT": "boto3",
     }
     saved = {k: os.environ.get(k) for k in [*env, "FANOUT_THRESHOLD", "FANOUT_QUEUE_URL"]}
     os.environ.update(env)

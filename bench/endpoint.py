@@ -6,7 +6,9 @@ benchmark's `delivered` is what the endpoint saw, not what the sender believes.
 It is a raw asyncio HTTP/1.1 server (keep-alive, no pipelining needed) so that on a small
 machine it costs the sender as little shared CPU as possible.
 
-Control: `GET /_stats` -> {"posts", "deletes", "connections"};
+It also answers DynamoDB's `POST /` with one fixed GetItem result (for `bench.dynamodb_calls`).
+
+Control: `GET /_stats` -> {"posts", "deletes", "connections", "dynamodb"};
 `POST /_config?latency_ms=20` sets the latency and resets the counters.
 
     python -m bench.endpoint --port 0     # prints {"port": N} on its first line
@@ -28,6 +30,7 @@ class Stats:
         self.deletes = 0
         self.connections = 0
         self.bytes = 0
+        self.dynamodb = 0
 
 
 def response(status: int, body: bytes = b"") -> bytes:
@@ -42,6 +45,25 @@ def response(status: int, body: bytes = b"") -> bytes:
 
 OK_200 = response(200)
 OK_204 = response(204)
+# A connection item as the repository stores it: what a GetItem of the caller returns.
+GET_ITEM = response(
+    200,
+    json.dumps(
+        {
+            "Item": {
+                "PK": {"S": "CONN#L0SM9cOFvHcCIhw="},
+                "SK": {"S": "META"},
+                "connectionId": {"S": "L0SM9cOFvHcCIhw="},
+                "userId": {"S": "alice"},
+                "tenantId": {"S": "acme"},
+                "connectedAt": {"N": "1796000000"},
+                "expiresAt": {"N": "1796000660"},
+                "GSI1PK": {"S": "USER#acme#alice"},
+                "GSI1SK": {"S": "CONN#L0SM9cOFvHcCIhw="},
+            }
+        }
+    ).encode(),
+)
 
 
 def content_length(head: bytes) -> int:
@@ -101,6 +123,10 @@ class Server(asyncio.Protocol):
                 self.loop.call_later(stats.latency_s, self.reply, out)
             else:
                 self.reply(out)
+            return
+        if method == b"POST" and target == b"/":
+            stats.dynamodb += 1
+            self.reply(GET_ITEM)
             return
         url = urlsplit(target.decode("latin-1"))
         if url.path == "/_stats":

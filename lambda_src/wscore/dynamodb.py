@@ -7,8 +7,8 @@ session's handlers), more than the whole budget a handler has above `import boto
 bodies are exactly the dicts the botocore client takes and returns, so this client needs no
 model: it serialises the parameters, signs the request (SigV4, checked byte for byte against
 botocore's signer in the tests) and sends it over urllib3, which `import boto3` has
-already loaded. Building it costs well under a millisecond, and each call spends a fraction
-of botocore's CPU.
+already loaded. Building it costs a few milliseconds instead of ~100, and each call less
+CPU than botocore's (1.7-3x less per GetItem in `make bench`).
 
 Same contract as the botocore client, for what the repository uses:
 - `put_item`, `get_item`, `update_item`, `delete_item`, `query`, `batch_write_item` take
@@ -153,8 +153,10 @@ class FastDynamoDBClient:
             try:
                 status, data, request_id = self._send(operation, body)
             except Exception as exc:
-                if not _is_network_error(exc) or last:
-                    raise _as_botocore_error(exc) from exc
+                if not _is_network_error(exc):
+                    raise
+                if last:
+                    raise _http_client_error(exc) from exc
             else:
                 parsed = _parse(data)
                 if status == 200:
@@ -261,10 +263,8 @@ def _is_network_error(exc: Exception) -> bool:
     return isinstance(exc, HTTPError | OSError)
 
 
-def _as_botocore_error(exc: Exception) -> Exception:
+def _http_client_error(exc: Exception) -> Exception:
     """A persistent network error as botocore raises it (so callers see one type)."""
-    if not _is_network_error(exc):
-        return exc
     from botocore.exceptions import HTTPClientError
 
     return HTTPClientError(error=exc)
