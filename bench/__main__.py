@@ -174,10 +174,18 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
         out["cpu_target_met"] = boto_cpu / project_cpu >= 5
     cold = [r for r in results.get("cold_start", []) if "error" not in r]
     if cold:
-        worst = max(cold, key=lambda r: r["over_boto3_ms"])
+        # The acceptance formula itself (import_ms <= boto3_import_ms + 150), and the same
+        # with the paired differences (over_boto3_ms), which load drift disturbs less.
+        worst = max(cold, key=lambda r: r["import_ms"] - r["boto3_import_ms"])
         out["worst_handler"] = worst["handler"]
-        out["worst_handler_over_boto3_ms"] = worst["over_boto3_ms"]
-        out["cold_start_target_met"] = all(r["over_boto3_ms"] <= 150 for r in cold)
+        out["worst_handler_import_minus_boto3_ms"] = round(
+            worst["import_ms"] - worst["boto3_import_ms"], 1
+        )
+        out["cold_start_target_met"] = all(
+            r["import_ms"] <= r["boto3_import_ms"] + 150 for r in cold
+        )
+        out["worst_handler_over_boto3_ms"] = max(r["over_boto3_ms"] for r in cold)
+        out["cold_start_target_met_paired"] = all(r["over_boto3_ms"] <= 150 for r in cold)
         worst_cpu = max(cold, key=lambda r: r["over_boto3_cpu_ms"])
         out["worst_handler_over_boto3_cpu_ms"] = worst_cpu["over_boto3_cpu_ms"]
         out["cold_start_target_met_cpu"] = all(r["over_boto3_cpu_ms"] <= 150 for r in cold)
