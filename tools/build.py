@@ -46,6 +46,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
+    Artifact = tuple[Mapping[str, bytes], PurePosixPath]  # zip name -> bytes, where it runs
+
 ROOT = Path(__file__).resolve().parents[1]
 CORE_PACKAGE = "wscore"
 LAYER_PREFIX = "python"
@@ -436,25 +438,24 @@ def bytecode_python(target: Target, mode: str, explicit: str | None) -> str | No
     return None
 
 
-def compile_bytecode(
-    python: str, contents: Mapping[str, bytes], mount: PurePosixPath
-) -> dict[str, bytes]:
-    """`__pycache__` entries for every module in `contents` (zip name -> bytes).
+def compile_bytecode(python: str, artifacts: Sequence[Artifact]) -> list[dict[str, bytes]]:
+    """`__pycache__` entries for every module of each artifact, in one interpreter run.
 
     A file that does not compile for this Python version (a dependency's template, say) is
     left without byte-code and named on stderr; importing it would fail either way.
     """
-    sources = sorted(name for name in contents if name.endswith(".py"))
-    if not sources:
-        return {}
     with tempfile.TemporaryDirectory(prefix="wsbytecode-") as tmp:
-        root = Path(tmp)
-        jobs = []
-        for name in sources:
-            path = root / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(contents[name])
-            jobs.append([str(path), str(mount / name)])
+        jobs: list[list[str]] = []
+        sources: list[tuple[Path, list[str]]] = []
+        for index, (contents, mount) in enumerate(artifacts):
+            root = Path(tmp) / str(index)
+            names = sorted(name for name in contents if name.endswith(".py"))
+            for name in names:
+                path = root / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(contents[name])
+                jobs.append([str(path), str(mount / name)])
+            sources.append((root, names))
         result = subprocess.run(
             [python, "-I", "-c", _COMPILE_SCRIPT],
             input=json.dumps(jobs),
@@ -467,14 +468,17 @@ def compile_bytecode(
         report = json.loads(result.stdout)
         for shown, why in report["failed"]:
             print(f"build: no byte-code for {shown}: {why}", file=sys.stderr)
-        tag = report["cache_tag"]
-        compiled: dict[str, bytes] = {}
-        for name in sources:
-            module = PurePosixPath(name)
-            pyc_name = str(module.parent / "__pycache__" / f"{module.stem}.{tag}.pyc")
-            pyc = root / pyc_name
-            if pyc.is_file():
-                compiled[pyc_name] = pyc.read_bytes()
+        compiled: list[dict[str, bytes]] = []
+        for root, names in sources:
+            pycs: dict[str, bytes] = {}
+            for name in names:
+                module = PurePosixPath(name)
+                pyc_name = (
+                    f"{module.parent / '__pycache__' / module.stem}.{report['cache_tag']}.pyc"
+                )
+                if (root / pyc_name).is_file():
+                    pycs[pyc_name] = (root / pyc_name).read_bytes()
+            compiled.append(pycs)
         return compiled
 
 
@@ -567,9 +571,12 @@ def build(
     layer = layer_contents(sources, target, find_links, no_index)
     functions = {name: {f"{name}.py": module.read_bytes()} for name, module in modules.items()}
     if python is not None:
-        layer.update(compile_bytecode(python, layer, LAYER_MOUNT))
-        for files in functions.values():
-            files.update(compile_bytecode(python, files, FUNCTION_MOUNT))
+        artifacts = [
+            (layer, LAYER_MOUNT),
+            *((files, FUNCTION_MOUNT) for files in functions.values()),
+        ]
+        for (contents, _), pycs in zip(artifacts, compile_bytecode(python, artifacts), strict=True):
+            contents.update(pycs)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".functions-", dir=out))
     staging.chmod(0o755)  # mkdtemp makes it private; it becomes out/functions

@@ -269,11 +269,11 @@ def test_byte_code_is_reproducible_and_skips_what_does_not_compile(
         "python/pkg/py2.py": b"print 'old syntax'\n",
         "python/pkg/data.txt": b"not python",
     }
-    first = build.compile_bytecode(sys.executable, contents, build.LAYER_MOUNT)
+    first = build.compile_bytecode(sys.executable, [(contents, build.LAYER_MOUNT)])[0]
     tag = sys.implementation.cache_tag
     assert sorted(first) == [
         f"python/pkg/__pycache__/__init__.{tag}.pyc",
         f"python/pkg/__pycache__/mod.{tag}.pyc",
     ]
     assert "no byte-code for /opt/python/pkg/py2.py" in capsys.readouterr().err
-    assert build.compile_bytecode(sys.executable, contents, build.LAYER_MOUNT) == first
+    assert build.compile_bytecode(sys.executable, [(contents, build.LAYER_MOUNT)])[0] == first
