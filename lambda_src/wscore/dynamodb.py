@@ -51,7 +51,6 @@ SERVICE = "dynamodb"
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
 TRANSPORTS = ("fast", "boto3")
-SIGNED_HEADERS = "content-type;host;x-amz-date;x-amz-target"
 # Error codes botocore's standard retry mode treats as throttling or transient.
 RETRYABLE_CODES = frozenset(
     {
@@ -172,36 +171,31 @@ class FastDynamoDBClient:
         """The signed request headers (public for the signature tests)."""
         creds = self._creds()
         date = amz_date(time.time() if now is None else now)
-        target = TARGET_PREFIX + operation
-        canonical_headers = (
-            f"content-type:{CONTENT_TYPE}\nhost:{self._host}\n"
-            f"x-amz-date:{date}\nx-amz-target:{target}\n"
-        )
-        signed = SIGNED_HEADERS
+        headers = {
+            "Content-Type": CONTENT_TYPE,
+            "Host": self._host,
+            "X-Amz-Date": date,
+            "X-Amz-Target": TARGET_PREFIX + operation,
+        }
         if creds.token:
-            canonical_headers = canonical_headers.replace(
-                "x-amz-target:", f"x-amz-security-token:{creds.token}\nx-amz-target:"
-            )
-            signed = "content-type;host;x-amz-date;x-amz-security-token;x-amz-target"
-        canonical = f"POST\n/\n\n{canonical_headers}\n{signed}\n{hashlib.sha256(body).hexdigest()}"
+            headers["X-Amz-Security-Token"] = creds.token
+        signed = sorted((name.lower(), value) for name, value in headers.items())
+        names = ";".join(name for name, _ in signed)
+        canonical = "POST\n/\n\n{}\n{}\n{}".format(
+            "".join(f"{name}:{value}\n" for name, value in signed),
+            names,
+            hashlib.sha256(body).hexdigest(),
+        )
         scope = self._key.scope(date[:8])
         to_sign = (
             f"AWS4-HMAC-SHA256\n{date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
         )
-        signature = hmac.digest(
-            self._key(creds.secret_key, date[:8]), to_sign.encode(), "sha256"
-        ).hex()
-        headers = {
-            "Content-Type": CONTENT_TYPE,
-            "X-Amz-Date": date,
-            "X-Amz-Target": target,
-            "Authorization": (
-                f"AWS4-HMAC-SHA256 Credential={creds.access_key}/{scope}, "
-                f"SignedHeaders={signed}, Signature={signature}"
-            ),
-        }
-        if creds.token:
-            headers["X-Amz-Security-Token"] = creds.token
+        signature = hmac.digest(self._key(creds.secret_key, date[:8]), to_sign.encode(), "sha256")
+        del headers["Host"]  # urllib3 sends it
+        headers["Authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={creds.access_key}/{scope}, "
+            f"SignedHeaders={names}, Signature={signature.hex()}"
+        )
         return headers
 
     def _send(self, operation: str, body: bytes) -> tuple[int, bytes, str]:
