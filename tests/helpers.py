@@ -1,16 +1,58 @@
-"""Shared test helpers: API Gateway-shaped events and a recording management transport."""
+"""Shared test helpers: API Gateway-shaped events, a recording management transport, log
+capture, and the protocol's route keys."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import logging
 import threading
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
 FAR_FUTURE = 4102444800  # 2100-01-01
+
+# Protocol v1's route keys: what the manifest, the plan and the local gateway must all hold.
+PROTOCOL_ROUTES = frozenset(
+    {
+        "$connect",
+        "$disconnect",
+        "$default",
+        "joinRoom",
+        "leaveRoom",
+        "sendMessage",
+        "heartbeat",
+        "getPresence",
+    }
+)
+
+
+class Records(logging.Handler):
+    """Keeps every record a logger emits (at any level) for assertions."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def captured_logs(logger: str) -> Iterator[Records]:
+    handler = Records()
+    target = logging.getLogger(logger)
+    target.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        target.removeHandler(handler)
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from tests.functional.conftest import World
-from tests.helpers import moto_table_items, ws_event
+from tests.helpers import Records, captured_logs, moto_table_items, ws_event
 from wscore import dynamodb
 from wscore.dynamodb import FastDynamoDBClient
 
@@ -113,22 +113,10 @@ def faults(world: World) -> Iterator[Faults]:
     f.clear()
 
 
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
 def logs() -> Iterator[Records]:
-    handler = Records()
-    logger = logging.getLogger("wscore")
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
+    with captured_logs("wscore") as records:
+        yield records
 
 
 def _throttle(first: int = 1, last: int = 10**9) -> Callable[[int, dict[str, Any]], Any]:

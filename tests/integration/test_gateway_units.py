@@ -10,22 +10,14 @@ from local_gateway.config import ConfigError, GatewayConfig
 from local_gateway.filters import matches
 from local_gateway.manifest import load_manifest
 from local_gateway.server import policy_allows, select_route, stringify_context
+from tests.helpers import PROTOCOL_ROUTES
 
 ROUTES = load_manifest().routes
 TTL_FILTER = load_manifest().stream_filter
 
 
 def test_the_route_table_is_the_manifests() -> None:
-    assert set(ROUTES) == {
-        "$connect",
-        "$disconnect",
-        "$default",
-        "joinRoom",
-        "leaveRoom",
-        "sendMessage",
-        "heartbeat",
-        "getPresence",
-    }
+    assert set(ROUTES) == PROTOCOL_ROUTES
 
 
 @pytest.mark.parametrize(

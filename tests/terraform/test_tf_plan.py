@@ -9,19 +9,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from tests.helpers import PROTOCOL_ROUTES
+
 if TYPE_CHECKING:
     from conftest import DevPlan, Resource
-
-PROTOCOL_ROUTES = {
-    "$connect",
-    "$disconnect",
-    "$default",
-    "joinRoom",
-    "leaveRoom",
-    "sendMessage",
-    "heartbeat",
-    "getPresence",
-}
 
 
 def _statements(policy: str) -> list[dict[str, Any]]:

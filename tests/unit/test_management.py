@@ -18,6 +18,7 @@ from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.helpers import Records, captured_logs
 from wscore import management
 from wscore.broadcast import Broadcaster
 from wscore.management import (
@@ -52,22 +53,10 @@ class Scripted:
         return self._next()
 
 
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
 def logs() -> Iterator[Records]:
-    handler = Records()
-    logger = logging.getLogger("wscore.management")
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
+    with captured_logs("wscore.management") as records:
+        yield records
 
 
 def _client(
