@@ -22,6 +22,7 @@ import botocore.credentials
 import pytest
 from botocore.awsrequest import AWSRequest
 
+from tools.selfsigned import make_certificate
 from wscore.fast_transport import Credentials, FastTransport
 from wscore.management import Boto3Transport, ManagementClient, Outcome, RetryPolicy
 
@@ -359,41 +360,11 @@ def test_idle_connections_are_not_reused_after_idle_s(gateway: Gateway) -> None:
 
 
 def self_signed(tmp_path: Any) -> tuple[str, str]:
-    """A throwaway certificate for 127.0.0.1 (cryptography is a layer dependency)."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    """A throwaway certificate for 127.0.0.1, as (cert file, key file)."""
+    key_pem, cert_pem, _der = make_certificate()
     cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    cert_file.write_bytes(cert_pem)
+    key_file.write_bytes(key_pem)
     return str(cert_file), str(key_file)
 
 
