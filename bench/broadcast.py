@@ -71,8 +71,8 @@ def sender(impl: str, endpoint: str) -> Callable[[list[str]], object]:
 
         return loop
 
-    from wscore.broadcast import Broadcaster
-    from wscore.management import Boto3Transport, ManagementClient, management_client
+    from wscore.aws.management import Boto3Transport, ManagementClient, management_client
+    from wscore.delivery.broadcast import Broadcaster
 
     if impl == "boto3_threadpool":
         mc = ManagementClient(Boto3Transport(endpoint), endpoint)
@@ -136,7 +136,7 @@ def profile(impl: str, endpoint: str, members: int, out: str) -> None:
         ready.set()
 
     if impl == "project":
-        from wscore.fast_transport import event_loop
+        from wscore.aws.fast_transport import event_loop
 
         loop = event_loop()
         loop.call_soon_threadsafe(switch, True)

@@ -206,7 +206,8 @@ def emulated(counter: Counter) -> Iterator[dict[str, Any]]:
     }
     saved = {k: os.environ.get(k) for k in [*env, "FANOUT_THRESHOLD", "FANOUT_QUEUE_URL"]}
     os.environ.update(env)
-    from wscore import config, management, services
+    from wscore import config, services
+    from wscore.aws import management
 
     transport = CountingTransport(counter)
 

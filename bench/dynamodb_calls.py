@@ -3,7 +3,7 @@
 Each implementation runs in a fresh process against `bench.endpoint` (which answers every
 DynamoDB request with one fixed GetItem result, so only the client's own work is
 measured): `boto3` is `boto3.client("dynamodb")` as the handlers built it before, `project`
-is `wscore.dynamodb.FastDynamoDBClient`, what they build now. Reported: the time to build
+is `wscore.aws.dynamodb.FastDynamoDBClient`, what they build now. Reported: the time to build
 the client after `import boto3` (the part of a cold start the client adds), and the CPU
 time per GetItem over `calls` calls after a warm-up (median of `runs` processes).
 
@@ -31,7 +31,7 @@ def run_one(endpoint: str, impl: str, calls: int) -> dict[str, float]:
     if impl == "boto3":
         client: Any = boto3.client("dynamodb", endpoint_url=endpoint)
     else:
-        from wscore.dynamodb import FastDynamoDBClient
+        from wscore.aws.dynamodb import FastDynamoDBClient
 
         client = FastDynamoDBClient(endpoint, "eu-west-1")
     build_ms = (time.perf_counter() - start) * 1000

@@ -12,14 +12,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from wscore.auth import (
-    Authorizer,
-    AuthorizerRequest,
-    AuthRejectedError,
-    AuthSettings,
-    AuthUnavailableError,
-    Decision,
-)
+from wscore.auth.authorizer import Authorizer, AuthorizerRequest, Decision
+from wscore.auth.settings import AuthSettings
+from wscore.auth.verify import AuthRejectedError, AuthUnavailableError
 from wscore.errors import ConfigError
 from wscore.logs import get_logger
 

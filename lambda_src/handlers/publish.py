@@ -11,9 +11,9 @@ import json
 import time
 from typing import Any
 
+from wscore.delivery.publish import publish
 from wscore.errors import DomainError
 from wscore.logs import get_logger
-from wscore.publish import publish
 from wscore.services import services
 
 log = get_logger("handlers.publish")

@@ -17,8 +17,8 @@ from wscore.repository import Connection, Membership
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from wscore.broadcast import Broadcaster
     from wscore.config import Config
+    from wscore.delivery.broadcast import Broadcaster
     from wscore.events import Identity
     from wscore.repository import Repository
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from wscore.dynamodb import FastDynamoDBClient
+    from wscore.aws.dynamodb import FastDynamoDBClient
 
 Item = dict[str, Any]
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from wscore.config import Config
     from wscore.connections import Connections
-    from wscore.dispatch import Dispatcher
+    from wscore.delivery.dispatch import Dispatcher
     from wscore.events import Identity
     from wscore.repository import Connection, Repository
 

@@ -10,15 +10,15 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from wscore.broadcast import Broadcaster
+from wscore.aws.dynamodb import dynamodb_client
+from wscore.aws.management import ManagementClient, management_client
 from wscore.config import Config, get_config
 from wscore.connections import Connections
-from wscore.dispatch import Dispatcher
-from wscore.dynamodb import dynamodb_client
+from wscore.delivery.broadcast import Broadcaster
+from wscore.delivery.dispatch import Dispatcher
+from wscore.delivery.fanout import FanoutQueue
 from wscore.errors import ConfigError
-from wscore.fanout import FanoutQueue
 from wscore.logs import get_logger
-from wscore.management import ManagementClient, management_client
 from wscore.repository import Repository
 from wscore.rooms import Rooms
 

@@ -1,7 +1,7 @@
 """moto-backed fixtures: the real table and queues (from the manifest), fake @connections.
 
 Every test that uses `world` runs twice, once per DynamoDB client the handlers may build
-(`wscore.dynamodb`): `fast`, the production default, which speaks HTTP to a moto server in
+(`wscore.aws.dynamodb`): `fast`, the production default, which speaks HTTP to a moto server in
 this process (moto's decorators do not intercept it), and `boto3`, the fallback, which moto
 intercepts in-process. Both see the same moto state. A module that only needs the default
 overrides `dynamodb_transport`.
@@ -103,7 +103,8 @@ def dynamodb_transport(request: pytest.FixtureRequest) -> str:
 def world(
     monkeypatch: pytest.MonkeyPatch, dynamodb_transport: str, moto_server: str
 ) -> Iterator[World]:
-    from wscore import config, management, services
+    from wscore import config, services
+    from wscore.aws import management
 
     monkeypatch.setenv("DYNAMODB_TRANSPORT", dynamodb_transport)
     for key, value in {

@@ -12,8 +12,8 @@ import pytest
 from moto import mock_aws
 
 import authorizer
-from wscore import jwt_secret
-from wscore.jwt_secret import SecretProvider, SecretRef, SecretUnavailableError
+from wscore.auth import secrets as jwt_secret
+from wscore.auth.secrets import SecretProvider, SecretRef, SecretUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -18,8 +18,8 @@ from botocore.awsrequest import AWSResponse
 
 from tests.functional.conftest import World
 from tests.helpers import Records, captured_logs, moto_table_items, ws_event
-from wscore import dynamodb
-from wscore.dynamodb import FastDynamoDBClient
+from wscore.aws import dynamodb
+from wscore.aws.dynamodb import FastDynamoDBClient
 
 Injector = Callable[..., Any]
 

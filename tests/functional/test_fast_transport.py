@@ -23,8 +23,8 @@ import pytest
 from botocore.awsrequest import AWSRequest
 
 from tools.selfsigned import make_certificate
-from wscore.fast_transport import Credentials, FastTransport
-from wscore.management import Boto3Transport, ManagementClient, Outcome, RetryPolicy
+from wscore.aws.fast_transport import Credentials, FastTransport
+from wscore.aws.management import Boto3Transport, ManagementClient, Outcome, RetryPolicy
 
 CREDS = Credentials("AKIDLOCAL", "local/secret+key", "session-token")
 DROP = -1  # close the connection without answering

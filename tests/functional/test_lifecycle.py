@@ -198,7 +198,7 @@ def test_handlers_build_the_dynamodb_client_under_test(
     from botocore.client import BaseClient
 
     from wscore import services
-    from wscore.dynamodb import FastDynamoDBClient
+    from wscore.aws.dynamodb import FastDynamoDBClient
 
     world.connect("c1")
     client = services.services().repo._db

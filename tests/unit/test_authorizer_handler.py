@@ -17,13 +17,10 @@ import pytest
 
 import authorizer
 from tools import devtoken
-from wscore.auth import (
-    MAX_TOKEN_BYTES,
-    Authorizer,
-    AuthorizerRequest,
-    AuthSettings,
-    ConfigError,
-)
+from wscore.auth.authorizer import Authorizer, AuthorizerRequest
+from wscore.auth.settings import AuthSettings
+from wscore.auth.verify import MAX_TOKEN_BYTES
+from wscore.errors import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Any
 import jwt
 import pytest
 
-from wscore.jwks import DEFAULT_TIMEOUT_S, JwksKeyResolver, JwksUnavailableError, UnknownKeyError
+from wscore.auth.jwks import (
+    DEFAULT_TIMEOUT_S,
+    JwksKeyResolver,
+    JwksUnavailableError,
+    UnknownKeyError,
+)
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import rsa

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tools import devtoken
-from wscore.auth import AuthSettings
+from wscore.auth.settings import AuthSettings
 from wscore.errors import ConfigError
 
 SM_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ws/jwt-AbCdEf"

@@ -18,18 +18,18 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wscore.auth import (
+from wscore.auth.jwks import JwksKeyResolver
+from wscore.auth.secrets import StaticSecretProvider
+from wscore.auth.settings import AuthSettings
+from wscore.auth.verify import (
     MAX_TOKEN_BYTES,
     AuthRejectedError,
-    AuthSettings,
     AuthUnavailableError,
     JwksKeyProvider,
     SecretKeyProvider,
     TokenVerifier,
 )
 from wscore.events import Identity
-from wscore.jwks import JwksKeyResolver
-from wscore.jwt_secret import StaticSecretProvider
 
 ISS = "https://issuer.example"
 AUD = "ws-api"

@@ -21,10 +21,10 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, HTTPClientError
 from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 
-from wscore import dynamodb
-from wscore.dynamodb import FastDynamoDBClient, dynamodb_client, endpoint_for
+from wscore.aws import dynamodb
+from wscore.aws.dynamodb import FastDynamoDBClient, dynamodb_client, endpoint_for
+from wscore.aws.sigv4 import Credentials
 from wscore.errors import ConfigError
-from wscore.sigv4 import Credentials
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

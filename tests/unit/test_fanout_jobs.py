@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wscore.errors import InvalidRequest
-from wscore.fanout import (
+from wscore.delivery.fanout import (
     MAX_ATTEMPTS,
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
@@ -19,6 +18,7 @@ from wscore.fanout import (
     FanoutQueue,
     split_jobs,
 )
+from wscore.errors import InvalidRequest
 from wscore.protocol import MAX_FRAME_BYTES, encode, message_event
 
 ENDPOINT = "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"

@@ -13,9 +13,8 @@ import botocore.credentials
 import pytest
 from botocore.awsrequest import AWSRequest, AWSResponse
 
-from wscore import management
-from wscore.errors import ConfigError
-from wscore.fast_transport import (
+from wscore.aws import management
+from wscore.aws.fast_transport import (
     Credentials,
     FastTransport,
     SigV4Signer,
@@ -23,7 +22,8 @@ from wscore.fast_transport import (
     connection_path,
     region_for,
 )
-from wscore.management import ManagementClient, Outcome, RetryPolicy
+from wscore.aws.management import ManagementClient, Outcome, RetryPolicy
+from wscore.errors import ConfigError
 
 AMZ_DATE = "20261128T053012Z"
 
@@ -139,7 +139,7 @@ def test_region_from_host_or_environment() -> None:
 
 
 def test_session_credentials_come_from_the_boto3_chain(monkeypatch: pytest.MonkeyPatch) -> None:
-    from wscore.fast_transport import session_credentials
+    from wscore.aws.fast_transport import session_credentials
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-env")

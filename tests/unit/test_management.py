@@ -19,9 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.helpers import Records, captured_logs
-from wscore import management
-from wscore.broadcast import Broadcaster
-from wscore.management import (
+from wscore.aws import management
+from wscore.aws.management import (
     Boto3Transport,
     ManagementClient,
     Outcome,
@@ -29,6 +28,7 @@ from wscore.management import (
     management_client,
     reset_clients,
 )
+from wscore.delivery.broadcast import Broadcaster
 
 ENDPOINT = "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
 
@@ -55,7 +55,7 @@ class Scripted:
 
 @pytest.fixture
 def logs() -> Iterator[Records]:
-    with captured_logs("wscore.management") as records:
+    with captured_logs("wscore.aws.management") as records:
         yield records
 
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from wscore.delivery.fanout import MAX_ATTEMPTS, FanoutJob, split_jobs
 from wscore.errors import InvalidRequest
-from wscore.fanout import MAX_ATTEMPTS, FanoutJob, split_jobs
 
 if TYPE_CHECKING:
-    from wscore.broadcast import Broadcaster, DeliveryReport
     from wscore.config import Config
     from wscore.connections import Connections
-    from wscore.fanout import FanoutQueue
+    from wscore.delivery.broadcast import Broadcaster, DeliveryReport
+    from wscore.delivery.fanout import FanoutQueue
 
 
 class Dispatcher:

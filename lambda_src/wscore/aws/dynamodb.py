@@ -39,13 +39,13 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from wscore.aws.sigv4 import SigningKey, amz_date, session_credentials
 from wscore.errors import ConfigError
-from wscore.sigv4 import SigningKey, amz_date, session_credentials
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from wscore.sigv4 import Credentials, CredentialsProvider
+    from wscore.aws.sigv4 import Credentials, CredentialsProvider
 
 SERVICE = "dynamodb"
 TARGET_PREFIX = "DynamoDB_20120810."

@@ -10,15 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from wscore.aws.management import Outcome
 from wscore.logs import get_logger, metric
-from wscore.management import Outcome
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from wscore.management import ManagementClient
+    from wscore.aws.management import ManagementClient
 
-log = get_logger("wscore.broadcast")
+log = get_logger("wscore.delivery.broadcast")
 
 
 @dataclass(slots=True)

@@ -34,14 +34,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from wscore.errors import ConfigError
-from wscore.sigv4 import (
+from wscore.aws.sigv4 import (
     Credentials,
     CredentialsProvider,
     SigningKey,
     amz_date,
     session_credentials,
 )
+from wscore.errors import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
 
-log = get_logger("wscore.management")
+log = get_logger("wscore.aws.management")
 
 NETWORK_ERROR = 0
 
@@ -247,7 +247,7 @@ def default_transport(endpoint: str) -> Transport:
         raise ConfigError(f"MANAGEMENT_TRANSPORT must be fast or boto3, got {choice!r}")
     if choice == "boto3":
         return Boto3Transport(endpoint, env_int(os.environ, "MANAGEMENT_CONCURRENCY", 32, 1, 256))
-    from wscore.fast_transport import FastTransport
+    from wscore.aws.fast_transport import FastTransport
 
     return FastTransport(endpoint, env_int(os.environ, "MANAGEMENT_CONCURRENCY", 64, 1, 256))
 
