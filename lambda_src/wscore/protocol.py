@@ -22,7 +22,7 @@ ACTIONS = ("joinRoom", "leaveRoom", "sendMessage", "heartbeat", "getPresence")
 ROOM_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 MAX_REQUEST_ID_CHARS = 128
 # API Gateway's message limit; an outgoing frame above it cannot be delivered.
-MAX_FRAME_BYTES = 128 * 1024
+MAX_MESSAGE_BYTES = 128 * 1024
 
 Frame = dict[str, Any]
 

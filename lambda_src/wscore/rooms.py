@@ -7,7 +7,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from wscore.errors import Forbidden, NotMember, PayloadTooLarge
-from wscore.protocol import MAX_FRAME_BYTES, encode, iso_now, message_event, presence_event
+from wscore.protocol import MAX_MESSAGE_BYTES, encode, iso_now, message_event, presence_event
 from wscore.repository import Membership
 
 if TYPE_CHECKING:
@@ -117,8 +117,8 @@ class Rooms:
             raise NotMember(f"join room {room_id!r} before sending to it")
         message_id = uuid.uuid4().hex
         frame = encode(message_event(room_id, message_id, identity.user_id, data, iso_now(now)))
-        if len(frame.encode()) > MAX_FRAME_BYTES:
-            raise PayloadTooLarge(f"the message exceeds {MAX_FRAME_BYTES // 1024} KB once framed")
+        if len(frame.encode()) > MAX_MESSAGE_BYTES:
+            raise PayloadTooLarge(f"the message exceeds {MAX_MESSAGE_BYTES // 1024} KB once framed")
         targets = [
             m.connection_id
             for m in self._repo.room_members(tenant, room_id, int(now))

@@ -12,14 +12,14 @@ from hypothesis import strategies as st
 from wscore.delivery.fanout import (
     MAX_ATTEMPTS,
     MAX_BATCH_BYTES,
-    MAX_MESSAGE_BYTES,
+    MAX_JOB_BYTES,
     MAX_RECIPIENTS_PER_JOB,
     FanoutJob,
     FanoutQueue,
     split_jobs,
 )
 from wscore.errors import InvalidRequest
-from wscore.protocol import MAX_FRAME_BYTES, encode, message_event
+from wscore.protocol import MAX_MESSAGE_BYTES, encode, message_event
 
 ENDPOINT = "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
 SQS_LIMIT = 256 * 1024
@@ -31,10 +31,10 @@ def _frame(data: Any) -> str:
 
 def _largest(char: str) -> str:
     """The largest frame a client can make from one repeated character (<= 128 KB)."""
-    lo, hi = 0, MAX_FRAME_BYTES
+    lo, hi = 0, MAX_MESSAGE_BYTES
     while lo < hi:  # binary search the longest data string that still fits
         mid = (lo + hi + 1) // 2
-        if len(_frame(char * mid).encode()) <= MAX_FRAME_BYTES:
+        if len(_frame(char * mid).encode()) <= MAX_MESSAGE_BYTES:
             lo = mid
         else:
             hi = mid - 1
@@ -58,10 +58,10 @@ def test_split_jobs_keeps_every_body_under_the_limit(name: str, id_len: int) -> 
     recipients = [f"{i:0{id_len}d}" for i in range(3000)]
     jobs = split_jobs(ENDPOINT, frame, recipients, "message")
     sizes = [len(job.to_body().encode()) for job in jobs]
-    assert max(sizes) < MAX_MESSAGE_BYTES < SQS_LIMIT
+    assert max(sizes) < MAX_JOB_BYTES < SQS_LIMIT
     assert all(0 < len(job.recipients) <= MAX_RECIPIENTS_PER_JOB for job in jobs)
     assert [r for job in jobs for r in job.recipients] == recipients  # each once, in order
-    budget = MAX_MESSAGE_BYTES - len(frame.encode()) - 512
+    budget = MAX_JOB_BYTES - len(frame.encode()) - 512
     by_size = 3000 * (id_len + 3) // budget + 1
     assert len(jobs) <= max(by_size, -(-3000 // MAX_RECIPIENTS_PER_JOB)) + 1  # jobs stay full
 

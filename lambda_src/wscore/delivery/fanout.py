@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 JOB_VERSION = 1
-MAX_MESSAGE_BYTES = 200 * 1024  # SQS allows 256 KB per message and per batch call
+MAX_JOB_BYTES = 200 * 1024  # SQS allows 256 KB per message and per batch call
 MAX_BATCH_BYTES = 250 * 1024
 MAX_RECIPIENTS_PER_JOB = 1000
 MAX_ATTEMPTS = 4
@@ -108,7 +108,7 @@ def split_jobs(
     size = overhead
     for cid in recipients:
         cost = len(cid.encode()) + 3
-        if chunk and (size + cost > MAX_MESSAGE_BYTES or len(chunk) >= MAX_RECIPIENTS_PER_JOB):
+        if chunk and (size + cost > MAX_JOB_BYTES or len(chunk) >= MAX_RECIPIENTS_PER_JOB):
             jobs.append(FanoutJob(endpoint, frame, tuple(chunk), kind, attempt))
             chunk, size = [], overhead
         chunk.append(cid)

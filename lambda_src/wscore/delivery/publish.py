@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wscore.errors import InvalidRequest, PayloadTooLarge
-from wscore.protocol import MAX_FRAME_BYTES, ROOM_ID_RE, encode, publish_event
+from wscore.protocol import MAX_MESSAGE_BYTES, ROOM_ID_RE, encode, publish_event
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -73,8 +73,8 @@ def publish(svc: Services, payload: Mapping[str, Any] | Any, now: int) -> dict[s
         frame = encode(publish_event(request.target, request.event, request.data))
     except ValueError:  # NaN/Infinity: Python's json accepted them from the caller
         raise InvalidRequest("data must be JSON: NaN and Infinity are not allowed") from None
-    if len(frame.encode()) > MAX_FRAME_BYTES:
-        raise PayloadTooLarge(f"the event exceeds {MAX_FRAME_BYTES // 1024} KB once framed")
+    if len(frame.encode()) > MAX_MESSAGE_BYTES:
+        raise PayloadTooLarge(f"the event exceeds {MAX_MESSAGE_BYTES // 1024} KB once framed")
     repo, tenant = svc.repo, request.tenant_id
     if "roomId" in request.target:
         targets = [
