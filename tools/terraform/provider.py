@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 SCHEMA_FILE = Path(__file__).with_name("aws_schema.json")
 PROVIDER_ADDR = "registry.terraform.io/hashicorp/aws"
 DEFAULT_REGION = "us-east-1"
-LOG = logging.getLogger("tf-aws-standin")
 
 _NESTING = {
     "single": pb.Schema.NestedBlock.SINGLE,
