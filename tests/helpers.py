@@ -12,25 +12,16 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wscore.protocol import ROUTE_KEYS
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
 FAR_FUTURE = 4102444800  # 2100-01-01
 
-# Protocol v1's route keys: what the manifest, the plan and the local gateway must all hold.
-PROTOCOL_ROUTES = frozenset(
-    {
-        "$connect",
-        "$disconnect",
-        "$default",
-        "joinRoom",
-        "leaveRoom",
-        "sendMessage",
-        "heartbeat",
-        "getPresence",
-    }
-)
+# The protocol's route keys: what the manifest, the plan and the local gateway must all hold.
+PROTOCOL_ROUTES = ROUTE_KEYS
 
 
 class Records(logging.Handler):

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wscore.edge import handle_action
-from wscore.protocol import room_id
+from wscore.protocol import Action, room_id
 from wscore.services import services
 
 if TYPE_CHECKING:
     from wscore.edge import ActionContext
 
+ACTION = Action.GET_PRESENCE
 services()
 
 
@@ -26,4 +27,4 @@ def _presence(ctx: ActionContext) -> dict[str, Any]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle_action(event, "getPresence", _presence)
+    return handle_action(event, ACTION, _presence)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wscore.edge import handle_action
-from wscore.protocol import iso_now
+from wscore.protocol import Action, iso_now
 from wscore.services import services
 
 if TYPE_CHECKING:
     from wscore.edge import ActionContext
 
+ACTION = Action.HEARTBEAT
 services()
 
 
@@ -20,4 +21,4 @@ def _heartbeat(ctx: ActionContext) -> dict[str, Any]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle_action(event, "heartbeat", _heartbeat)
+    return handle_action(event, ACTION, _heartbeat)

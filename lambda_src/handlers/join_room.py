@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wscore.edge import handle_action
-from wscore.protocol import room_id
+from wscore.protocol import Action, room_id
 from wscore.services import services
 
 if TYPE_CHECKING:
     from wscore.edge import ActionContext
 
+ACTION = Action.JOIN_ROOM
 services()
 
 
 def _join(ctx: ActionContext) -> dict[str, Any]:
     room = room_id(ctx.request.fields)
-    assert room is not None
     users, truncated = ctx.svc.rooms.join(
         ctx.connection, ctx.identity, room, ctx.endpoint, int(ctx.now)
     )
@@ -27,4 +27,4 @@ def _join(ctx: ActionContext) -> dict[str, Any]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle_action(event, "joinRoom", _join)
+    return handle_action(event, ACTION, _join)

@@ -6,18 +6,18 @@ from typing import TYPE_CHECKING, Any
 
 from wscore.edge import handle_action
 from wscore.errors import InvalidRequest
-from wscore.protocol import room_id
+from wscore.protocol import Action, room_id
 from wscore.services import services
 
 if TYPE_CHECKING:
     from wscore.edge import ActionContext
 
+ACTION = Action.SEND_MESSAGE
 services()
 
 
 def _send(ctx: ActionContext) -> dict[str, Any]:
     room = room_id(ctx.request.fields)
-    assert room is not None
     if "data" not in ctx.request.fields:
         raise InvalidRequest("data is required (any JSON value)")
     data = ctx.request.fields["data"]
@@ -28,4 +28,4 @@ def _send(ctx: ActionContext) -> dict[str, Any]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle_action(event, "sendMessage", _send)
+    return handle_action(event, ACTION, _send)

@@ -42,8 +42,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             continue
         try:
             endpoint = svc.config.management_endpoint or conn.endpoint
-            svc.connections.cleanup([conn.connection_id], endpoint, int(time.time()))
-            svc.management_for(endpoint).delete(conn.connection_id)
+            svc.connections.close(conn.connection_id, endpoint, int(time.time()))
         except Exception:
             log.exception("cleanup failed", extra={"connectionId": conn.connection_id})
             sequence = (record.get("dynamodb") or {}).get("SequenceNumber", "")

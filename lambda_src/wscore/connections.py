@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from wscore.config import Config
-    from wscore.delivery.broadcast import Broadcaster
+    from wscore.delivery.dispatch import Dispatcher
     from wscore.events import Identity
     from wscore.repository import Repository
 
@@ -26,10 +26,10 @@ if TYPE_CHECKING:
 class Connections:
     """Lifecycle operations on connection items and their memberships."""
 
-    def __init__(self, config: Config, repo: Repository, broadcaster: Broadcaster) -> None:
+    def __init__(self, config: Config, repo: Repository, dispatch: Dispatcher) -> None:
         self._config = config
         self._repo = repo
-        self._broadcaster = broadcaster
+        self._dispatch = dispatch
 
     def expiry(self, now: int, cap_at: int) -> int:
         """A connection's next expiry: the idle lifetime, never past the 2 h cap."""
@@ -114,7 +114,13 @@ class Connections:
             ]
             if any(o.user_id == m.user_id for o in others):
                 continue  # the user is still in the room through another connection
-            frame = encode(presence_event(m.room_id, "leave", m.user_id)).encode()
+            frame = encode(presence_event(m.room_id, "leave", m.user_id))
             targets = [o.connection_id for o in others]
-            gone.extend(self._broadcaster.deliver(endpoint, targets, frame, kind="presence").gone)
+            report = self._dispatch.deliver(endpoint, targets, frame, "presence", now, prune=False)
+            gone.extend(report.gone)
         return gone
+
+    def close(self, connection_id: str, endpoint: str, now: int, frame: str | None = None) -> None:
+        """Close a socket the server gives up on (with a last frame saying why) and clean up."""
+        self._dispatch.close(endpoint, connection_id, frame)
+        self.cleanup([connection_id], endpoint, now)

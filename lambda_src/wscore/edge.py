@@ -53,11 +53,7 @@ def reply(frame: Frame) -> Response:
 
 def _close(svc: Services, event: WebSocketEvent, frame: Frame, now: int) -> Response:
     """Tell the client why, close the socket, and clean up after it."""
-    endpoint = svc.endpoint(event)
-    management = svc.management_for(endpoint)
-    management.post(event.connection_id, encode(frame).encode())
-    management.delete(event.connection_id)
-    svc.connections.cleanup([event.connection_id], endpoint, now)
+    svc.connections.close(event.connection_id, svc.endpoint(event), now, encode(frame))
     return {"statusCode": 200}
 
 

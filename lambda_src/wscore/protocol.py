@@ -11,14 +11,29 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from wscore.errors import ErrorCode, InvalidJson, InvalidRequest, UnknownAction
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-ACTIONS = ("joinRoom", "leaveRoom", "sendMessage", "heartbeat", "getPresence")
+
+class Action(StrEnum):
+    """The client actions: route keys of the API (manifest.json) and names in every frame."""
+
+    JOIN_ROOM = "joinRoom"
+    LEAVE_ROOM = "leaveRoom"
+    SEND_MESSAGE = "sendMessage"
+    HEARTBEAT = "heartbeat"
+    GET_PRESENCE = "getPresence"
+
+
+ACTIONS: tuple[str, ...] = tuple(Action)
+# API Gateway's own routes, which every WebSocket API of this module has besides ACTIONS.
+SYSTEM_ROUTES = ("$connect", "$disconnect", "$default")
+ROUTE_KEYS = frozenset({*SYSTEM_ROUTES, *ACTIONS})
 ROOM_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 MAX_REQUEST_ID_CHARS = 128
 # API Gateway's message limit; an outgoing frame above it cannot be delivered.
@@ -120,8 +135,16 @@ def unknown_action_message(action: object) -> str:
     return f"{prefix}; valid actions: {', '.join(ACTIONS)}"
 
 
+@overload
+def room_id(fields: Mapping[str, Any], *, required: Literal[True] = ...) -> str: ...
+
+
+@overload
+def room_id(fields: Mapping[str, Any], *, required: Literal[False]) -> str | None: ...
+
+
 def room_id(fields: Mapping[str, Any], *, required: bool = True) -> str | None:
-    """Validate the roomId field: 1-128 chars of [A-Za-z0-9_.:-]."""
+    """Validate the roomId field: 1-128 chars of [A-Za-z0-9_.:-]; None only if optional."""
     value = fields.get("roomId")
     if value is None and not required:
         return None

@@ -34,11 +34,9 @@ log = get_logger("wscore.services")
 class Services:
     config: Config
     repo: Repository
-    broadcaster: Broadcaster
     connections: Connections
     rooms: Rooms
     dispatch: Dispatcher
-    management_for: Callable[[str], ManagementClient]
 
     def endpoint(self, event: WebSocketEvent | None = None) -> str:
         """The @connections endpoint: MANAGEMENT_ENDPOINT, else the event's own."""
@@ -56,14 +54,13 @@ def build_services(
     management_for: Callable[[str], ManagementClient] | None = None,
 ) -> Services:
     """Wire the services from clients (used by `services()` and by tests)."""
-    management_for = management_for or management_client
     repo = Repository(dynamodb, config.table_name)
-    broadcaster = Broadcaster(management_for)
-    connections = Connections(config, repo, broadcaster)
     fanout = FanoutQueue(sqs, config.fanout_queue_url) if sqs and config.fanout_queue_url else None
-    dispatch = Dispatcher(config, broadcaster, connections, fanout)
+    dispatch = Dispatcher(config, Broadcaster(management_for or management_client), fanout)
+    connections = Connections(config, repo, dispatch)
+    dispatch.on_gone = connections.cleanup  # gone targets are cleaned up like a disconnect
     rooms = Rooms(config, repo, connections, dispatch)
-    return Services(config, repo, broadcaster, connections, rooms, dispatch, management_for)
+    return Services(config, repo, connections, rooms, dispatch)
 
 
 class LazyClient:

@@ -244,3 +244,27 @@ def test_publish_from_sqs_reports_bad_records(world: World) -> None:
     )
     assert out == {"batchItemFailures": [{"itemIdentifier": "2"}]}
     assert len(world.transport.frames("a1", "event")) == 1
+
+
+def test_presence_leave_of_a_large_room_goes_through_the_fanout_queue(world: World) -> None:
+    """Every delivery takes the dispatcher: a leave in a room above the threshold is queued
+    like a message (it used to bypass the dispatcher and post to every member inline)."""
+    cids = _big_room(world, 8)
+    world.act("m7", {"action": "leaveRoom", "roomId": "big"})
+    assert all(world.transport.frames(cid, "presence") == [] for cid in cids[:7])
+    records = _sqs_records(world)
+    assert [json.loads(r["body"])["kind"] for r in records] == ["presence"]
+    assert world.call("fanout_worker", {"Records": records}) == {"batchItemFailures": []}
+    for cid in cids[:7]:
+        (leave,) = world.transport.frames(cid, "presence")
+        assert leave == {"type": "presence", "roomId": "big", "event": "leave", "userId": "user7"}
+
+
+def test_disconnect_from_a_large_room_announces_through_the_queue(world: World) -> None:
+    cids = _big_room(world, 8)
+    world.disconnect("m3")
+    assert all(world.transport.frames(cid, "presence") == [] for cid in cids)
+    records = _sqs_records(world)
+    assert world.call("fanout_worker", {"Records": records}) == {"batchItemFailures": []}
+    got = {cid: world.transport.frames(cid, "presence") for cid in cids if cid != "m3"}
+    assert all([f["event"] for f in frames] == ["leave"] for frames in got.values())

@@ -1,8 +1,8 @@
-"""The broadcast engine: every delivery path (rooms, presence, fan-out worker, publish).
+"""The direct path: one encoded frame posted to many connections, every outcome counted.
 
-It posts one encoded frame to many connections concurrently through one shared management
-client, and reports which targets are gone so the caller prunes exactly those (never the
-sender). It does not prune itself, so cleanup can reuse it without recursion.
+It posts through the container's @connections client for the endpoint and reports which
+targets are gone, so that the dispatcher prunes exactly those (never the sender). It does
+not prune itself: the dispatcher decides, so cleanup can announce without recursion.
 """
 
 from __future__ import annotations
@@ -23,25 +23,24 @@ log = get_logger("wscore.delivery.broadcast")
 
 @dataclass(slots=True)
 class DeliveryReport:
-    """What happened to one frame sent to a set of connections."""
+    """What happened to one frame sent to a set of connections.
+
+    A delivery handed to the fan-out queue has only `queued_jobs`: the worker reports the
+    per-recipient outcomes later, in its own metrics.
+    """
 
     delivered: int = 0
     gone: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     too_large: int = 0
-
-    def merge(self, other: DeliveryReport) -> None:
-        self.delivered += other.delivered
-        self.gone.extend(other.gone)
-        self.failed.extend(other.failed)
-        self.too_large += other.too_large
+    queued_jobs: int = 0
 
 
 class Broadcaster:
     """Sends frames to connections and accounts for every outcome."""
 
     def __init__(self, management_for: Callable[[str], ManagementClient]) -> None:
-        self._management_for = management_for
+        self.management_for = management_for
 
     def deliver(
         self, endpoint: str, connection_ids: Iterable[str], data: bytes, *, kind: str
@@ -51,7 +50,7 @@ class Broadcaster:
         report = DeliveryReport()
         if not ids:
             return report
-        outcomes = self._management_for(endpoint).post_many(ids, data)
+        outcomes = self.management_for(endpoint).post_many(ids, data)
         for cid, outcome in outcomes.items():
             if outcome is Outcome.DELIVERED:
                 report.delivered += 1

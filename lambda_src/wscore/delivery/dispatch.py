@@ -1,57 +1,70 @@
-"""Choosing the delivery path (direct or SQS fan-out) and running fan-out jobs.
+"""The single entry to delivery: direct posts or SQS fan-out, and pruning of gone targets.
 
-Every delivery goes through here, so the threshold, pruning and retry rules are the same
-for room messages, presence events and server-side publish.
+Room messages, presence announcements, server-side publish, fan-out jobs and the closing
+of a connection all go through the `Dispatcher`, so the threshold, the pruning and the
+retry rules are the same for every frame the platform sends.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from wscore.delivery.broadcast import DeliveryReport
 from wscore.delivery.fanout import MAX_ATTEMPTS, FanoutJob, split_jobs
 from wscore.errors import InvalidRequest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from wscore.config import Config
-    from wscore.connections import Connections
-    from wscore.delivery.broadcast import Broadcaster, DeliveryReport
+    from wscore.delivery.broadcast import Broadcaster
     from wscore.delivery.fanout import FanoutQueue
+
+    OnGone = Callable[[list[str], str, int], object]
 
 
 class Dispatcher:
     """Delivers a frame to a target list, directly or through the fan-out queue."""
 
     def __init__(
-        self,
-        config: Config,
-        broadcaster: Broadcaster,
-        connections: Connections,
-        fanout: FanoutQueue | None,
+        self, config: Config, broadcaster: Broadcaster, fanout: FanoutQueue | None
     ) -> None:
         self._config = config
         self._broadcaster = broadcaster
-        self._connections = connections
         self._fanout = fanout
+        # Cleanup of gone targets (Connections.cleanup), wired by the service graph: cleanup
+        # itself announces presence through this dispatcher.
+        self.on_gone: OnGone | None = None
 
     def deliver(
-        self, endpoint: str, targets: list[str], frame: str, kind: str, now: int
-    ) -> DeliveryReport | int:
-        """Direct delivery (returns the report) or enqueued jobs (returns their count).
+        self,
+        endpoint: str,
+        targets: Sequence[str],
+        frame: str,
+        kind: str,
+        now: int,
+        *,
+        prune: bool = True,
+    ) -> DeliveryReport:
+        """Deliver now, or enqueue fan-out jobs above the threshold (`queued_jobs`).
 
-        Above the threshold the caller is answered at once and the worker delivers.
-        Gone connections found on the direct path are pruned here.
+        With `prune` (the default) the targets found gone are cleaned up here; cleanup
+        passes False and handles the `gone` list itself, so that one loop bounds the work.
         """
         if len(targets) > self._config.fanout_threshold and self._fanout is not None:
-            return self._fanout.enqueue(split_jobs(endpoint, frame, targets, kind))
-        return self.deliver_now(endpoint, targets, frame, kind, now)
-
-    def deliver_now(
-        self, endpoint: str, targets: list[str] | tuple[str, ...], frame: str, kind: str, now: int
-    ) -> DeliveryReport:
+            jobs = split_jobs(endpoint, frame, list(targets), kind)
+            return DeliveryReport(queued_jobs=self._fanout.enqueue(jobs))
         report = self._broadcaster.deliver(endpoint, targets, frame.encode(), kind=kind)
-        if report.gone:
-            self._connections.cleanup(report.gone, endpoint, now)
+        if prune and report.gone and self.on_gone is not None:
+            self.on_gone(report.gone, endpoint, now)
         return report
+
+    def close(self, endpoint: str, connection_id: str, frame: str | None = None) -> None:
+        """Send a last frame (the reason), then close the socket (idempotent if gone)."""
+        management = self._broadcaster.management_for(endpoint)
+        if frame is not None:
+            management.post(connection_id, frame.encode())
+        management.delete(connection_id)
 
     def run_job(self, body: str, now: int) -> DeliveryReport:
         """Deliver one fan-out job; re-enqueue only the recipients that failed.
@@ -63,7 +76,11 @@ class Dispatcher:
         expected = self._config.management_endpoint
         if expected and job.endpoint != expected:
             raise InvalidRequest("fan-out job targets an endpoint this worker does not serve")
-        report = self.deliver_now(job.endpoint, job.recipients, job.frame, job.kind, now)
+        report = self._broadcaster.deliver(
+            job.endpoint, job.recipients, job.frame.encode(), kind=job.kind
+        )
+        if report.gone and self.on_gone is not None:
+            self.on_gone(report.gone, job.endpoint, now)
         if report.failed:
             if job.attempt + 1 >= MAX_ATTEMPTS or self._fanout is None:
                 raise RuntimeError(f"{len(report.failed)} recipients still failing")

@@ -86,13 +86,13 @@ def publish(svc: Services, payload: Mapping[str, Any] | Any, now: int) -> dict[s
         ]
     else:
         targets = [c.connection_id for c in repo.tenant_connections(tenant, now)]
-    result = svc.dispatch.deliver(svc.endpoint(), targets, frame, "event", now)
-    if isinstance(result, int):
-        return {"ok": True, "targets": len(targets), "queuedJobs": result}
+    report = svc.dispatch.deliver(svc.endpoint(), targets, frame, "event", now)
+    if report.queued_jobs:
+        return {"ok": True, "targets": len(targets), "queuedJobs": report.queued_jobs}
     return {
         "ok": True,
         "targets": len(targets),
-        "delivered": result.delivered,
-        "pruned": len(result.gone),
-        "failed": len(result.failed),
+        "delivered": report.delivered,
+        "pruned": len(report.gone),
+        "failed": len(report.failed),
     }
