@@ -69,17 +69,11 @@ class WebSocketEvent:
     """A $connect, $disconnect or message event from an API Gateway WebSocket API."""
 
     event_type: EventType
-    route_key: str
     connection_id: str
     domain_name: str
     stage: str
-    request_id: str
-    connected_at_ms: int
-    request_time_ms: int
     body: str | None
-    is_base64: bool
     authorizer: Mapping[str, Any] | None
-    source_ip: str | None
     disconnect_status_code: int | None = None
     disconnect_reason: str | None = None
 
@@ -89,21 +83,14 @@ class WebSocketEvent:
         event_type = rc.get("eventType")
         if event_type not in ("CONNECT", "MESSAGE", "DISCONNECT"):
             raise ValueError(f"not an API Gateway WebSocket event (eventType={event_type!r})")
-        identity = rc.get("identity") or {}
         status = rc.get("disconnectStatusCode")
         return cls(
             event_type=event_type,
-            route_key=str(rc.get("routeKey", "")),
             connection_id=str(rc["connectionId"]),
             domain_name=str(rc.get("domainName", "")),
             stage=str(rc.get("stage", "")),
-            request_id=str(rc.get("requestId", "")),
-            connected_at_ms=int(rc.get("connectedAt") or 0),
-            request_time_ms=int(rc.get("requestTimeEpoch") or 0),
             body=event.get("body"),
-            is_base64=bool(event.get("isBase64Encoded", False)),
             authorizer=rc.get("authorizer"),
-            source_ip=identity.get("sourceIp"),
             disconnect_status_code=int(status) if status is not None else None,
             disconnect_reason=rc.get("disconnectReason"),
         )

@@ -35,6 +35,13 @@ ACTIONS: tuple[str, ...] = tuple(Action)
 SYSTEM_ROUTES = ("$connect", "$disconnect", "$default")
 ROUTE_KEYS = frozenset({*SYSTEM_ROUTES, *ACTIONS})
 ROOM_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+# Event names of server-side publish follow the room id rule.
+EVENT_NAME_RE = ROOM_ID_RE
+# Tenant and user ids (from the token, or named by a backend that publishes) end up inside
+# `USER#{tenant}#{user}`-style keys and the `tenant/user` principal: `#`, `/`, `,`,
+# whitespace and non-ASCII are refused so that they can never split a key.
+ID_RE = re.compile(r"[A-Za-z0-9._:@|+=~-]{1,128}")
+ID_RULE = "1-128 characters of A-Z a-z 0-9 . _ : @ | + = ~ -"
 MAX_REQUEST_ID_CHARS = 128
 # API Gateway's message limit; an outgoing frame above it cannot be delivered.
 MAX_MESSAGE_BYTES = 128 * 1024

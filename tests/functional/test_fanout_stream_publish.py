@@ -6,6 +6,8 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from tests.functional.conftest import World
 
 
@@ -228,6 +230,18 @@ def test_publish_rejects_invalid_payloads_and_delivers_nothing(world: World) -> 
         }
         assert out["error"]["message"]
     assert world.transport.calls == 0
+
+
+@pytest.mark.parametrize("bad_id", ["bad tenant!", "a/b", "a#b", "a,b", "é", "x" * 129, ""])
+def test_publish_ids_follow_the_authorizers_rule(world: World, bad_id: str) -> None:
+    """One rule for tenant and user ids: a backend cannot name an id no token can carry."""
+    for payload in (
+        {"tenantId": bad_id, "target": {"tenant": True}, "event": "e", "data": 1},
+        {"tenantId": "acme", "target": {"userId": bad_id}, "event": "e", "data": 1},
+    ):
+        out = world.call("publish", payload)
+        assert out["ok"] is False and out["error"]["code"] == "invalid_request"
+        assert "A-Z a-z 0-9" in out["error"]["message"]
 
 
 def test_publish_from_sqs_reports_bad_records(world: World) -> None:

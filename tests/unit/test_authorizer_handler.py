@@ -125,11 +125,7 @@ def test_request_view_reads_token_origin_and_context() -> None:
     request = AuthorizerRequest.from_event(connect_event("t.o.k"))
     assert (request.method_arn, request.token, request.token_count) == (METHOD_ARN, "t.o.k", 1)
     assert (request.origin, request.origin_count) == ("https://app.example", 1)
-    assert (request.connection_id, request.request_id, request.route_key) == (
-        "Jx9zYcXyIAMCJmw=",
-        "Jx9zYFnwIAMFg8w=",
-        "$connect",
-    )
+    assert (request.connection_id, request.request_id) == ("Jx9zYcXyIAMCJmw=", "Jx9zYFnwIAMFg8w=")
     assert "t.o.k" not in repr(request)
 
 

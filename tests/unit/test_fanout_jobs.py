@@ -119,13 +119,18 @@ def _valid() -> dict[str, Any]:
     }
 
 
-def test_from_body_accepts_a_valid_job_and_the_earlier_string_layout() -> None:
+def test_from_body_accepts_a_valid_job() -> None:
     job = FanoutJob.from_body(json.dumps(_valid()))
     assert job == FanoutJob(
         ENDPOINT, encode(_valid()["frame"]), ("c1", "c2"), kind="presence", attempt=2
     )
+
+
+def test_from_body_refuses_the_frame_as_a_json_string() -> None:
+    """Jobs embed the frame as a JSON object; the frame-as-string layout is not read."""
     legacy = {**_valid(), "frame": encode(_valid()["frame"])}
-    assert FanoutJob.from_body(json.dumps(legacy)) == job
+    with pytest.raises(InvalidRequest, match="no frame"):
+        FanoutJob.from_body(json.dumps(legacy))
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,6 @@ class AuthorizerRequest:
     origin_count: int
     connection_id: str | None
     request_id: str | None
-    route_key: str | None
 
     def __repr__(self) -> str:  # the token must not reach a log through repr()
         return (
@@ -59,7 +58,6 @@ class AuthorizerRequest:
             origin_count=len(origins),
             connection_id=_str_or_none(context.get("connectionId")),
             request_id=_str_or_none(context.get("requestId")),
-            route_key=_str_or_none(context.get("routeKey")),
         )
 
 

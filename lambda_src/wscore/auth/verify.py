@@ -26,6 +26,7 @@ from wscore.auth.secrets import (
     StaticSecretProvider,
 )
 from wscore.events import Identity
+from wscore.protocol import ID_RE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -39,9 +40,6 @@ MAX_ROLES = 16
 MAX_ROLE_LENGTH = 64
 MAX_KID_LENGTH = 256
 
-# Ids end up inside `USER#{tenant}#{user}`-style keys and in the `tenant/user` principal:
-# `#`, `/`, `,`, whitespace and non-ASCII are refused so they can never split a key.
-_ID = re.compile(rf"[A-Za-z0-9._:@|+=~-]{{1,{MAX_ID_LENGTH}}}")
 _ROOM_PATTERN = re.compile(rf"[A-Za-z0-9_.:*?-]{{1,{MAX_ID_LENGTH}}}")
 _ROLE = re.compile(rf"[A-Za-z0-9_.:@-]{{1,{MAX_ROLE_LENGTH}}}")
 # Compact JWS: three base64url segments (the signature may be empty only for alg none).
@@ -212,7 +210,7 @@ def _parse_header(token: str) -> dict[str, Any]:
 
 
 def _identifier(value: object, reason: str) -> str:
-    if not isinstance(value, str) or not _ID.fullmatch(value):
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):
         raise AuthRejectedError(reason)
     return value
 

@@ -84,12 +84,7 @@ class FanoutJob:
 
 
 def _frame_text(frame: object) -> str:
-    """The frame as compact JSON text: an embedded object, or a JSON object string."""
-    if isinstance(frame, str):  # the earlier layout: the frame as an escaped string
-        try:
-            frame = json.loads(frame)
-        except (ValueError, RecursionError):
-            raise InvalidRequest("fan-out job has no frame") from None
+    """The embedded frame object as compact JSON text."""
     if not isinstance(frame, dict) or not frame:
         raise InvalidRequest("fan-out job has no frame")
     try:

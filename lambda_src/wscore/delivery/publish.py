@@ -8,20 +8,25 @@ tenant are ever addressed. An invalid payload raises InvalidRequest and delivers
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wscore.errors import InvalidRequest, PayloadTooLarge
-from wscore.protocol import MAX_MESSAGE_BYTES, ROOM_ID_RE, encode, publish_event
+from wscore.protocol import (
+    EVENT_NAME_RE,
+    ID_RE,
+    ID_RULE,
+    MAX_MESSAGE_BYTES,
+    ROOM_ID_RE,
+    encode,
+    publish_event,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from wscore.services import Services
 
-NAME_RE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
-ID_RE = re.compile(r"[^#\x00-\x1f]{1,128}")
 _TARGET_KEYS = ({"roomId"}, {"userId"}, {"tenant"})
 
 
@@ -42,7 +47,7 @@ class PublishRequest:
             raise InvalidRequest(f"unknown fields: {', '.join(sorted(unknown))}")
         tenant = payload.get("tenantId")
         if not isinstance(tenant, str) or not ID_RE.fullmatch(tenant):
-            raise InvalidRequest("tenantId must be a non-empty string of at most 128 chars")
+            raise InvalidRequest(f"tenantId must be {ID_RULE}")
         target = payload.get("target")
         if not isinstance(target, dict) or set(target) not in _TARGET_KEYS:
             raise InvalidRequest(
@@ -55,11 +60,11 @@ class PublishRequest:
         if "userId" in target and not (
             isinstance(target["userId"], str) and ID_RE.fullmatch(target["userId"])
         ):
-            raise InvalidRequest("target.userId must be a non-empty string of at most 128 chars")
+            raise InvalidRequest(f"target.userId must be {ID_RULE}")
         if "tenant" in target and target["tenant"] is not True:
             raise InvalidRequest("target.tenant must be true")
         event = payload.get("event")
-        if not isinstance(event, str) or not NAME_RE.fullmatch(event):
+        if not isinstance(event, str) or not EVENT_NAME_RE.fullmatch(event):
             raise InvalidRequest("event must be 1-128 characters of A-Z a-z 0-9 _ . : -")
         if "data" not in payload:
             raise InvalidRequest("data is required (any JSON value, null included)")
