@@ -51,7 +51,7 @@ pytest: $(STAMP)
 test: lint pytest $(TEST_DEPS) ## Every test (lint, unit, functional, integration, Terraform, browser)
 
 build: $(STAMP) ## Lambda layer and function zips in build/ (RUNTIME=, ARCH=, BYTECODE=)
-	$(PY) tools/build.py --runtime $(RUNTIME) --arch $(ARCH) --bytecode $(BYTECODE) --out build
+	$(PY) -m tools.build --runtime $(RUNTIME) --arch $(ARCH) --bytecode $(BYTECODE) --out build
 
 clean: ## Remove build outputs and caches (keeps .venv)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -24,8 +24,8 @@ from typing import Any
 
 from bench import cold_start, cost, dynamodb_calls, gateway_capacity
 from bench.broadcast import IMPLS
+from tools.manifest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 LATENCIES_MS = (0, 20)
 MEMBERS = (100, 1000, 5000)
 CPU_PER_POST_S = 0.003  # boto3's client cost per post, for run-time estimates only

@@ -33,7 +33,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools.manifest import ROOT, read_manifest
+
 HANDLERS = ROOT / "lambda_src" / "handlers"
 
 PROBE = """
@@ -71,7 +72,7 @@ def handler_names() -> list[str]:
 def function_env(name: str) -> dict[str, str]:
     """HANDLER_ENV as the module sets it for one function (queue URLs only where sent)."""
 
-    manifest = json.loads((ROOT / "modules" / "websocket_api" / "manifest.json").read_text())
+    manifest = read_manifest()
     spec = manifest["functions"].get(name, {})
     env = dict(HANDLER_ENV)
     queues = {q: v["env"] for q, v in manifest["queues"].items()}
@@ -179,12 +180,12 @@ def measure(
 
 def build_artifacts(out: Path, wheelhouse: Path | None, *, bytecode: bool = True) -> dict[str, Any]:
     """`tools/build.py --local` (this machine's platform) into `out`; its manifest or an error."""
-    cmd = [sys.executable, str(ROOT / "tools" / "build.py"), "--local", "--out", str(out)]
+    cmd = [sys.executable, "-m", "tools.build", "--local", "--out", str(out)]
     cmd += ["--bytecode", "auto" if bytecode else "off"]
     if wheelhouse is not None and wheelhouse.is_dir():
         cmd += ["--find-links", str(wheelhouse), "--no-index"]
     proc = subprocess.run(  # noqa: S603 - the project's build tool
-        cmd, capture_output=True, text=True, timeout=600, check=False
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
     )
     if proc.returncode != 0 or not (out / "manifest.json").exists():
         return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:]}

@@ -25,10 +25,10 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools.manifest import ROOT
+
 ROOM = "capacity"
 
 

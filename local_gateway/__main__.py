@@ -14,8 +14,8 @@ import sys
 
 from local_gateway.aws import EmulatorError
 from local_gateway.config import ConfigError, GatewayConfig
-from local_gateway.manifest import ROOT
 from local_gateway.runner import GatewayRunner, StartupError
+from tools.manifest import ROOT
 
 if str(ROOT) not in sys.path:  # tools.devtoken, wherever the gateway is started from
     sys.path.insert(0, str(ROOT))

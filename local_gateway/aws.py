@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
-from local_gateway.manifest import ROOT
 from tools.devtoken import DEV_AUDIENCE, DEV_ISSUER, DEV_SECRET
+from tools.manifest import ROOT
 
 if TYPE_CHECKING:
     from local_gateway.config import GatewayConfig

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from local_gateway.manifest import DEFAULT_MANIFEST, ROOT
+from tools.manifest import MANIFEST_PATH, ROOT
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -70,7 +70,7 @@ class GatewayConfig:
     table_name: str = "local-websocket-connections"
     queue_prefix: str = "local-websocket"
     sqs_visibility_s: int | None = None
-    manifest_path: Path = DEFAULT_MANIFEST
+    manifest_path: Path = MANIFEST_PATH
     core_dir: Path = ROOT / "lambda_src"
     handlers_dir: Path = ROOT / "lambda_src" / "handlers"
     static_dir: Path = ROOT / "clients" / "demo"
@@ -100,7 +100,7 @@ class GatewayConfig:
             sqs_visibility_s=(
                 _int(env, "GATEWAY_SQS_VISIBILITY_S", 30, 0, 43200) if visibility else None
             ),
-            manifest_path=path("GATEWAY_MANIFEST", DEFAULT_MANIFEST),
+            manifest_path=path("GATEWAY_MANIFEST", MANIFEST_PATH),
             core_dir=path("GATEWAY_CORE_DIR", ROOT / "lambda_src"),
             handlers_dir=path("GATEWAY_HANDLERS_DIR", ROOT / "lambda_src" / "handlers"),
             static_dir=path("GATEWAY_STATIC_DIR", ROOT / "clients" / "demo"),

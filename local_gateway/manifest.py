@@ -6,13 +6,13 @@ creates the emulated table and queues and filters the stream from this view only
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MANIFEST = ROOT / "modules" / "websocket_api" / "manifest.json"
+from tools.manifest import MANIFEST_PATH, read_manifest
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +108,6 @@ class Manifest:
         return cls(functions, queues, dict(raw["table"]), dict(raw.get("stream_filter", {})))
 
 
-def load_manifest(path: Path = DEFAULT_MANIFEST) -> Manifest:
+def load_manifest(path: Path = MANIFEST_PATH) -> Manifest:
     """Read and parse the manifest (a malformed file fails the start, loudly)."""
-    return Manifest.parse(json.loads(path.read_text(encoding="utf-8")))
+    return Manifest.parse(read_manifest(path))

@@ -6,7 +6,7 @@ WHEELHOUSE_STAMP := $(WHEELHOUSE)/.complete
 
 $(WHEELHOUSE_STAMP): $(STAMP) requirements/lambda.txt tools/build.py
 	rm -rf $(WHEELHOUSE)
-	$(PY) tools/build.py --local --download-wheels $(WHEELHOUSE)
+	$(PY) -m tools.build --local --download-wheels $(WHEELHOUSE)
 	@mkdir -p $(WHEELHOUSE) && touch $@
 
 .PHONY: wheelhouse

@@ -7,21 +7,14 @@ reads, so the emulated resources cannot drift from the deployed ones.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-MANIFEST_PATH = ROOT / "modules" / "websocket_api" / "manifest.json"
-
-
-def load_manifest() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(MANIFEST_PATH.read_text())
-    return data
+from tools.manifest import read_manifest
 
 
 def create_table(dynamodb: Any, table_name: str, manifest: dict[str, Any] | None = None) -> None:
     """Create the single table (keys, GSIs, stream) and enable TTL, as the module does."""
-    table = (manifest or load_manifest())["table"]
+    table = (manifest or read_manifest())["table"]
     dynamodb.create_table(
         TableName=table_name,
         BillingMode="PAY_PER_REQUEST",
@@ -56,7 +49,7 @@ def create_queues(
 ) -> dict[str, str]:
     """Create each queue with its DLQ and redrive policy; return {ENV_VAR: queue_url}."""
     urls: dict[str, str] = {}
-    for name, queue in (manifest or load_manifest())["queues"].items():
+    for name, queue in (manifest or read_manifest())["queues"].items():
         dlq_url = sqs.create_queue(QueueName=f"{prefix}-{name}-dlq")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
             "Attributes"

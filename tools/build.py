@@ -43,12 +43,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from tools.manifest import MANIFEST_PATH, ROOT
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
     Artifact = tuple[Mapping[str, bytes], PurePosixPath]  # zip name -> bytes, where it runs
 
-ROOT = Path(__file__).resolve().parents[1]
 CORE_PACKAGE = "wscore"
 LAYER_PREFIX = "python"
 
@@ -617,9 +618,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "build")
     parser.add_argument("--src", type=Path, default=ROOT / "lambda_src")
-    parser.add_argument(
-        "--manifest", type=Path, default=ROOT / "modules/websocket_api/manifest.json"
-    )
+    parser.add_argument("--manifest", type=Path, default=MANIFEST_PATH)
     parser.add_argument("--requirements", type=Path, default=ROOT / "requirements/lambda.txt")
     parser.add_argument("--find-links", type=Path, help="a directory of wheels (a wheelhouse)")
     parser.add_argument("--no-index", action="store_true", help="use --find-links only")

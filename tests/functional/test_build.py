@@ -23,11 +23,10 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from tools import build
+from tools.manifest import MANIFEST_PATH, ROOT, read_manifest
 
-ROOT = Path(__file__).resolve().parents[2]
 WHEELHOUSE = Path(os.environ.get("BUILD_WHEELHOUSE", ROOT / ".venv" / "wheelhouse"))
-REAL_MANIFEST = ROOT / "modules/websocket_api/manifest.json"
-FUNCTION_NAMES = sorted(json.loads(REAL_MANIFEST.read_text())["functions"])
+FUNCTION_NAMES = sorted(read_manifest()["functions"])
 
 # What the Lambda Python runtime provides without a layer (import name of each package).
 RUNTIME_PROVIDED = ["boto3", "botocore", "jmespath", "s3transfer", "urllib3", "dateutil", "six"]
@@ -227,7 +226,7 @@ def test_every_handler_imports_from_the_built_artifacts_alone(built: Built, tmp_
 def test_the_real_handlers_import_from_the_built_artifacts_alone(tmp_path: Path) -> None:
     target = this_machine()
     sources = build.Sources(
-        ROOT / "lambda_src", REAL_MANIFEST, ROOT / "requirements" / "lambda.txt"
+        ROOT / "lambda_src", MANIFEST_PATH, ROOT / "requirements" / "lambda.txt"
     )
     missing = [name for name in FUNCTION_NAMES if not (sources.handlers / f"{name}.py").is_file()]
     if missing:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tools.manifest import read_manifest
 from tools.terraform import (
     check,
     datasources,
@@ -362,7 +363,7 @@ def test_placeholder_artifacts_match_the_build_contract(tmp_path: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     assert (manifest["runtime"], manifest["architecture"]) == ("python3.12", "x86_64")
     entries = [manifest["layer"], *manifest["functions"].values()]
-    functions = json.loads(plan.MANIFEST.read_text())["functions"]
+    functions = read_manifest()["functions"]
     assert set(manifest["functions"]) == set(functions)
     for entry in entries:
         data = (out / entry["file"]).read_bytes()

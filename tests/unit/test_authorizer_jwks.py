@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jwt
 import pytest
 
+from tools.manifest import read_manifest
 from wscore.auth.jwks import (
     DEFAULT_TIMEOUT_S,
     JwksKeyResolver,
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
 URL = "https://idp.example/.well-known/jwks.json"
-MANIFEST = Path(__file__).resolve().parents[2] / "modules/websocket_api/manifest.json"
 
 
 class Clock:
@@ -52,7 +51,7 @@ def test_timeout_is_short_and_below_the_authorizer_timeout(
 ) -> None:
     fake_jwks.keys = [rsa_jwk(rsa_key, "k1")]
     JwksKeyResolver(URL).key_for("k1")
-    authorizer_timeout = json.loads(MANIFEST.read_text())["functions"]["authorizer"]["timeout_s"]
+    authorizer_timeout = read_manifest()["functions"]["authorizer"]["timeout_s"]
     assert fake_jwks.timeouts == [DEFAULT_TIMEOUT_S]
     assert authorizer_timeout > DEFAULT_TIMEOUT_S
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from tests.helpers import PROTOCOL_ROUTES
+from tools.manifest import read_manifest
 
-ROOT = Path(__file__).resolve().parents[2]
-MANIFEST = json.loads((ROOT / "modules/websocket_api/manifest.json").read_text())
+MANIFEST = read_manifest()
 
 
 def test_every_protocol_route_has_exactly_one_function() -> None:

@@ -19,9 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.manifest import ROOT
 from tools.terraform import toolchain
 
-ROOT = toolchain.ROOT
 MODULE = "modules/websocket_api"
 ENV_ROOTS = ("terraform/dev", "terraform/prod")
 COPIED_TREES = ("modules", "terraform")

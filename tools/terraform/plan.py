@@ -21,12 +21,12 @@ import zipfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tools.manifest import read_manifest
 from tools.terraform import check
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-MANIFEST = check.ROOT / "modules" / "websocket_api" / "manifest.json"
 DEFAULT_RUNTIME = "python3.13"
 DEFAULT_ARCH = "arm64"
 
@@ -64,7 +64,7 @@ def write_artifacts(
     dest: Path, runtime: str = DEFAULT_RUNTIME, architecture: str = DEFAULT_ARCH
 ) -> Path:
     """Placeholder `make build` output: layer.zip, functions/<name>.zip and manifest.json."""
-    functions = json.loads(MANIFEST.read_text())["functions"]
+    functions = read_manifest()["functions"]
     layer = _zip(dest / "layer.zip", "python/wscore/__init__.py", "# placeholder\n")
     manifest = {
         "runtime": runtime,

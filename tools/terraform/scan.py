@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tools.manifest import ROOT
 from tools.terraform import plan, toolchain
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-ROOT = toolchain.ROOT
 SKIPS_FILE = Path(__file__).with_name("checkov_skips.json")
 MODULE_DIR = ROOT / "modules" / "websocket_api"
 MIN_REASON = 40

@@ -17,7 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tools.manifest import ROOT
+
 PROVIDER_VERSION = "6.69.1"
 PROVIDER_SOURCE = "registry.terraform.io/hashicorp/aws"
 ENV_MARKER = "TF_OFFLINE_CLI_ENV"
