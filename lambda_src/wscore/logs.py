@@ -1,7 +1,8 @@
 """JSON structured logging, one line per record, safe for CloudWatch Logs Insights.
 
-We do not use Powertools to keep cold starts lean (~120 ms saved); the format is close to
-Lambda's own JSON log format so both can be queried the same way.
+We do not use Powertools: its import would be paid at every cold start, a budget kept
+tight (docs/PERFORMANCE.md); the format is close to Lambda's own JSON log format so both
+can be queried the same way.
 """
 
 from __future__ import annotations

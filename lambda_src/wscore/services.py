@@ -66,8 +66,9 @@ def build_services(
 class LazyClient:
     """A boto3 client built on first use.
 
-    Only rooms above the fan-out threshold need SQS, and building a client costs ~45 ms of
-    cold start, so functions that may send to the queue pay for it only when they do.
+    Only rooms above the fan-out threshold need SQS, and building a botocore client is a
+    large part of a cold start (docs/PERFORMANCE.md), so functions that may send to the
+    queue pay for it only when they do.
     """
 
     def __init__(self, factory: Callable[[], Any]) -> None:
@@ -84,7 +85,8 @@ class LazyClient:
 
 
 def _enable_tracing() -> None:
-    """Patch botocore with the X-Ray SDK, imported only then (~800 ms of cold start).
+    """Patch botocore with the X-Ray SDK, imported only then (its import alone builds
+    botocore clients, a cold-start cost only paid when tracing is asked for).
 
     The SDK is not part of the layer's default requirements; Lambda's active tracing records
     each invocation without it.

@@ -298,6 +298,12 @@ REJECTIONS: list[tuple[str, str, Case, str]] = [
     ("ES256", "future iat", lambda k: k.es(claims(iat=_now() + 300)), "not_yet_valid"),
     ("HS256", "string exp", lambda k: k.hs(claims(exp=str(_now() + 600))), "invalid_claim"),
     ("HS256", "non-numeric iat", lambda k: k.hs(claims(iat="yesterday")), "invalid_claim"),
+    ("HS256", "exp 1e300", lambda k: k.hs(claims(exp=1e300)), "invalid_claim"),
+    ("RS256", "exp 2**70", lambda k: k.rs(claims(exp=2**70)), "invalid_claim"),
+    ("HS256", "exp past year 9999", lambda k: k.hs(claims(exp=253402300800)), "invalid_claim"),
+    ("HS256", "iat -1e300", lambda k: k.hs(claims(iat=-1e300)), "invalid_claim"),
+    ("HS256", "negative nbf", lambda k: k.hs(claims(nbf=-5)), "invalid_claim"),
+    ("HS256", "NaN exp", lambda k: k.hs(claims(exp=float("nan"))), "malformed"),
     # issuer and audience
     ("HS256", "wrong aud", lambda k: k.hs(claims(aud="other-api")), "invalid_audience"),
     ("RS256", "wrong aud", lambda k: k.rs(claims(aud=["a", "b"])), "invalid_audience"),

@@ -3,7 +3,8 @@
 The secret never sits in a plain environment variable in AWS (checkov CKV_AWS_45): the
 module passes an ARN and this module fetches the value on the first token that needs it,
 then keeps it for the life of the container. boto3 is imported only here and only then,
-so RS256/ES256 authorizers and warm HS256 invocations never pay its ~430 ms import.
+so RS256/ES256 authorizers and warm HS256 invocations never pay for its import (the
+cold-start figures are in docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ MAX_ROOM_PATTERNS = 32
 MAX_ROLES = 16
 MAX_ROLE_LENGTH = 64
 MAX_KID_LENGTH = 256
+MAX_EPOCH_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
 
 _ROOM_PATTERN = re.compile(rf"[A-Za-z0-9_.:*?-]{{1,{MAX_ID_LENGTH}}}")
 _ROLE = re.compile(rf"[A-Za-z0-9_.:@-]{{1,{MAX_ROLE_LENGTH}}}")
@@ -187,6 +188,9 @@ class TokenVerifier:
 
     def _identity(self, claims: Mapping[str, Any]) -> Identity:
         s = self._settings
+        for name in ("iat", "nbf"):
+            if name in claims:
+                _epoch(claims[name])
         return Identity(
             user_id=_identifier(claims.get(s.user_claim), "invalid_user"),
             tenant_id=_identifier(claims.get(s.tenant_claim), "invalid_tenant"),
@@ -216,8 +220,15 @@ def _identifier(value: object, reason: str) -> str:
 
 
 def _epoch(value: object) -> int:
-    """PyJWT accepts `"123"` for exp (it calls int()); the context wants a real number."""
+    """A time claim as seconds since 1970, within years 1970-9999.
+
+    PyJWT accepts `"123"` (it calls int()) and any magnitude: an `exp` of 1e300 passes its
+    checks and would then overflow DynamoDB's number type when $connect stores the token's
+    expiry. Such a token is refused here (401) instead of failing later (500).
+    """
     if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AuthRejectedError("invalid_claim")
+    if not (0 <= value <= MAX_EPOCH_SECONDS):  # NaN fails this too
         raise AuthRejectedError("invalid_claim")
     return int(value)
 
