@@ -1,18 +1,19 @@
 """The single table: every key, expression and query lives here and nowhere else.
 
 Items use only S, N and L-of-S attributes, so (de)serialisation is done by hand: it is
-several times cheaper than boto3's TypeSerializer on large room queries. No Scan anywhere;
+cheaper than boto3's TypeSerializer, which matters on large room queries. No Scan anywhere;
 every Query pages through LastEvaluatedKey; reads that decide delivery or presence filter
 `expiresAt > now` because DynamoDB's TTL deletion is lazy.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+
+from wscore.aws.retry import Failure, RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -26,7 +27,9 @@ Item = dict[str, Any]
 GSI1 = "GSI1"
 GSI2 = "GSI2"
 _BATCH_WRITE_MAX = 25
-_BATCH_RETRIES = 8
+# Attempts per BatchWriteItem chunk while items come back unprocessed: with the throttling
+# backoff the worst wait (1 + 2 + 4 s) stays inside the disconnect handler's 10 s timeout.
+_BATCH_WRITE_ATTEMPTS = 4
 
 
 # -- keys -----------------------------------------------------------------------------
@@ -164,9 +167,16 @@ def _is_conditional_failure(exc: ClientError) -> bool:
 class Repository:
     """Data access for connections and memberships on the single table."""
 
-    def __init__(self, client: FastDynamoDBClient | DynamoDBClient, table_name: str) -> None:
+    def __init__(
+        self,
+        client: FastDynamoDBClient | DynamoDBClient,
+        table_name: str,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        """`retry` paces the re-sending of UnprocessedItems (the client retries its calls)."""
         self._db = client
         self._table = table_name
+        self._retry = retry or RetryPolicy(_BATCH_WRITE_ATTEMPTS)
 
     # -- generic helpers ---------------------------------------------------------------
     def _query(self, **kwargs: Any) -> Iterator[Item]:
@@ -189,14 +199,22 @@ class Repository:
         return count
 
     def _batch_write(self, requests: list[Any]) -> None:
-        for attempt in range(_BATCH_RETRIES):
-            if attempt:
-                time.sleep(min(0.05 * 2 ** (attempt - 1), 1.0))
-            out = self._db.batch_write_item(RequestItems={self._table: requests})
-            requests = list(out.get("UnprocessedItems", {}).get(self._table, []))
-            if not requests:
-                return
-        raise RuntimeError(f"{len(requests)} batch deletes still unprocessed after retries")
+        """One BatchWriteItem chunk, re-sending UnprocessedItems until none is left.
+
+        Unprocessed items are DynamoDB throttling part of a batch, so they are retried with
+        the policy's throttling backoff, a bounded number of times; then this raises.
+        """
+        pending = requests
+
+        def write() -> list[Any]:
+            nonlocal pending
+            out = self._db.batch_write_item(RequestItems={self._table: pending})
+            pending = list(out.get("UnprocessedItems", {}).get(self._table, []))
+            return pending
+
+        left = self._retry.run(write, lambda rest: Failure.THROTTLING if rest else None)
+        if left:
+            raise RuntimeError(f"{len(left)} batch deletes still unprocessed after retries")
 
     # -- connections -------------------------------------------------------------------
     def put_connection(self, conn: Connection) -> bool:

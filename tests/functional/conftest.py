@@ -105,6 +105,7 @@ def world(
 ) -> Iterator[World]:
     from wscore import config, services
     from wscore.aws import management
+    from wscore.aws.retry import RetryPolicy
 
     monkeypatch.setenv("DYNAMODB_TRANSPORT", dynamodb_transport)
     for key, value in {
@@ -122,7 +123,9 @@ def world(
     monkeypatch.setattr(
         services,
         "management_client",
-        lambda endpoint: management.ManagementClient(transport, endpoint, sleep=lambda _s: None),
+        lambda endpoint: management.ManagementClient(
+            transport, endpoint, RetryPolicy(sleep=lambda _s: None)
+        ),
     )
     with mock_aws():
         dynamodb = boto3.client("dynamodb")

@@ -20,6 +20,7 @@ from tests.functional.conftest import World
 from tests.helpers import Records, captured_logs, moto_table_items, ws_event
 from wscore.aws import dynamodb
 from wscore.aws.dynamodb import FastDynamoDBClient
+from wscore.aws.retry import RetryPolicy
 
 Injector = Callable[..., Any]
 
@@ -36,6 +37,16 @@ def _db(world: World) -> Any:
     from wscore import services
 
     return services.services().repo._db
+
+
+def _record_batch_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Give the handlers' repository a retry policy that records its waits (jitter at 1)."""
+    from wscore import repository, services
+
+    sleeps: list[float] = []
+    policy = RetryPolicy(repository._BATCH_WRITE_ATTEMPTS, sleep=sleeps.append, rng=lambda: 1.0)
+    monkeypatch.setattr(services.services().repo, "_retry", policy)
+    return sleeps
 
 
 class Faults:
@@ -197,10 +208,7 @@ def test_a_throttled_join_leaves_the_table_as_it_was(world: World, faults: Fault
 def test_disconnect_retries_unprocessed_batch_items(
     world: World, faults: Faults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wscore import repository
-
-    sleeps: list[float] = []
-    monkeypatch.setattr(repository, "time", type("T", (), {"sleep": staticmethod(sleeps.append)}))
+    sleeps = _record_batch_sleeps(monkeypatch)
     world.connect("c1", "alice", "acme")
     for i in range(30):  # two BatchWriteItem calls: 25 + 5
         world.act("c1", {"action": "joinRoom", "roomId": f"room-{i}"})
@@ -218,16 +226,13 @@ def test_disconnect_retries_unprocessed_batch_items(
     assert [i for i in moto_table_items(world.table) if i["connectionId"]["S"] == "c1"] == []
     # first chunk of 25: 3 done, 3 more done, then the other 19; second chunk of 5 at once
     assert faults.calls["BatchWriteItem"] == 4
-    assert sleeps == [0.05, 0.1]  # the repository's backoff between unprocessed retries
+    assert sleeps == [1.0, 2.0]  # the throttling backoff between unprocessed retries
 
 
 def test_disconnect_gives_up_after_bounded_retries(
     world: World, faults: Faults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wscore import repository
-
-    sleeps: list[float] = []
-    monkeypatch.setattr(repository, "time", type("T", (), {"sleep": staticmethod(sleeps.append)}))
+    sleeps = _record_batch_sleeps(monkeypatch)
     world.connect("c1", "alice", "acme")
     world.act("c1", {"action": "joinRoom", "roomId": "lobby"})
     faults.on(
@@ -236,8 +241,8 @@ def test_disconnect_gives_up_after_bounded_retries(
     )
     with pytest.raises(RuntimeError, match="still unprocessed"):
         world.disconnect("c1")
-    assert faults.calls["BatchWriteItem"] == 8
-    assert sleeps == [min(0.05 * 2**i, 1.0) for i in range(7)]  # between attempts only
+    assert faults.calls["BatchWriteItem"] == 4
+    assert sleeps == [1.0, 2.0, 4.0]  # between attempts only
     # nothing is half-deleted: the connection item stays, so its TTL expiry brings the
     # stream cleanup back to remove the membership and announce the leave
     left = [i for i in moto_table_items(world.table) if i["connectionId"]["S"] == "c1"]

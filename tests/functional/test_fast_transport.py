@@ -24,7 +24,8 @@ from botocore.awsrequest import AWSRequest
 
 from tools.selfsigned import make_certificate
 from wscore.aws.fast_transport import Credentials, FastTransport
-from wscore.aws.management import Boto3Transport, ManagementClient, Outcome, RetryPolicy
+from wscore.aws.management import Boto3Transport, ManagementClient, Outcome
+from wscore.aws.retry import RetryPolicy
 
 CREDS = Credentials("AKIDLOCAL", "local/secret+key", "session-token")
 DROP = -1  # close the connection without answering
@@ -162,8 +163,7 @@ def client(
     yield ManagementClient(
         transport,
         gateway.endpoint,
-        retry=RetryPolicy(max_attempts=3, base_s=0.001, cap_s=0.002),
-        sleep=lambda _s: None,
+        RetryPolicy(3, throttling_base_s=0.001, max_backoff_s=0.002, sleep=lambda _s: None),
     )
     if isinstance(transport, FastTransport):
         transport.close()

@@ -23,6 +23,7 @@ from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 
 from wscore.aws import dynamodb
 from wscore.aws.dynamodb import FastDynamoDBClient, dynamodb_client, endpoint_for
+from wscore.aws.retry import RetryPolicy
 from wscore.aws.sigv4 import Credentials
 from wscore.errors import ConfigError
 
@@ -41,9 +42,13 @@ PARAMS = {
 def client(
     creds: Credentials = KEY, endpoint: str = "https://dynamodb.eu-west-1.amazonaws.com", **kw: Any
 ) -> FastDynamoDBClient:
-    return FastDynamoDBClient(
-        endpoint, "eu-west-1", lambda: creds, sleep=kw.pop("sleep", lambda _s: None), **kw
+    """A client whose retries sleep into `sleep` (nowhere by default); other kw: the policy's."""
+    policy = RetryPolicy(
+        sleep=kw.pop("sleep", lambda _s: None),
+        transient_base_s=dynamodb.TRANSIENT_BASE_S,
+        **kw,
     )
+    return FastDynamoDBClient(endpoint, "eu-west-1", lambda: creds, retry=policy)
 
 
 def botocore_headers(url: str, body: bytes, target: str, creds: Credentials) -> dict[str, str]:
@@ -139,24 +144,62 @@ def test_a_failed_condition_is_a_client_error_with_the_body_and_no_retry() -> No
     assert sleeps == []
 
 
+THROTTLING_WAITS = [1.0, 2.0]  # botocore: U(0, 1 s * 2**attempt), here at its ceiling
+TRANSIENT_WAITS = [0.025, 0.05]  # botocore's DynamoDB base for other errors: 25 ms
+
+
 @pytest.mark.parametrize(
-    "first",
+    ("first", "waits"),
     [
-        (400, error("ProvisionedThroughputExceededException")),
-        (400, error("ThrottlingException")),
-        (500, error("InternalServerError")),
-        (503, {}),
-        NewConnectionError(None, "refused"),  # type: ignore[arg-type]
-        ReadTimeoutError(None, "/", "read timed out"),  # type: ignore[arg-type]
+        ((400, error("ProvisionedThroughputExceededException")), THROTTLING_WAITS),
+        ((400, error("ThrottlingException")), THROTTLING_WAITS),
+        ((500, error("InternalServerError")), TRANSIENT_WAITS),
+        ((503, {}), TRANSIENT_WAITS),
+        ((400, error("ReplicatedWriteConflictException")), TRANSIENT_WAITS),
+        (NewConnectionError(None, "refused"), TRANSIENT_WAITS),  # type: ignore[arg-type]
+        (ReadTimeoutError(None, "/", "read timed out"), TRANSIENT_WAITS),  # type: ignore[arg-type]
     ],
 )
-def test_throttling_server_and_network_errors_are_retried(first: Any) -> None:
+def test_throttling_server_and_network_errors_are_retried(first: Any, waits: list[float]) -> None:
     sleeps: list[float] = []
     fast = client(sleep=sleeps.append, rng=lambda: 1.0)
     wire = Wire(fast, first, first, (200, {"Count": 0, "Items": []}))
     assert fast.query(TableName="t")["Count"] == 0
     assert len(wire.sent) == 3
-    assert sleeps == [0.05, 0.1]  # full jitter, here at its ceiling
+    assert sleeps == waits
+
+
+def test_throttling_waits_as_long_as_botocore() -> None:
+    """The default client backs off like botocore's standard mode (it used to stop ~20x sooner)."""
+    sleeps: list[float] = []
+    fast = FastDynamoDBClient(
+        "https://dynamodb.eu-west-1.amazonaws.com",
+        "eu-west-1",
+        lambda: KEY,
+        retry=RetryPolicy(sleep=sleeps.append, rng=lambda: 1.0),
+    )
+    wire = Wire(fast, *[(400, error("ThrottlingException"))] * 3)
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        fast.query(TableName="t")
+    assert len(wire.sent) == 3 and sleeps == [1.0, 2.0]
+
+
+def test_an_empty_retry_quota_stops_retrying() -> None:
+    """botocore's quota of 500: each throttling retry takes 5, so 100 retries drain it."""
+    fast = client()
+    throttled = (400, error("ThrottlingException"))
+    wire = Wire(fast, *[throttled] * 151)
+    for _ in range(50):  # 50 calls x 2 retries x 5 tokens
+        with pytest.raises(ClientError):
+            fast.query(TableName="t")
+    assert len(wire.sent) == 150
+    with pytest.raises(ClientError):
+        fast.query(TableName="t")
+    assert len(wire.sent) == 151, "no retry without quota"
+    Wire(fast, (200, {"Count": 0}), throttled)
+    fast.query(TableName="t")  # a success gives a token back: still short of a retry
+    with pytest.raises(ClientError):
+        fast.query(TableName="t")
 
 
 def test_retries_are_bounded_and_the_last_error_is_raised() -> None:

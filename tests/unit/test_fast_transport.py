@@ -22,7 +22,8 @@ from wscore.aws.fast_transport import (
     connection_path,
     region_for,
 )
-from wscore.aws.management import ManagementClient, Outcome, RetryPolicy
+from wscore.aws.management import ManagementClient, Outcome
+from wscore.aws.retry import RetryPolicy
 from wscore.errors import ConfigError
 
 AMZ_DATE = "20261128T053012Z"
@@ -220,13 +221,15 @@ def test_batched_post_many_keeps_the_retry_rules() -> None:
         }
     )
     draws = iter([0.5, 0.25, 0.75, 1.0, 0.1, 0.2, 0.3])
-    client = ManagementClient(
-        transport,
-        "https://e/dev",
-        retry=RetryPolicy(max_attempts=3, base_s=0.1, cap_s=1.0),
+    policy = RetryPolicy(
+        3,
+        throttling_base_s=0.1,
+        transient_base_s=0.1,
+        max_backoff_s=1.0,
         rng=lambda: next(draws),
         sleep=lambda _s: pytest.fail("the batch path must not block in sleep"),
     )
+    client = ManagementClient(transport, "https://e/dev", policy)
     out = client.post_many(list(transport.script), b"{}")
     assert out == {
         "ok": Outcome.DELIVERED,
@@ -244,7 +247,8 @@ def test_batched_post_many_keeps_the_retry_rules() -> None:
         ["busy", "flaky", "down", "slow"],
         ["flaky", "down", "slow"],
     ]
-    # Each retried id waits its own full-jitter delay: U(0,1) * min(cap, base * 2**attempt).
+    # Each retried id waits its own full-jitter delay, drawn from the policy's rng in id
+    # order: U(0,1) * min(cap, base * 2**attempt).
     assert transport.rounds[0][1] is None
     assert transport.rounds[1][1] == pytest.approx([0.05, 0.025, 0.075, 0.1])
     assert transport.rounds[2][1] == pytest.approx([0.02, 0.04, 0.06])

@@ -1,8 +1,9 @@
 """@connections client semantics: scripted transport, and the real boto3 client under Stubber.
 
-410 => gone, never retried; 429 => bounded full-jitter retries, then throttled; 413 => no
-retry; 403 => logged as a configuration error, nothing pruned; 5xx and network errors =>
-bounded retries, then failed; post_many never exceeds the transport's max_concurrency.
+410 => gone, never retried; 429 => bounded full-jitter retries on the throttling backoff,
+then throttled; 413 => no retry; 403 => logged as a configuration error, nothing pruned;
+5xx and network errors => bounded retries on the short backoff, then failed; post_many
+never exceeds the transport's max_concurrency.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from wscore.aws.management import (
     Boto3Transport,
     ManagementClient,
     Outcome,
-    RetryPolicy,
     management_client,
     reset_clients,
 )
+from wscore.aws.retry import RetryPolicy, RetryQuota
 from wscore.delivery.broadcast import Broadcaster
 
 ENDPOINT = "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
@@ -60,10 +61,11 @@ def logs() -> Iterator[Records]:
 
 
 def _client(
-    transport: Any, rng: Any = lambda: 1.0, policy: RetryPolicy | None = None
+    transport: Any, rng: Any = lambda: 1.0, attempts: int = 3, **policy: Any
 ) -> tuple[ManagementClient, list[float]]:
     sleeps: list[float] = []
-    return ManagementClient(transport, ENDPOINT, policy, sleep=sleeps.append, rng=rng), sleeps
+    retry = RetryPolicy(attempts, sleep=sleeps.append, rng=rng, **policy)
+    return ManagementClient(transport, ENDPOINT, retry), sleeps
 
 
 # -- scripted transport -----------------------------------------------------------------
@@ -85,21 +87,39 @@ def test_429_retries_with_full_jitter_then_throttled() -> None:
     client, sleeps = _client(transport, rng=lambda: next(rolls))
     assert client.post("c1", b"x") is Outcome.THROTTLED
     assert len(transport.calls) == 3  # max_attempts, then give up
-    assert sleeps == [0.5 * 0.05, 0.25 * 0.1]  # U(0, base * 2**attempt)
+    assert sleeps == [0.5 * 1.0, 0.25 * 2.0]  # U(0, 1 s * 2**attempt): botocore's throttling
 
 
 def test_429_then_success_is_delivered() -> None:
     transport = Scripted(429, 429, 200)
     client, sleeps = _client(transport)
     assert client.post("c1", b"x") is Outcome.DELIVERED
-    assert len(transport.calls) == 3 and sleeps == [0.05, 0.1]
+    assert len(transport.calls) == 3 and sleeps == [1.0, 2.0]
+
+
+def test_server_errors_back_off_less_than_throttling() -> None:
+    client, sleeps = _client(Scripted(503, 0, 200))
+    assert client.post("c1", b"x") is Outcome.DELIVERED
+    assert sleeps == [0.05, 0.1]  # U(0, 50 ms * 2**attempt): botocore's transient base
 
 
 def test_delays_are_capped() -> None:
-    policy = RetryPolicy(max_attempts=6, base_s=0.4, cap_s=1.0)
-    client, sleeps = _client(Scripted(429), policy=policy)
+    client, sleeps = _client(Scripted(429), attempts=6, throttling_base_s=0.4, max_backoff_s=1.0)
     assert client.post("c1", b"x") is Outcome.THROTTLED
     assert sleeps == [0.4, 0.8, 1.0, 1.0, 1.0]
+
+
+def test_an_empty_retry_quota_stops_retrying() -> None:
+    """botocore's quota: retries stop while the client's bucket is empty, successes refill it."""
+    quota = RetryQuota(capacity=10)
+    client, sleeps = _client(Scripted(429, 429, 429, 503, 200), quota=quota)
+    assert client.post("c1", b"x") is Outcome.THROTTLED  # 2 retries, 5 tokens each
+    assert len(sleeps) == 2 and quota.available == 0
+    assert client.post("c1", b"x") is Outcome.FAILED  # 503: no token left, no retry
+    assert len(sleeps) == 2
+    assert client.post("c1", b"x") is Outcome.DELIVERED  # a success gives 1 back
+    assert client.post("c1", b"x") is Outcome.DELIVERED
+    assert quota.available == 2
 
 
 @given(
@@ -111,10 +131,15 @@ def test_delays_are_capped() -> None:
 def test_every_delay_is_within_the_policy(
     attempts: int, base: float, cap: float, rolls: list[float]
 ) -> None:
-    policy = RetryPolicy(max_attempts=attempts, base_s=base, cap_s=cap)
     it = iter(rolls)
     transport = Scripted(429)
-    client, sleeps = _client(transport, rng=lambda: next(it), policy=policy)
+    client, sleeps = _client(
+        transport,
+        rng=lambda: next(it),
+        attempts=attempts,
+        throttling_base_s=base,
+        max_backoff_s=cap,
+    )
     assert client.post("c1", b"x") is Outcome.THROTTLED
     assert len(transport.calls) == attempts and len(sleeps) == attempts - 1
     for attempt, delay in enumerate(sleeps):
@@ -292,7 +317,7 @@ def test_boto3_throttling_then_success(boto_client: Any) -> None:
         stub.add_response("post_to_connection", {})
         assert client.post("c1", b"hi") is Outcome.DELIVERED
         stub.assert_no_pending_responses()
-    assert sleeps == [0.05]
+    assert sleeps == [1.0]
 
 
 def test_boto3_network_error_is_retried_a_bounded_number_of_times(boto_client: Any) -> None:

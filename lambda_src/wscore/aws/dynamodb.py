@@ -16,9 +16,9 @@ Same contract as the botocore client, for what the repository uses:
 - an error response raises `botocore.exceptions.ClientError` with `Error.Code` and
   `Error.Message` and the body's other fields (e.g. `Item` of a failed condition), so
   `except ClientError` code does not change;
-- throttling, 5xx and network errors are retried with bounded full jitter, as botocore's
-  standard mode does (3 attempts), and a network error that persists raises botocore's
-  `HTTPClientError`;
+- throttling, 5xx and network errors are retried as botocore's standard mode retries them
+  (`retry.RetryPolicy`: 3 attempts, its backoff and retry quota), and a network error that
+  persists raises botocore's `HTTPClientError`;
 - endpoint from `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` (what the local gateway
   sets), else `https://dynamodb.<region>.amazonaws.com` (`.com.cn` in China).
 
@@ -34,16 +34,18 @@ import hashlib
 import hmac
 import json
 import os
-import random
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from wscore.aws.retry import Failure, RetryPolicy, classify
 from wscore.aws.sigv4 import SigningKey, amz_date, session_credentials
 from wscore.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
+
+    from botocore.exceptions import ClientError
 
     from wscore.aws.sigv4 import Credentials, CredentialsProvider
 
@@ -51,22 +53,10 @@ SERVICE = "dynamodb"
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
 TRANSPORTS = ("fast", "boto3")
-# Error codes botocore's standard retry mode treats as throttling or transient.
-RETRYABLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "ThrottlingException",
-        "Throttling",
-        "TransactionInProgressException",
-        "LimitExceededException",
-        "RequestThrottled",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "PriorRequestNotComplete",
-        "InternalServerError",
-    }
-)
+# botocore's backoff base for DynamoDB's non-throttling errors (its _SERVICE_BACKOFF_CONFIG).
+TRANSIENT_BASE_S = 0.025
+# Errors DynamoDB's service model marks retryable (botocore reads them from the model).
+MODELED_TRANSIENT_CODES = frozenset({"ReplicatedWriteConflictException"})
 # Regions of the partitions whose endpoints this client does not build (boto3 knows them).
 _ISOLATED_PREFIXES = ("us-iso", "eu-iso")
 
@@ -94,12 +84,10 @@ class FastDynamoDBClient:
         region: str,
         credentials: CredentialsProvider | None = None,
         *,
-        max_attempts: int = 3,
+        retry: RetryPolicy | None = None,
         connect_timeout: float = 2.0,
         read_timeout: float = 5.0,
         pool_size: int = 10,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: Callable[[], float] = random.random,
     ) -> None:
         import urllib3
 
@@ -110,9 +98,7 @@ class FastDynamoDBClient:
         self._host = url.netloc
         self._key = SigningKey(region, SERVICE)
         self._credentials = credentials
-        self._max_attempts = max_attempts
-        self._sleep = sleep
-        self._rng = rng
+        self._retry = retry or RetryPolicy(transient_base_s=TRANSIENT_BASE_S)
         pool_args: dict[str, Any] = {
             "maxsize": pool_size,
             "retries": False,
@@ -147,25 +133,28 @@ class FastDynamoDBClient:
     def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """One operation with retries; the parsed body, or ClientError/HTTPClientError."""
         body = json.dumps(params, separators=(",", ":")).encode()
-        for attempt in range(self._max_attempts):
-            last = attempt == self._max_attempts - 1
-            try:
-                status, data, request_id = self._send(operation, body)
-            except Exception as exc:
-                if not _is_network_error(exc):
-                    raise
-                if last:
-                    raise _http_client_error(exc) from exc
-            else:
-                parsed = _parse(data)
-                if status == 200:
-                    parsed["ResponseMetadata"] = {"HTTPStatusCode": 200, "RequestId": request_id}
-                    return parsed
-                error = _client_error(operation, status, parsed, request_id)
-                if last or not _retryable(status, error.response["Error"]["Code"]):
-                    raise error
-            self._sleep(self._rng() * min(1.0, 0.05 * 2**attempt))
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        result = self._retry.run(lambda: self._attempt(operation, body), _failure)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _attempt(self, operation: str, body: bytes) -> dict[str, Any] | Exception:
+        """One request: the parsed body, or the error to raise if no retry follows.
+
+        Errors are returned, not raised, so that the retry policy sees every outcome; a
+        programming error (not a network one) is raised at once and never retried.
+        """
+        try:
+            status, data, request_id = self._send(operation, body)
+        except Exception as exc:
+            if not _is_network_error(exc):
+                raise
+            return _http_client_error(exc)
+        parsed = _parse(data)
+        if status != 200:
+            return _client_error(operation, status, parsed, request_id)
+        parsed["ResponseMetadata"] = {"HTTPStatusCode": 200, "RequestId": request_id}
+        return parsed
 
     def headers(self, operation: str, body: bytes, now: float | None = None) -> dict[str, str]:
         """The signed request headers (public for the signature tests)."""
@@ -234,7 +223,9 @@ def _parse(data: bytes) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _client_error(operation: str, status: int, body: dict[str, Any], request_id: str) -> Any:
+def _client_error(
+    operation: str, status: int, body: dict[str, Any], request_id: str
+) -> ClientError:
     from botocore.exceptions import ClientError
 
     code = str(body.pop("__type", "")).rsplit("#", 1)[-1] or f"HTTP{status}"
@@ -247,8 +238,18 @@ def _client_error(operation: str, status: int, body: dict[str, Any], request_id:
     return ClientError(response, operation)  # type: ignore[arg-type]
 
 
-def _retryable(status: int, code: str) -> bool:
-    return status >= 500 or code in RETRYABLE_CODES
+def _failure(result: dict[str, Any] | Exception) -> Failure | None:
+    """How botocore's standard mode judges an attempt: None when it succeeded."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(result, ClientError):
+        code = result.response["Error"]["Code"]
+        if code in MODELED_TRANSIENT_CODES:
+            return Failure.TRANSIENT
+        return classify(result.response["ResponseMetadata"]["HTTPStatusCode"], code)
+    if isinstance(result, Exception):
+        return Failure.TRANSIENT  # a network error (HTTPClientError)
+    return None
 
 
 def _is_network_error(exc: Exception) -> bool:
@@ -261,7 +262,9 @@ def _http_client_error(exc: Exception) -> Exception:
     """A persistent network error as botocore raises it (so callers see one type)."""
     from botocore.exceptions import HTTPClientError
 
-    return HTTPClientError(error=exc)
+    error = HTTPClientError(error=exc)
+    error.__cause__ = exc
+    return error
 
 
 def dynamodb_client(

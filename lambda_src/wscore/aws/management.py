@@ -2,10 +2,12 @@
 
 Error semantics, identical whatever the transport:
 - 200: delivered.      - 410 Gone: the target is gone; the caller prunes *that* connection.
-- 429: bounded retry with full jitter, then `throttled`.  - 413: too large, never retried.
+- 429: retried as throttling, then `throttled`.  - 413: too large, never retried.
 - 403: a configuration error (wrong endpoint or missing IAM permission): logged as an
-  error, nothing deleted.  - anything else (5xx, network): bounded retry, then `failed`.
-Clients are created once per endpoint per container.
+  error, nothing deleted.
+- 5xx and network errors: retried as transient, then `failed`; any other status: `failed`.
+Retries follow `retry.RetryPolicy` (botocore's standard mode: attempts, full-jitter backoff,
+a retry quota per client). Clients are created once per endpoint per container.
 
 Transports: `MANAGEMENT_TRANSPORT=fast` (default) selects `fast_transport.FastTransport`
 (precomputed SigV4 over a persistent connection pool, ~50x less CPU per message);
@@ -17,15 +19,13 @@ gets a whole broadcast at once; the retry rules are applied per connection eithe
 from __future__ import annotations
 
 import os
-import random
 import threading
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from wscore.aws.retry import Failure, RetryPolicy
 from wscore.config import env_int
 from wscore.errors import ConfigError
 from wscore.logs import get_logger
@@ -71,47 +71,29 @@ class BatchPost(Protocol):
     ) -> list[int]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Bounded retries with full jitter: sleep U(0, min(cap, base * 2**attempt))."""
-
-    max_attempts: int = 3
-    base_s: float = 0.05
-    cap_s: float = 1.0
-
-    def delay(self, attempt: int, rng: Callable[[], float]) -> float:
-        return float(rng() * min(self.cap_s, self.base_s * 2**attempt))
-
-
-def _retryable(status: int) -> bool:
-    return status in (429, NETWORK_ERROR) or status >= 500
+def _failure(status: int) -> Failure | None:
+    """How the retry policy sees a status (None: success); see the module docstring."""
+    if 200 <= status < 300:
+        return None
+    if status == 429:
+        return Failure.THROTTLING
+    if status == NETWORK_ERROR or status >= 500:
+        return Failure.TRANSIENT
+    return Failure.FINAL
 
 
 class ManagementClient:
     """Posts frames to connections with the error semantics above."""
 
     def __init__(
-        self,
-        transport: Transport,
-        endpoint: str,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: Callable[[], float] = random.random,
+        self, transport: Transport, endpoint: str, retry: RetryPolicy | None = None
     ) -> None:
         self.transport = transport
         self.endpoint = endpoint
-        self._retry = retry or RetryPolicy()
-        self._sleep = sleep
-        self._rng = rng
+        self._retry = retry or RetryPolicy()  # its own quota: one per client
 
     def _send(self, op: Callable[[], int], connection_id: str) -> Outcome:
-        status = NETWORK_ERROR
-        for attempt in range(self._retry.max_attempts):
-            status = op()
-            if not _retryable(status) or attempt == self._retry.max_attempts - 1:
-                break
-            self._sleep(self._retry.delay(attempt, self._rng))
-        return self._outcome(status, connection_id)
+        return self._outcome(self._retry.run(op, _failure), connection_id)
 
     def _outcome(self, status: int, connection_id: str) -> Outcome:
         if 200 <= status < 300:
@@ -158,24 +140,26 @@ class ManagementClient:
     def _post_batched(self, batch: BatchPost, ids: list[str], data: bytes) -> dict[str, Outcome]:
         """post_many over a bulk transport, with the same per-connection retry rules.
 
-        Each round sends the still-retryable ids; each of them waits its own full-jitter
-        delay (drawn exactly as `_send` does) before its next attempt.
+        Each id is one call of the retry policy. Each round sends the ids still to retry;
+        each waits its own full-jitter delay (drawn as `_send` draws it), inside the
+        transport, so no thread blocks in a sleep.
         """
         outcomes: dict[str, Outcome] = {}
-        pending, delays = ids, None
-        last = self._retry.max_attempts - 1
-        for attempt in range(self._retry.max_attempts):
+        calls = {cid: self._retry.start() for cid in ids}
+        pending: list[str] = ids
+        delays: list[float] | None = None
+        while pending:
             statuses = batch(pending, data, delays)
             retry: list[str] = []
+            delays = []
             for cid, status in zip(pending, statuses, strict=True):
-                if attempt < last and _retryable(status):
-                    retry.append(cid)
-                else:
+                delay = calls[cid].next_delay(_failure(status))
+                if delay is None:
                     outcomes[cid] = self._outcome(status, cid)
-            if not retry:
-                break
+                else:
+                    retry.append(cid)
+                    delays.append(delay)
             pending = retry
-            delays = [self._retry.delay(attempt, self._rng) for _ in retry]
         return {cid: outcomes[cid] for cid in ids}
 
 
