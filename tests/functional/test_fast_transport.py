@@ -368,8 +368,9 @@ def self_signed(tmp_path: Any) -> tuple[str, str]:
     return str(cert_file), str(key_file)
 
 
-def test_https_endpoint_with_verified_tls(tmp_path: Any) -> None:
-    """https:// endpoints go over verified TLS on the same pooled connections."""
+@pytest.fixture
+def tls_gateway(tmp_path: Any) -> Iterator[tuple[Gateway, str]]:
+    """A scripted gateway behind TLS with a throwaway certificate: (gateway, cert file)."""
     import ssl
 
     cert, key = self_signed(tmp_path)
@@ -380,6 +381,19 @@ def test_https_endpoint_with_verified_tls(tmp_path: Any) -> None:
     server.socket = server_ctx.wrap_socket(server.socket, server_side=True)
     gw.port = server.server_address[1]
     threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    yield gw, cert
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_endpoint_with_verified_tls(
+    tls_gateway: tuple[Gateway, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """https:// endpoints go over verified TLS on the same pooled connections."""
+    import ssl
+
+    gw, cert = tls_gateway
+    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
     client_ctx = ssl.create_default_context(cafile=cert)
     transport = FastTransport(
         f"https://127.0.0.1:{gw.port}/dev",
@@ -394,11 +408,25 @@ def test_https_endpoint_with_verified_tls(tmp_path: Any) -> None:
     try:
         assert transport.post_batch(["a=", "b", "c"], b"{}") == [200, 200, 200]
         assert transport.delete("a=") == 204
-        assert untrusted.post("x", b"{}") == 0  # the system CAs do not trust this certificate
+        assert untrusted.post("x", b"{}") == 0  # the default CAs do not trust this certificate
         assert "x" not in gw.attempts
         assert gw.seen[0].headers["host"] == f"127.0.0.1:{gw.port}"
     finally:
         transport.close()
         untrusted.close()
-        server.shutdown()
-        server.server_close()
+
+
+def test_the_default_tls_context_trusts_aws_ca_bundle(
+    tls_gateway: tuple[Gateway, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS_CA_BUNDLE is honoured as by botocore (and the DynamoDB client), e.g. behind a proxy."""
+    gw, cert = tls_gateway
+    monkeypatch.setenv("AWS_CA_BUNDLE", cert)
+    transport = FastTransport(
+        f"https://127.0.0.1:{gw.port}/dev", 2, credentials=lambda: CREDS, region="eu-west-1"
+    )
+    try:
+        assert transport.post("x", b"{}") == 200
+        assert gw.attempts["x"] == 1
+    finally:
+        transport.close()

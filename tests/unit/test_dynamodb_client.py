@@ -332,3 +332,13 @@ def test_requests_go_over_one_kept_alive_connection(recorder: str) -> None:
     assert headers["Content-Type"] == "application/x-amz-json-1.0"
     assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
     assert len({port for _h, _b, port in Recorder.seen}) == 1, "one connection, reused"
+
+
+def test_tls_trusts_aws_ca_bundle_else_botocores_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same trust as botocore's client (the fast transport shares the helper)."""
+    from botocore.httpsession import get_cert_path
+
+    monkeypatch.setenv("AWS_CA_BUNDLE", "/etc/corp-ca.pem")
+    assert client()._http.connection_pool_kw["ca_certs"] == "/etc/corp-ca.pem"
+    monkeypatch.delenv("AWS_CA_BUNDLE")
+    assert client()._http.connection_pool_kw["ca_certs"] == str(get_cert_path(True))

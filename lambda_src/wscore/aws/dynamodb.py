@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 
 from wscore.aws.retry import Failure, RetryPolicy, classify
 from wscore.aws.sigv4 import SigningKey, amz_date, session_credentials
+from wscore.aws.tls import ca_bundle
 from wscore.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ class FastDynamoDBClient:
             "timeout": urllib3.Timeout(connect=connect_timeout, read=read_timeout),
         }
         if url.scheme == "https":
-            pool_args["ca_certs"] = _ca_bundle()
+            pool_args["ca_certs"] = ca_bundle()
         self._http = urllib3.PoolManager(**pool_args)
 
     # -- the operations the repository uses ------------------------------------------------
@@ -201,16 +202,6 @@ class FastDynamoDBClient:
         if self._credentials is None:
             self._credentials = session_credentials()
         return self._credentials()
-
-
-def _ca_bundle() -> str:
-    """The CA bundle botocore would verify with (AWS_CA_BUNDLE, else its own default)."""
-    configured = os.environ.get("AWS_CA_BUNDLE")
-    if configured:
-        return configured
-    from botocore.httpsession import get_cert_path
-
-    return str(get_cert_path(True))
 
 
 def _parse(data: bytes) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from wscore.aws.sigv4 import (
     amz_date,
     session_credentials,
 )
+from wscore.aws.tls import client_context
 from wscore.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -414,7 +415,7 @@ class FastTransport:
         loop = asyncio.get_running_loop()
         context = None
         if self._https:
-            context = self._ssl or ssl.create_default_context()
+            context = self._ssl or client_context()  # AWS_CA_BUNDLE, as botocore
             self._ssl = context
         _, conn = await asyncio.wait_for(
             loop.create_connection(lambda: _Connection(loop), self._host, self._port, ssl=context),
