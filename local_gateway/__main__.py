@@ -13,13 +13,9 @@ import signal
 import sys
 
 from local_gateway.aws import EmulatorError
-from local_gateway.config import ConfigError, GatewayConfig
+from local_gateway.config import GatewayConfig
 from local_gateway.runner import GatewayRunner, StartupError
-from tools.manifest import ROOT
-
-if str(ROOT) not in sys.path:  # tools.devtoken, wherever the gateway is started from
-    sys.path.insert(0, str(ROOT))
-
+from wscore.errors import ConfigError
 
 STOP_TIMEOUT_S = 20.0
 

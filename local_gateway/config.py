@@ -13,42 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tools.manifest import MANIFEST_PATH, ROOT
+from wscore.config import env_float, env_int
+from wscore.errors import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-MAX_MESSAGE_BYTES = 128 * 1024
+# API Gateway's frame limit (the message limit is wscore.protocol.MAX_MESSAGE_BYTES): the
+# gateway only warns about larger frames, see docs/LOCAL_GATEWAY.md.
 MAX_FRAME_BYTES = 32 * 1024
-
-
-class ConfigError(ValueError):
-    """A gateway setting is missing or malformed; the message names the variable."""
-
-
-def _float(env: Mapping[str, str], name: str, default: float, lo: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value < lo:
-        raise ConfigError(f"{name} must be at least {lo}, got {value}")
-    return value
-
-
-def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
-    return value
+# Upper bound of the gateway's timeouts and intervals: a day is beyond any local use.
+MAX_SECONDS = 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +46,6 @@ class GatewayConfig:
     queue_prefix: str = "local-websocket"
     sqs_visibility_s: int | None = None
     manifest_path: Path = MANIFEST_PATH
-    core_dir: Path = ROOT / "lambda_src"
     handlers_dir: Path = ROOT / "lambda_src" / "handlers"
     static_dir: Path = ROOT / "clients" / "demo"
 
@@ -89,19 +63,18 @@ class GatewayConfig:
 
         return cls(
             host=env.get("HOST", "127.0.0.1").strip() or "127.0.0.1",
-            port=_int(env, "PORT", 3001, 0, 65535),
+            port=env_int(env, "PORT", 3001, 0, 65535),
             stage=stage,
-            idle_timeout_s=_float(env, "GATEWAY_IDLE_TIMEOUT_S", 600.0, 0.05),
-            max_duration_s=_float(env, "GATEWAY_MAX_DURATION_S", 7200.0, 0.05),
-            ttl_sweep_s=_float(env, "GATEWAY_TTL_SWEEP_S", 30.0, 0.05),
-            workers=_int(env, "GATEWAY_WORKERS", 8, 2, 1024),
-            consumer_workers=_int(env, "GATEWAY_CONSUMER_WORKERS", 8, 1, 1024),
+            idle_timeout_s=env_float(env, "GATEWAY_IDLE_TIMEOUT_S", 600.0, 0.05, MAX_SECONDS),
+            max_duration_s=env_float(env, "GATEWAY_MAX_DURATION_S", 7200.0, 0.05, MAX_SECONDS),
+            ttl_sweep_s=env_float(env, "GATEWAY_TTL_SWEEP_S", 30.0, 0.05, MAX_SECONDS),
+            workers=env_int(env, "GATEWAY_WORKERS", 8, 2, 1024),
+            consumer_workers=env_int(env, "GATEWAY_CONSUMER_WORKERS", 8, 1, 1024),
             region=env.get("AWS_DEFAULT_REGION", "").strip() or "us-east-1",
             sqs_visibility_s=(
-                _int(env, "GATEWAY_SQS_VISIBILITY_S", 30, 0, 43200) if visibility else None
+                env_int(env, "GATEWAY_SQS_VISIBILITY_S", 30, 0, 43200) if visibility else None
             ),
             manifest_path=path("GATEWAY_MANIFEST", MANIFEST_PATH),
-            core_dir=path("GATEWAY_CORE_DIR", ROOT / "lambda_src"),
             handlers_dir=path("GATEWAY_HANDLERS_DIR", ROOT / "lambda_src" / "handlers"),
             static_dir=path("GATEWAY_STATIC_DIR", ROOT / "clients" / "demo"),
         )

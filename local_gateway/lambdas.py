@@ -90,9 +90,7 @@ class HandlerError(Exception):
 class LambdaRuntime:
     """Imports handler modules from the handlers directory and invokes them."""
 
-    def __init__(
-        self, core_dir: Path, handlers_dir: Path, region: str, workers: int, async_workers: int
-    ) -> None:
+    def __init__(self, handlers_dir: Path, region: str, workers: int, async_workers: int) -> None:
         self._region = region
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
         self._lock = threading.Lock()
@@ -105,10 +103,10 @@ class LambdaRuntime:
             max_workers=async_workers, thread_name_prefix="consumer"
         )
         widen_connection_pools(POOL_PER_INVOCATION * (workers + async_workers))
-        # The Lambda layout: the layer's python/ and the function's code root on sys.path.
-        for path in (str(core_dir), str(handlers_dir)):
-            if path not in sys.path:
-                sys.path.insert(0, path)
+        # The Lambda layout: the function's code root on sys.path (the core package, the
+        # layer's python/, is already there: see local_gateway/__init__.py).
+        if str(handlers_dir) not in sys.path:
+            sys.path.insert(0, str(handlers_dir))
 
     def handler(self, fn: Function) -> Callable[[Any, Any], Any]:
         """The handler callable, imported on first use (the 'cold start')."""

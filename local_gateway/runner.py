@@ -42,11 +42,7 @@ class GatewayRunner:
         self.manifest = load_manifest(config.manifest_path)
         self.aws = EmbeddedAws(self.manifest, config)
         self.runtime = LambdaRuntime(
-            config.core_dir,
-            config.handlers_dir,
-            config.region,
-            config.workers,
-            config.consumer_workers,
+            config.handlers_dir, config.region, config.workers, config.consumer_workers
         )
         self.gateway: Gateway | None = None
         self.workers: list[Worker] = []

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from local_gateway.config import MAX_FRAME_BYTES, MAX_MESSAGE_BYTES
+from local_gateway.config import MAX_FRAME_BYTES
 from local_gateway.events import EventFactory, iso_time, new_id, now_ms
 from local_gateway.lambdas import HandlerError
 from tools.devtoken import mint
+from tools.manifest import ROOT
+from wscore.protocol import MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
     from local_gateway.config import GatewayConfig
@@ -164,7 +166,7 @@ class Gateway:
         if static.is_dir():
             app.router.add_get("/", self.index)
             app.router.add_static("/demo/", static)
-        js = self.config.core_dir.parent / "clients" / "js"
+        js = ROOT / "clients" / "js"
         if js.is_dir():
             app.router.add_static("/js/", js)
         return app

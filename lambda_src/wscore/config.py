@@ -9,12 +9,14 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from wscore.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
+
+N = TypeVar("N", int, float)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -33,18 +35,38 @@ def env_bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
-def env_int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    """Parse an integer variable within [lo, hi]."""
+def _env_number(
+    env: Mapping[str, str],
+    name: str,
+    default: N,
+    lo: N,
+    hi: N,
+    *,
+    parse: Callable[[str], N],
+    kind: str,
+) -> N:
+    """One rule for numeric variables: unset or blank is the default, anything else must
+    parse and lie within [lo, hi] (a NaN never does)."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
     if not lo <= value <= hi:
         raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
     return value
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    """Parse an integer variable within [lo, hi]."""
+    return _env_number(env, name, default, lo, hi, parse=int, kind="an integer")
+
+
+def env_float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    """Parse a number (seconds, say) within [lo, hi]; the local gateway's timeouts use it."""
+    return _env_number(env, name, default, lo, hi, parse=float, kind="a number")
 
 
 def env_str(env: Mapping[str, str], name: str) -> str:

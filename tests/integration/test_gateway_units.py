@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
-from local_gateway.config import ConfigError, GatewayConfig
+from local_gateway.config import GatewayConfig
 from local_gateway.filters import matches
 from local_gateway.manifest import load_manifest
 from local_gateway.server import policy_allows, select_route, stringify_context
 from tests.helpers import PROTOCOL_ROUTES
+from wscore.errors import ConfigError
 
 ROUTES = load_manifest().routes
 TTL_FILTER = load_manifest().stream_filter
@@ -106,8 +107,17 @@ def test_config_from_env_validates() -> None:
     config = GatewayConfig.from_env({"PORT": "0", "STAGE": "test", "GATEWAY_IDLE_TIMEOUT_S": "1.5"})
     assert (config.port, config.stage, config.idle_timeout_s) == (0, "test", 1.5)
     assert GatewayConfig.from_env({}).port == 3001
-    for env in ({"PORT": "x"}, {"PORT": "70000"}, {"STAGE": "a/b"}, {"GATEWAY_TTL_SWEEP_S": "0"}):
-        with pytest.raises(ConfigError):
+    bad = (
+        {"PORT": "x"},
+        {"PORT": "70000"},
+        {"STAGE": "a/b"},
+        {"GATEWAY_TTL_SWEEP_S": "0"},
+        {"GATEWAY_IDLE_TIMEOUT_S": "nan"},
+        {"GATEWAY_WORKERS": "1"},
+    )
+    for env in bad:
+        (name,) = env
+        with pytest.raises(ConfigError, match=f"^{name} "):  # the core's error, naming the variable
             GatewayConfig.from_env(env)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import load_event, ws_event
-from wscore.config import Config, env_bool, env_int, env_str
+from wscore.config import Config, env_bool, env_float, env_int, env_str
 from wscore.errors import ConfigError, Forbidden
 from wscore.events import Identity, WebSocketEvent
 
@@ -177,3 +177,13 @@ def test_env_int_and_str_helpers() -> None:
     assert env_str({"S": " v "}, "S") == "v"
     with pytest.raises(ConfigError, match="S is required"):
         env_str({"S": ""}, "S")
+
+
+def test_env_float_names_the_variable_and_refuses_nan() -> None:
+    assert env_float({}, "T", 1.5, 0.05, 10.0) == 1.5
+    assert env_float({"T": " 0.25 "}, "T", 1.5, 0.05, 10.0) == 0.25
+    with pytest.raises(ConfigError, match="T must be a number, got 'soon'"):
+        env_float({"T": "soon"}, "T", 1.5, 0.05, 10.0)
+    for raw in ("0", "11", "nan", "inf"):
+        with pytest.raises(ConfigError, match=r"T must be between 0\.05 and 10\.0"):
+            env_float({"T": raw}, "T", 1.5, 0.05, 10.0)
