@@ -203,7 +203,13 @@ class _ResponseParser:
 
 
 class _Connection(asyncio.Protocol):
-    """One HTTP/1.1 connection carrying one request at a time (no pipelining)."""
+    """One HTTP/1.1 connection carrying one request at a time (no pipelining).
+
+    `dropped` tells a request that failed because the connection was already dead, or died
+    before a single byte of the response arrived, from one that failed for any other reason
+    (a timeout, a malformed or truncated response): only the former is safe to send again
+    at once on another connection.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -211,6 +217,7 @@ class _Connection(asyncio.Protocol):
         self._parser = _ResponseParser()
         self._waiter: asyncio.Future[int] | None = None
         self.reusable = True
+        self.dropped = False
         self.last_used = time.monotonic()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -243,6 +250,7 @@ class _Connection(asyncio.Protocol):
         self.reusable = False
         waiter = self._waiter
         if waiter is not None and not waiter.done():
+            self.dropped = not self._parser.buf
             waiter.set_result(self._parser.status_at_eof())
         self._waiter = None
 
@@ -255,6 +263,7 @@ class _Connection(asyncio.Protocol):
         """Write one request and wait for its status (0 on timeout or a lost connection)."""
         if self._transport is None or self._transport.is_closing():
             self.reusable = False
+            self.dropped = True
             return NETWORK_ERROR
         waiter: asyncio.Future[int] = self._loop.create_future()
         self._waiter = waiter
@@ -390,14 +399,29 @@ class FastTransport:
         return statuses
 
     async def _exchange(self, payload: tuple[bytes, bytes]) -> int:
-        """One request on a pooled or new connection; 0 when it cannot be completed."""
+        """One request on a pooled or new connection; 0 when it cannot be completed.
+
+        A pooled connection may have been closed by the server while idle (its keep-alive
+        timeout, or a container frozen past it). When a request on a reused connection
+        fails before any response byte, it is sent once more, at once, on a new connection,
+        as urllib3 does for a stale pooled connection: the service never answered it, so
+        this is not a retry and must not cost one (nor its backoff) in the retry policy.
+        """
+        message = payload if payload[1] else payload[:1]
         conn = self._pooled()
-        if conn is None:
-            try:
-                conn = await self._connect()
-            except (OSError, TimeoutError, ssl.SSLError):
-                return NETWORK_ERROR
-        status = await conn.request(payload if payload[1] else payload[:1], self._read_timeout)
+        if conn is not None:
+            status = await self._request(conn, message)
+            if not conn.dropped:
+                return status
+        try:
+            conn = await self._connect()
+        except (OSError, TimeoutError, ssl.SSLError):
+            return NETWORK_ERROR
+        return await self._request(conn, message)
+
+    async def _request(self, conn: _Connection, message: Sequence[bytes]) -> int:
+        """One request on `conn`, which goes back to the pool if it stays usable."""
+        status = await conn.request(message, self._read_timeout)
         if conn.reusable:
             self._idle.append(conn)
         return status
