@@ -190,7 +190,7 @@ def emulated(counter: Counter) -> Iterator[dict[str, Any]]:
     import boto3
     from moto import mock_aws
 
-    from tools.aws_local import create_queues, create_table
+    from tools.aws_local import create_queues, create_table, queue_environment
 
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -222,7 +222,7 @@ def emulated(counter: Counter) -> Iterator[dict[str, Any]]:
             raw = boto3.client("dynamodb")
             sqs = boto3.client("sqs")
             create_table(raw, "ws-cost")
-            queues = create_queues(sqs, "ws-cost")
+            queues = queue_environment(create_queues(sqs, "ws-cost"))
             os.environ.update(queues)
             yield {"raw": raw, "sqs": sqs, "queues": queues, "config": config, "svc": services}
     finally:

@@ -7,7 +7,6 @@ port; handlers reach it through the service-specific endpoint variables
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
@@ -18,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from tools.aws_local import create_queues, create_table, queue_environment
 from tools.devtoken import DEV_AUDIENCE, DEV_ISSUER, DEV_SECRET
 from tools.manifest import ROOT
 
 if TYPE_CHECKING:
     from local_gateway.config import GatewayConfig
     from local_gateway.manifest import Manifest
+    from tools.aws_local import EmulatedQueue
 
 log = logging.getLogger("local_gateway.aws")
 
@@ -58,8 +59,7 @@ class EmbeddedAws:
     endpoint: str = ""
     table_name: str = ""
     stream_arn: str = ""
-    queue_urls: dict[str, str] = field(default_factory=dict)
-    queue_arns: dict[str, str] = field(default_factory=dict)
+    queues: dict[str, EmulatedQueue] = field(default_factory=dict)  # by manifest name
     _server: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
@@ -78,8 +78,14 @@ class EmbeddedAws:
             self.stop()
             raise EmulatorError("the embedded moto server did not start (see the error above)")
         self.endpoint = f"http://{line[0]}:{line[1]}"
-        self.create_table()
-        self.create_queues()
+        self.table_name = self.config.table_name
+        self.stream_arn = create_table(self.client("dynamodb"), self.table_name, self.manifest.raw)
+        self.queues = create_queues(
+            self.client("sqs"),
+            self.config.queue_prefix,
+            self.manifest.raw,
+            self.config.sqs_visibility_s,
+        )
 
     def stop(self) -> None:
         """Close the child's stdin (its signal to stop), then make sure it is gone."""
@@ -94,6 +100,14 @@ class EmbeddedAws:
             server.kill()
             server.wait()
 
+    def queue_urls(self) -> dict[str, str]:
+        """Every queue's and DLQ's URL by name (fanout, fanout-dlq, ...), for /_dev/health."""
+        urls: dict[str, str] = {}
+        for name, queue in self.queues.items():
+            urls[name] = queue.url
+            urls[f"{name}-dlq"] = queue.dlq_url
+        return urls
+
     def client(self, service: str) -> Any:
         """A boto3 client bound to the emulator (for the gateway's own pollers)."""
         factory: Any = boto3.client  # service names are checked at runtime, not by mypy
@@ -105,75 +119,6 @@ class EmbeddedAws:
             aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             config=Config(retries={"mode": "standard"}, max_pool_connections=50),
         )
-
-    def create_table(self) -> None:
-        """CreateTable + UpdateTimeToLive exactly as dynamodb.tf declares them."""
-        spec = self.manifest.table
-        self.table_name = self.config.table_name
-        keys = [{"AttributeName": spec["hash_key"], "KeyType": "HASH"}]
-        if spec.get("range_key"):
-            keys.append({"AttributeName": spec["range_key"], "KeyType": "RANGE"})
-        gsis = [
-            {
-                "IndexName": g["name"],
-                "KeySchema": [
-                    {"AttributeName": g["hash_key"], "KeyType": "HASH"},
-                    *(
-                        [{"AttributeName": g["range_key"], "KeyType": "RANGE"}]
-                        if g.get("range_key")
-                        else []
-                    ),
-                ],
-                "Projection": {"ProjectionType": g.get("projection_type", "ALL")},
-            }
-            for g in spec.get("global_secondary_indexes", [])
-        ]
-        ddb = self.client("dynamodb")
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeySchema": keys,
-            "AttributeDefinitions": [
-                {"AttributeName": a["name"], "AttributeType": a["type"]} for a in spec["attributes"]
-            ],
-            "BillingMode": "PAY_PER_REQUEST",
-            "StreamSpecification": {
-                "StreamEnabled": True,
-                "StreamViewType": spec["stream_view_type"],
-            },
-        }
-        if gsis:
-            kwargs["GlobalSecondaryIndexes"] = gsis
-        table = ddb.create_table(**kwargs)["TableDescription"]
-        self.stream_arn = table["LatestStreamArn"]
-        ddb.update_time_to_live(
-            TableName=self.table_name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": spec["ttl_attribute"]},
-        )
-
-    def create_queues(self) -> None:
-        """Each queue with its DLQ and redrive policy (maxReceiveCount from the manifest)."""
-        sqs = self.client("sqs")
-        for queue in self.manifest.queues.values():
-            name = f"{self.config.queue_prefix}-{queue.name}"
-            dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-                "Attributes"
-            ]["QueueArn"]
-            consumer = self.manifest.functions[queue.consumer]
-            visibility = self.config.sqs_visibility_s
-            if visibility is None:
-                visibility = 6 * consumer.timeout_s  # what sqs.tf sets (AWS's guidance)
-            redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}
-            url = sqs.create_queue(
-                QueueName=name,
-                Attributes={
-                    "VisibilityTimeout": str(visibility),
-                    "RedrivePolicy": json.dumps(redrive),
-                },
-            )["QueueUrl"]
-            self.queue_urls[queue.name] = url
-            self.queue_arns[queue.name] = dlq_arn.removesuffix("-dlq")
-            self.queue_urls[f"{queue.name}-dlq"] = dlq_url
 
 
 def handler_environment(aws: EmbeddedAws, management_endpoint: str) -> dict[str, str]:
@@ -203,8 +148,7 @@ def handler_environment(aws: EmbeddedAws, management_endpoint: str) -> dict[str,
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         **FAKE_CREDENTIALS,
     }
-    for queue in aws.manifest.queues.values():
-        env[queue.env] = aws.queue_urls[queue.name]
+    env.update(queue_environment(aws.queues))
     for optional in OPTIONAL_PASSTHROUGH:  # module variables that are unset by default
         if os.environ.get(optional):
             env[optional] = os.environ[optional]

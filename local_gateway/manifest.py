@@ -63,12 +63,13 @@ class Queue:
 
 @dataclass(frozen=True, slots=True)
 class Manifest:
-    """The parsed manifest; `raw` keeps the table definition for CreateTable."""
+    """The parsed manifest; `raw` is the file's JSON, which tools.aws_local creates from."""
 
     functions: dict[str, Function]
     queues: dict[str, Queue]
     table: dict[str, Any]
     stream_filter: dict[str, Any]
+    raw: dict[str, Any]
 
     @property
     def routes(self) -> dict[str, Function]:
@@ -105,7 +106,7 @@ class Manifest:
         for queue in queues.values():
             if queue.consumer not in functions:
                 raise ValueError(f"queue {queue.name}: unknown consumer {queue.consumer}")
-        return cls(functions, queues, dict(raw["table"]), dict(raw.get("stream_filter", {})))
+        return cls(functions, queues, dict(raw["table"]), dict(raw.get("stream_filter", {})), raw)
 
 
 def load_manifest(path: Path = MANIFEST_PATH) -> Manifest:

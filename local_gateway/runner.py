@@ -82,7 +82,7 @@ class GatewayRunner:
             managementEndpoint=management,
             awsEndpoint=self.aws.endpoint,
             tableName=self.aws.table_name,
-            queues={k: v for k, v in self.aws.queue_urls.items()},
+            queues=self.aws.queue_urls(),
         )
         self.gateway.ready.set()
 
@@ -114,8 +114,8 @@ class GatewayRunner:
             fn = self.manifest.functions[queue.consumer]
             poller = SqsPoller(
                 sqs=self.aws.client("sqs"),
-                queue_url=self.aws.queue_urls[queue.name],
-                queue_arn=self.aws.queue_arns[queue.name],
+                queue_url=self.aws.queues[queue.name].url,
+                queue_arn=self.aws.queues[queue.name].arn,
                 fn=fn,
                 runtime=self.runtime,
                 region=region,

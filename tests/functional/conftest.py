@@ -22,7 +22,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from tests.helpers import FakeTransport, ws_event
-from tools.aws_local import create_queues, create_table
+from tools.aws_local import create_queues, create_table, queue_environment
 
 ENDPOINT = "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
 
@@ -131,7 +131,7 @@ def world(
         dynamodb = boto3.client("dynamodb")
         sqs = boto3.client("sqs")
         create_table(dynamodb, "ws-test")
-        queues = create_queues(sqs, "ws-test")
+        queues = queue_environment(create_queues(sqs, "ws-test"))
         for env, url in queues.items():
             monkeypatch.setenv(env, url)
         if dynamodb_transport == "fast":  # after the test's own clients: they stay in-process
