@@ -332,6 +332,44 @@ def test_a_dead_pooled_connection_is_replaced_at_once(gateway: Gateway) -> None:
         transport.close()
 
 
+def test_a_stuck_batch_is_cut_short_and_its_unknown_statuses_are_network_errors(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A request that never ends (a bug, a wedged loop) must not hang the invocation."""
+    import asyncio
+    import logging
+
+    transport = FastTransport(
+        gateway.endpoint, 2, credentials=lambda: CREDS, connect_timeout=0.1, read_timeout=0.1
+    )
+    real = transport._exchange
+
+    async def exchange(payload: tuple[bytes, bytes]) -> int:
+        if b"/stuck " in payload[0]:
+            await asyncio.Event().wait()  # never set: no timeout of the request applies
+        return await real(payload)
+
+    transport._exchange = exchange  # type: ignore[method-assign]
+    results: list[list[int]] = []
+    worker = threading.Thread(
+        target=lambda: results.append(transport.post_batch(["a", "stuck", "c"], b"{}")),
+        daemon=True,
+    )
+    logging.getLogger("wscore").propagate = True
+    try:
+        with caplog.at_level(logging.WARNING, logger="wscore"):
+            worker.start()
+            worker.join(15)
+            assert not worker.is_alive(), "post_batch hung"
+        assert results == [[200, 0, 200]]  # the finished ones keep their status
+        assert any("cancelled" in r.getMessage() for r in caplog.records)
+        assert transport.post("d", b"{}") == 200  # the transport still works
+        assert transport.post("stuck", b"{}") == 0  # no progress at all: one window
+    finally:
+        logging.getLogger("wscore").propagate = False
+        transport.close()
+
+
 def test_refused_connection_is_a_network_error() -> None:
     import socket
 

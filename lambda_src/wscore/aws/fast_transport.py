@@ -31,7 +31,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from wscore.aws.sigv4 import (
@@ -43,12 +43,17 @@ from wscore.aws.sigv4 import (
 )
 from wscore.aws.tls import client_context
 from wscore.errors import ConfigError
+from wscore.logs import get_logger
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+log = get_logger("wscore.aws.fast_transport")
+
 NETWORK_ERROR = 0
 SERVICE = "execute-api"
+# Added to the longest a request may take before a batch without progress counts as stuck.
+_STALL_MARGIN_S = 1.0
 _REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
@@ -271,6 +276,9 @@ class _Connection(asyncio.Protocol):
         timer = self._loop.call_later(read_timeout, self._time_out, waiter)
         try:
             return await waiter
+        except asyncio.CancelledError:
+            self.close()  # its response may still come: the connection is unusable
+            raise
         finally:
             timer.cancel()
             self.last_used = time.monotonic()
@@ -279,6 +287,19 @@ class _Connection(asyncio.Protocol):
         if not waiter.done():
             waiter.set_result(NETWORK_ERROR)
             self.close()
+
+
+class _Batch:
+    """A batch's statuses as they arrive (NETWORK_ERROR until known) and how many arrived.
+
+    Written by the event loop, read by the caller's thread when the batch stalls.
+    """
+
+    __slots__ = ("finished", "statuses")
+
+    def __init__(self, size: int) -> None:
+        self.statuses = [NETWORK_ERROR] * size
+        self.finished = 0
 
 
 class FastTransport:
@@ -321,7 +342,7 @@ class FastTransport:
         return self.post_batch([connection_id], data)[0]
 
     def delete(self, connection_id: str) -> int:
-        return self._run(self._send_all("DELETE", [connection_id], b"", None, self._creds()))[0]
+        return self._run("DELETE", [connection_id], b"", None)[0]
 
     def post_batch(
         self, connection_ids: Sequence[str], data: bytes, delays: Sequence[float] | None = None
@@ -329,25 +350,55 @@ class FastTransport:
         """POST `data` to every id; `delays[i]` postpones id i (jittered retries)."""
         if not connection_ids:
             return []
-        # Credentials are read here, in the caller's thread: a refresh may block on I/O.
-        return self._run(self._send_all("POST", connection_ids, data, delays, self._creds()))
+        return self._run("POST", connection_ids, data, delays)
 
     def close(self) -> None:
         """Close the pooled connections (tests; a Lambda container just freezes)."""
         if _loop is not None:
-            self._run(self._close_idle())
+            asyncio.run_coroutine_threadsafe(self._close_idle(), _loop).result(_STALL_MARGIN_S)
 
     # -- internals --------------------------------------------------------------------------
 
-    def _run(self, coro: Any) -> list[int]:
-        result: list[int] = asyncio.run_coroutine_threadsafe(coro, event_loop()).result()
-        return result
+    def _run(
+        self, method: str, ids: Sequence[str], data: bytes, delays: Sequence[float] | None
+    ) -> list[int]:
+        """Send a batch on the event loop and wait for it, but never forever.
 
-    async def _close_idle(self) -> list[int]:
+        Every request is bounded by its own timeouts, so a batch in which no request has
+        finished for longer than one request can take (plus the longest delay) is stuck: a
+        bug, or a wedged loop. It is then cancelled and the ids without a status are
+        reported as network errors (the retry policy decides what follows), so that the
+        invocation goes on instead of hanging until Lambda kills it. A large batch may take
+        long in all: only a stall is cut short, not a slow but progressing broadcast.
+        """
+        # Credentials are read here, in the caller's thread: a refresh may block on I/O.
+        batch = _Batch(len(ids))
+        coro = self._send_all(method, ids, data, delays, creds=self._creds(), batch=batch)
+        future = asyncio.run_coroutine_threadsafe(coro, event_loop())
+        longest_delay = max(delays or (), default=0.0)
+        # A reused connection found dead is replaced: connect + read, after a failed read.
+        window = self._connect_timeout + 2 * self._read_timeout + longest_delay
+        finished = 0
+        while True:
+            try:
+                future.result(window + _STALL_MARGIN_S)
+            except TimeoutError:
+                if batch.finished == finished:
+                    break
+                finished = batch.finished
+            else:
+                return batch.statuses
+        future.cancel()
+        log.warning(
+            "management batch stalled and was cancelled",
+            extra={"requests": len(ids), "finished": finished},
+        )
+        return list(batch.statuses)
+
+    async def _close_idle(self) -> None:
         idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
-        return []
 
     def _creds(self) -> Credentials:
         if self._credentials is None:
@@ -360,8 +411,10 @@ class FastTransport:
         ids: Sequence[str],
         data: bytes,
         delays: Sequence[float] | None,
+        *,
         creds: Credentials,
-    ) -> list[int]:
+        batch: _Batch,
+    ) -> None:
         payload_hash = hashlib.sha256(data).hexdigest() if data else _EMPTY_SHA256
         tail = f"Content-Length: {len(data)}\r\n"  # boto3 sends it for DELETE too (0)
         templates: dict[str, SignedTemplate] = {}
@@ -375,7 +428,7 @@ class FastTransport:
                 )
             return template.request_head(connection_id, tail)
 
-        statuses = [NETWORK_ERROR] * len(ids)
+        statuses = batch.statuses
         order = list(range(len(ids)))
         if delays is not None:
             order.sort(key=delays.__getitem__)
@@ -390,13 +443,13 @@ class FastTransport:
                     if wait > 0:
                         await asyncio.sleep(wait)
                 statuses[i] = await self._exchange((head(ids[i]), data))
+                batch.finished += 1
 
         workers = min(self.max_concurrency, len(ids))
         if workers == 1:
             await worker()
         else:
             await asyncio.gather(*(worker() for _ in range(workers)))
-        return statuses
 
     async def _exchange(self, payload: tuple[bytes, bytes]) -> int:
         """One request on a pooled or new connection; 0 when it cannot be completed.
