@@ -27,13 +27,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tools.ws_events import FAR_FUTURE, ws_event
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 INDEX_KEYS = {"GSI1": "GSI1PK", "GSI2": "GSI2PK"}
 ENDPOINT = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
 TENANT = "acme"
-FAR = 4102444800
 
 
 def attr_size(value: dict[str, Any]) -> int:  # noqa: PLR0911 - one return per type
@@ -240,11 +241,8 @@ class Driver:
     """Runs client operations through the handlers and returns what each one cost."""
 
     def __init__(self, world: dict[str, Any], counter: Counter) -> None:
-        from tests.helpers import ws_event
-
         self.world = world
         self.counter = counter
-        self.ws_event = ws_event
         self.meter = Meter(counter, world["raw"], "ws-cost")
         self.threshold(100)
 
@@ -271,8 +269,10 @@ class Driver:
         for i in range(members):
             cid = f"{prefix}{i:05d}AbCdEfG="
             user = f"{prefix}-user-{i}"
-            repo.put_connection(Connection(cid, TENANT, user, 1, FAR, FAR, FAR, ENDPOINT))
-            repo.put_membership(Membership(TENANT, room, cid, user, 1, FAR))
+            repo.put_connection(
+                Connection(cid, TENANT, user, 1, FAR_FUTURE, FAR_FUTURE, FAR_FUTURE, ENDPOINT)
+            )
+            repo.put_membership(Membership(TENANT, room, cid, user, 1, FAR_FUTURE))
             ids.append(cid)
         return ids
 
@@ -316,7 +316,7 @@ class Driver:
                 "sendMessage": "send_message",
                 "getPresence": "get_presence",
             }[body["action"]],
-            self.ws_event("message", cid, user, TENANT, body),
+            ws_event("message", cid, user, TENANT, body),
         )
         assert out["statusCode"] == 200, out
 
@@ -348,7 +348,7 @@ def run() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with emulated(counter) as world:
         d = Driver(world, counter)
-        ev = d.ws_event
+        ev = ws_event
         rows.append(
             d.measure("connect", lambda: d.call("connect", ev("connect", "new-1=", "zoe", TENANT)))
         )

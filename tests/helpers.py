@@ -1,24 +1,20 @@
-"""Shared test helpers: API Gateway-shaped events, a recording management transport, log
-capture, and the protocol's route keys."""
+"""Shared test helpers: a recording management transport, log capture, the protocol's route
+keys and a moto table snapshot. API Gateway-shaped events are in tools.ws_events (the bench
+drives the handlers with them too)."""
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import logging
 import threading
 from collections import defaultdict
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wscore.protocol import ROUTE_KEYS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-FIXTURES = Path(__file__).parent / "fixtures" / "events"
-FAR_FUTURE = 4102444800  # 2100-01-01
 
 # The protocol's route keys: what the manifest, the plan and the local gateway must all hold.
 PROTOCOL_ROUTES = ROUTE_KEYS
@@ -44,50 +40,6 @@ def captured_logs(logger: str) -> Iterator[Records]:
         yield handler
     finally:
         target.removeHandler(handler)
-
-
-def load_event(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
-    return data
-
-
-def authorizer_context(
-    user: str, tenant: str, exp: int = FAR_FUTURE, rooms: str = "", roles: str = ""
-) -> dict[str, Any]:
-    return {
-        "principalId": f"{tenant}/{user}",
-        "integrationLatency": 3,
-        "userId": user,
-        "tenantId": tenant,
-        "tokenExp": str(exp),
-        "roles": roles,
-        "rooms": rooms,
-    }
-
-
-def ws_event(
-    kind: str,
-    connection_id: str,
-    user: str = "alice",
-    tenant: str = "acme",
-    body: Any = None,
-    *,
-    route: str | None = None,
-    exp: int = FAR_FUTURE,
-    rooms: str = "",
-) -> dict[str, Any]:
-    """A connect/message/disconnect event as API Gateway sends it."""
-    event = copy.deepcopy(load_event(kind))
-    rc = event["requestContext"]
-    rc["connectionId"] = connection_id
-    rc["authorizer"] = authorizer_context(user, tenant, exp, rooms)
-    if kind == "message":
-        event["body"] = body if isinstance(body, str) or body is None else json.dumps(body)
-        action = None
-        if isinstance(body, dict):
-            action = body.get("action")
-        rc["routeKey"] = route or (action if isinstance(action, str) else "$default")
-    return event
 
 
 class FakeTransport:

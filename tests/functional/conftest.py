@@ -21,8 +21,9 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from tests.helpers import FakeTransport, ws_event
+from tests.helpers import FakeTransport
 from tools.aws_local import create_queues, create_table, queue_environment
+from tools.ws_events import ws_event
 
 ENDPOINT = "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
 

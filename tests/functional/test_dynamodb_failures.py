@@ -17,7 +17,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from tests.functional.conftest import World
-from tests.helpers import Records, captured_logs, moto_table_items, ws_event
+from tests.helpers import Records, captured_logs, moto_table_items
+from tools.ws_events import ws_event
 from wscore.aws import dynamodb
 from wscore.aws.dynamodb import FastDynamoDBClient
 from wscore.aws.retry import RetryPolicy

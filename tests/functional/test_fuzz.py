@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.functional.conftest import World
-from tests.helpers import moto_table_items, ws_event
+from tests.helpers import moto_table_items
+from tools.ws_events import ws_event
 from wscore.errors import ErrorCode
 
 

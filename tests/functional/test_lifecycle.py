@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.functional.conftest import World
-from tests.helpers import ws_event
+from tools.ws_events import ws_event
 
 
 def _meta(world: World, cid: str) -> dict | None:

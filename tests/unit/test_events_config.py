@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import load_event, ws_event
+from tools.ws_events import load_event, ws_event
 from wscore.config import Config, env_bool, env_float, env_int, env_str
 from wscore.errors import ConfigError, Forbidden
 from wscore.events import Identity, WebSocketEvent
