@@ -86,6 +86,67 @@ def test_signature_matches_botocore(token: str | None, endpoint: str, operation:
     assert ours["X-Amz-Target"] == f"DynamoDB_20120810.{operation}"
 
 
+class Sent(Exception):
+    """What urllib3 handed to the socket, raised instead of sending it."""
+
+
+def wire_request(fast: FastDynamoDBClient) -> tuple[dict[str, str], bytes]:
+    """The headers and body of a GetItem exactly as urllib3 writes them, without a network."""
+    import http.client
+
+    import urllib3.connection
+
+    sent = bytearray()
+
+    def capture(_conn: Any, data: bytes) -> None:
+        sent.extend(data)
+        head, _, body = bytes(sent).partition(b"\r\n\r\n")
+        length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        if len(body) == length:
+            raise Sent(bytes(sent))  # the whole request: stop before any network use
+
+    with (
+        mock.patch.object(urllib3.connection.HTTPConnection, "connect", lambda _c: None),
+        mock.patch.object(urllib3.connection.HTTPSConnection, "connect", lambda _c: None),
+        mock.patch.object(http.client.HTTPConnection, "send", capture),
+        pytest.raises(Sent) as caught,
+    ):
+        fast.get_item(TableName="t", Key={"PK": {"S": "x"}})
+    head, _, body = caught.value.args[0].partition(b"\r\n\r\n")
+    assert json.loads(body) == {"TableName": "t", "Key": {"PK": {"S": "x"}}}
+    lines = head.decode().split("\r\n")[1:]
+    return dict(line.split(": ", 1) for line in lines), body
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://dynamodb.eu-west-1.amazonaws.com",
+        "https://dynamodb.eu-west-1.amazonaws.com:443",  # an explicit default port
+        "http://localhost:80",
+        "http://127.0.0.1:4566",
+        "https://[::1]:8443",
+        "http://LocalHost:4566",  # urllib3 sends host names in lower case
+    ],
+)
+def test_the_signature_covers_the_host_header_urllib3_sends(endpoint: str) -> None:
+    """Sign what is sent: botocore, given the request as it goes out, signs it the same."""
+    fast = client(endpoint=endpoint)
+    headers, body = wire_request(fast)
+    assert ":443" not in headers["Host"] and ":80" not in headers["Host"]
+    signed = headers["Authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
+    assert "host" in signed
+    as_sent = {name: value for name, value in headers.items() if name.lower() in signed}
+    request = AWSRequest(method="POST", url=endpoint + "/", data=body, headers=as_sent)
+    signer = botocore.auth.SigV4Auth(
+        botocore.credentials.Credentials(KEY.access_key, KEY.secret_key), "dynamodb", "eu-west-1"
+    )
+    when = dt.datetime.strptime(headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
+    with mock.patch.object(botocore.auth, "get_current_datetime", return_value=when):
+        signer.add_auth(request)
+    assert headers["Authorization"] == request.headers["Authorization"]
+
+
 class Wire:
     """Scripted `_send` answers: (status, body dict) tuples or exceptions, in order."""
 

@@ -96,7 +96,7 @@ class FastDynamoDBClient:
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ConfigError(f"DynamoDB endpoint must be an http(s) URL, got {endpoint!r}")
         self.endpoint = f"{url.scheme}://{url.netloc}/"
-        self._host = url.netloc
+        self._host = _host_header(url.scheme, url.hostname, url.port)
         self._key = SigningKey(region, SERVICE)
         self._credentials = credentials
         self._retry = retry or RetryPolicy(transient_base_s=TRANSIENT_BASE_S)
@@ -202,6 +202,18 @@ class FastDynamoDBClient:
         if self._credentials is None:
             self._credentials = session_credentials()
         return self._credentials()
+
+
+def _host_header(scheme: str, hostname: str, port: int | None) -> str:
+    """The Host header urllib3 sends, hence the one to sign.
+
+    urllib3 writes the host name in lower case and leaves out a default port: signing
+    `https://Host:443` as written would fail AWS's signature check on every request.
+    """
+    host = f"[{hostname}]" if ":" in hostname else hostname
+    if port is None or port == {"http": 80, "https": 443}[scheme]:
+        return host
+    return f"{host}:{port}"
 
 
 def _parse(data: bytes) -> dict[str, Any]:
