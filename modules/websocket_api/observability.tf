@@ -82,38 +82,43 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   tags                = local.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "function_errors" {
-  for_each = local.alarmed_functions
-
-  alarm_name          = "${local.name}-${each.key}-errors"
-  alarm_description   = "Invocations of ${local.name}-${each.key} failed."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.this[each.key].function_name }
-  statistic           = "Sum"
-  period              = var.alarms.period_seconds
-  evaluation_periods  = var.alarms.evaluation_periods
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = var.alarms.function_errors_threshold
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-  tags                = local.tags
+# One alarm per function and metric: failed invocations at the configured threshold, and
+# any throttle (reserved or account concurrency).
+locals {
+  function_alarm_metrics = {
+    errors = {
+      metric_name         = "Errors"
+      comparison_operator = "GreaterThanOrEqualToThreshold"
+      threshold           = var.alarms.function_errors_threshold
+      what                = "failed."
+    }
+    throttles = {
+      metric_name         = "Throttles"
+      comparison_operator = "GreaterThanThreshold"
+      threshold           = 0
+      what                = "were throttled (reserved or account concurrency)."
+    }
+  }
+  # "<function>-<metric>" (publish-errors, publish-throttles, ...): the alarm name's suffix.
+  function_alarms = {
+    for pair in setproduct(keys(local.alarmed_functions), keys(local.function_alarm_metrics)) :
+    "${pair[0]}-${pair[1]}" => merge(local.function_alarm_metrics[pair[1]], { function = pair[0] })
+  }
 }
 
-resource "aws_cloudwatch_metric_alarm" "function_throttles" {
-  for_each = local.alarmed_functions
+resource "aws_cloudwatch_metric_alarm" "function" {
+  for_each = local.function_alarms
 
-  alarm_name          = "${local.name}-${each.key}-throttles"
-  alarm_description   = "Invocations of ${local.name}-${each.key} were throttled (reserved or account concurrency)."
+  alarm_name          = "${local.name}-${each.key}"
+  alarm_description   = "Invocations of ${local.name}-${each.value.function} ${each.value.what}"
   namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = aws_lambda_function.this[each.key].function_name }
+  metric_name         = each.value.metric_name
+  dimensions          = { FunctionName = aws_lambda_function.this[each.value.function].function_name }
   statistic           = "Sum"
   period              = var.alarms.period_seconds
   evaluation_periods  = var.alarms.evaluation_periods
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
+  comparison_operator = each.value.comparison_operator
+  threshold           = each.value.threshold
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
@@ -137,4 +142,130 @@ resource "aws_cloudwatch_metric_alarm" "api_errors" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
   tags                = local.tags
+}
+
+# -----------------------------------------------------------------------------
+# Moved addresses: the errors and throttles alarms were two resources keyed by function
+# (function_errors, function_throttles). moved blocks take literal addresses only, hence
+# one per function and metric; deployments from before keep their alarms.
+# -----------------------------------------------------------------------------
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["authorizer"]
+  to   = aws_cloudwatch_metric_alarm.function["authorizer-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["connect"]
+  to   = aws_cloudwatch_metric_alarm.function["connect-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["default"]
+  to   = aws_cloudwatch_metric_alarm.function["default-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["disconnect"]
+  to   = aws_cloudwatch_metric_alarm.function["disconnect-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["fanout_worker"]
+  to   = aws_cloudwatch_metric_alarm.function["fanout_worker-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["get_presence"]
+  to   = aws_cloudwatch_metric_alarm.function["get_presence-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["heartbeat"]
+  to   = aws_cloudwatch_metric_alarm.function["heartbeat-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["join_room"]
+  to   = aws_cloudwatch_metric_alarm.function["join_room-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["leave_room"]
+  to   = aws_cloudwatch_metric_alarm.function["leave_room-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["publish"]
+  to   = aws_cloudwatch_metric_alarm.function["publish-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["send_message"]
+  to   = aws_cloudwatch_metric_alarm.function["send_message-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_errors["stream_cleanup"]
+  to   = aws_cloudwatch_metric_alarm.function["stream_cleanup-errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["authorizer"]
+  to   = aws_cloudwatch_metric_alarm.function["authorizer-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["connect"]
+  to   = aws_cloudwatch_metric_alarm.function["connect-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["default"]
+  to   = aws_cloudwatch_metric_alarm.function["default-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["disconnect"]
+  to   = aws_cloudwatch_metric_alarm.function["disconnect-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["fanout_worker"]
+  to   = aws_cloudwatch_metric_alarm.function["fanout_worker-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["get_presence"]
+  to   = aws_cloudwatch_metric_alarm.function["get_presence-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["heartbeat"]
+  to   = aws_cloudwatch_metric_alarm.function["heartbeat-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["join_room"]
+  to   = aws_cloudwatch_metric_alarm.function["join_room-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["leave_room"]
+  to   = aws_cloudwatch_metric_alarm.function["leave_room-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["publish"]
+  to   = aws_cloudwatch_metric_alarm.function["publish-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["send_message"]
+  to   = aws_cloudwatch_metric_alarm.function["send_message-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.function_throttles["stream_cleanup"]
+  to   = aws_cloudwatch_metric_alarm.function["stream_cleanup-throttles"]
 }

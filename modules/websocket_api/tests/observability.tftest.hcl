@@ -52,8 +52,18 @@ run "alarms_without_notifications_by_default" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.function_errors) == 12 && length(aws_cloudwatch_metric_alarm.function_throttles) == 12
+    condition     = length([for a in values(aws_cloudwatch_metric_alarm.function) : a if a.metric_name == "Errors"]) == 12 && length([for a in values(aws_cloudwatch_metric_alarm.function) : a if a.metric_name == "Throttles"]) == 12
     error_message = "Every function needs an errors and a throttles alarm."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.function["publish-errors"].alarm_name == "chat-test-publish-errors" && aws_cloudwatch_metric_alarm.function["publish-errors"].comparison_operator == "GreaterThanOrEqualToThreshold" && aws_cloudwatch_metric_alarm.function["publish-errors"].threshold == 1 && aws_cloudwatch_metric_alarm.function["publish-errors"].alarm_description == "Invocations of chat-test-publish failed."
+    error_message = "A function's errors alarm fires at function_errors_threshold failed invocations."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.function["publish-throttles"].alarm_name == "chat-test-publish-throttles" && aws_cloudwatch_metric_alarm.function["publish-throttles"].comparison_operator == "GreaterThanThreshold" && aws_cloudwatch_metric_alarm.function["publish-throttles"].threshold == 0 && aws_cloudwatch_metric_alarm.function["publish-throttles"].dimensions == tomap({ FunctionName = "chat-test-publish" })
+    error_message = "A function's throttles alarm fires on the first throttle."
   }
 
   assert {
@@ -72,7 +82,7 @@ run "alarms_without_notifications_by_default" {
   }
 
   assert {
-    condition     = alltrue([for a in values(aws_cloudwatch_metric_alarm.function_errors) : length(a.alarm_actions) == 0])
+    condition     = alltrue([for a in values(aws_cloudwatch_metric_alarm.function) : length(a.alarm_actions) == 0])
     error_message = "Without sns_topic_arn alarms have no actions."
   }
 }
@@ -85,12 +95,12 @@ run "alarms_notify_the_sns_topic" {
   }
 
   assert {
-    condition     = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.dlq_depth), values(aws_cloudwatch_metric_alarm.function_errors), values(aws_cloudwatch_metric_alarm.function_throttles), values(aws_cloudwatch_metric_alarm.api_errors)) : a.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:oncall"]) && a.ok_actions == toset(["arn:aws:sns:eu-west-1:123456789012:oncall"])])
+    condition     = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.dlq_depth), values(aws_cloudwatch_metric_alarm.function), values(aws_cloudwatch_metric_alarm.api_errors)) : a.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:oncall"]) && a.ok_actions == toset(["arn:aws:sns:eu-west-1:123456789012:oncall"])])
     error_message = "Every alarm must notify the topic on ALARM and OK."
   }
 
   assert {
-    condition     = alltrue([for a in values(aws_cloudwatch_metric_alarm.function_errors) : a.period == 60 && a.evaluation_periods == 3])
+    condition     = alltrue([for a in values(aws_cloudwatch_metric_alarm.function) : a.period == 60 && a.evaluation_periods == 3])
     error_message = "Alarm period and evaluation periods must be configurable."
   }
 }
@@ -103,7 +113,7 @@ run "alarms_can_be_disabled" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.dlq_depth) + length(aws_cloudwatch_metric_alarm.function_errors) + length(aws_cloudwatch_metric_alarm.function_throttles) + length(aws_cloudwatch_metric_alarm.api_errors) == 0
+    condition     = length(aws_cloudwatch_metric_alarm.dlq_depth) + length(aws_cloudwatch_metric_alarm.function) + length(aws_cloudwatch_metric_alarm.api_errors) == 0
     error_message = "alarms.enabled = false must create no alarm."
   }
 }
