@@ -18,7 +18,7 @@ import botocore.credentials
 import pytest
 from botocore.awsrequest import AWSRequest
 from botocore.client import BaseClient
-from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ClientError, HTTPClientError, ParamValidationError
 from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 
 from wscore.aws import dynamodb
@@ -293,6 +293,27 @@ def test_a_programming_error_is_not_retried_or_wrapped() -> None:
     with pytest.raises(ValueError, match="bug"):
         fast.query(TableName="t")
     assert len(wire.sent) == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"B": b"\x00\xff"}, {"BS": [b"a", b"b"]}, {"L": [{"B": bytearray(b"x")}]}],
+)
+def test_binary_values_are_refused_before_sending(value: dict[str, Any]) -> None:
+    """The client has no model to base64 B/BS (nor to decode them): say so, send nothing."""
+    fast = client()
+    wire = Wire(fast)
+    with pytest.raises(ParamValidationError, match="DYNAMODB_TRANSPORT=boto3") as caught:
+        fast.put_item(TableName="t", Item={"PK": {"S": "x"}, "blob": value})
+    assert "binary" in str(caught.value)
+    assert wire.sent == []
+
+
+def test_other_unserialisable_parameters_still_fail_as_json_does() -> None:
+    fast = client()
+    Wire(fast)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        fast.put_item(TableName="t", Item={"PK": {"S": object()}})
 
 
 @pytest.mark.parametrize(

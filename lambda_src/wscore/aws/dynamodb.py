@@ -25,7 +25,9 @@ Same contract as the botocore client, for what the repository uses:
 Not covered, so `dynamodb_client()` falls back to boto3's client for them: FIPS or
 dual-stack endpoints (`AWS_USE_FIPS_ENDPOINT`, `AWS_USE_DUALSTACK_ENDPOINT`), the isolated
 partitions, and `DYNAMODB_TRANSPORT=boto3`. Not done at all: the `x-amz-crc32` body check
-(TLS already protects the body) and client-side parameter validation (DynamoDB validates).
+(TLS already protects the body), client-side parameter validation (DynamoDB validates), and
+binary attribute values (`B`, `BS`): refused before sending with botocore's
+`ParamValidationError`, since the repository stores only S, N and L (see `_refuse_binary`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import hmac
 import json
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from wscore.aws.retry import Failure, RetryPolicy, classify
@@ -133,7 +135,7 @@ class FastDynamoDBClient:
 
     def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """One operation with retries; the parsed body, or ClientError/HTTPClientError."""
-        body = json.dumps(params, separators=(",", ":")).encode()
+        body = json.dumps(params, separators=(",", ":"), default=_refuse_binary).encode()
         result = self._retry.run(lambda: self._attempt(operation, body), _failure)
         if isinstance(result, Exception):
             raise result
@@ -214,6 +216,23 @@ def _host_header(scheme: str, hostname: str, port: int | None) -> str:
     if port is None or port == {"http": 80, "https": 443}[scheme]:
         return host
     return f"{host}:{port}"
+
+
+def _refuse_binary(value: object) -> NoReturn:
+    """json's hook for what it cannot encode: a binary attribute value gets a clear error.
+
+    botocore base64-encodes B and BS values from the service model, and decodes them in
+    responses; without the model, both directions would need a walk of every request and
+    response body, for a type the repository never stores. Anything else fails as json does.
+    """
+    if isinstance(value, bytes | bytearray | memoryview):
+        from botocore.exceptions import ParamValidationError
+
+        raise ParamValidationError(
+            report="binary attribute values (B, BS) are not supported by the fast DynamoDB "
+            "client; set DYNAMODB_TRANSPORT=boto3 to use botocore's client"
+        )
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _parse(data: bytes) -> dict[str, Any]:
