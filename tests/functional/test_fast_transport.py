@@ -206,11 +206,14 @@ def test_post_many_outcomes_match_single_posts(client: ManagementClient, gateway
     expected.update({f"extra-{i}": Outcome.DELIVERED for i in range(20)})
     assert out == expected
     attempts = {cid: attempts for cid, _, _, attempts in SCENARIOS}
+    seen = {cid: gateway.attempts[cid] for cid, *_ in SCENARIOS}
     if isinstance(client.transport, FastTransport):
-        # Past the first requests, the batch goes over kept-alive connections, and one the
-        # server drops unanswered is replaced at once: each try of "dropped" is sent twice.
-        attempts["dropped"] = 6
-    assert {cid: gateway.attempts[cid] for cid, *_ in SCENARIOS} == attempts
+        # A try on a kept-alive connection the server drops unanswered is sent again at once
+        # on a new one. Whether a try of "dropped" meets a reused or a new connection depends
+        # on timing, so its 3 tries reach the server 3 to 6 times.
+        assert 3 <= seen.pop("dropped") <= 6
+        del attempts["dropped"]
+    assert seen == attempts
 
 
 def test_forbidden_is_logged(
