@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from multidict import MultiMapping
 
 _ID_ALPHABET = string.ascii_letters + string.digits
+# moto's default account: the ARNs the gateway makes up match the emulated resources'.
+ACCOUNT_ID = "123456789012"
 
 
 def new_id(length: int = 15) -> str:
@@ -40,16 +42,15 @@ def iso_time(epoch_ms: int) -> str:
     return f"{seconds}.{epoch_ms % 1000:03d}Z"
 
 
-def single_and_multi(
-    pairs: MultiMapping[str],
-) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """API Gateway's `x` (last value wins) and `multiValueX` views of headers/queries."""
+def views(field: str, pairs: MultiMapping[str]) -> dict[str, Any]:
+    """API Gateway's two views of headers or query parameters, under their event keys:
+    `field` (last value wins) and `multiValueField` (every value, in order)."""
     single: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
     for key, value in pairs.items():
         single[key] = value
         multi.setdefault(key, []).append(value)
-    return single, multi
+    return {field: single, f"multiValue{field[0].upper()}{field[1:]}": multi}
 
 
 class EventFactory:
@@ -98,7 +99,7 @@ class EventFactory:
 
     def method_arn(self, route_key: str) -> str:
         return (
-            f"arn:aws:execute-api:{self.region}:123456789012:{self.api_id}/{self.stage}/{route_key}"
+            f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{self.api_id}/{self.stage}/{route_key}"
         )
 
     def authorizer_event(
@@ -108,15 +109,11 @@ class EventFactory:
         query: MultiMapping[str],
     ) -> dict[str, Any]:
         """A REQUEST authorizer event for $connect (identity source: the token query)."""
-        single_h, multi_h = single_and_multi(headers)
-        single_q, multi_q = single_and_multi(query)
         return {
             "type": "REQUEST",
             "methodArn": self.method_arn("$connect"),
-            "headers": single_h,
-            "multiValueHeaders": multi_h,
-            "queryStringParameters": single_q,
-            "multiValueQueryStringParameters": multi_q,
+            **views("headers", headers),
+            **views("queryStringParameters", query),
             "stageVariables": {},
             "requestContext": context,
         }
@@ -127,17 +124,13 @@ class EventFactory:
         headers: MultiMapping[str],
         query: MultiMapping[str],
     ) -> dict[str, Any]:
-        single_h, multi_h = single_and_multi(headers)
-        single_q, multi_q = single_and_multi(query)
         event: dict[str, Any] = {
-            "headers": single_h,
-            "multiValueHeaders": multi_h,
+            **views("headers", headers),
             "requestContext": context,
             "isBase64Encoded": False,
         }
-        if single_q:
-            event["queryStringParameters"] = single_q
-            event["multiValueQueryStringParameters"] = multi_q
+        if query:  # API Gateway leaves both query keys out when there is no query string
+            event.update(views("queryStringParameters", query))
         return event
 
     def message_event(self, context: dict[str, Any], data: str | bytes) -> dict[str, Any]:

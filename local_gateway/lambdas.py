@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from local_gateway.events import ACCOUNT_ID
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("local_gateway.lambdas")
 
-ACCOUNT_ID = "123456789012"
 # Generous per-invocation share of a client's HTTP pool (the handlers broadcast with up to
 # 32 threads per invocation).
 POOL_PER_INVOCATION = 32

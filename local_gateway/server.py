@@ -183,28 +183,18 @@ class Gateway:
         )
         if not ws.can_prepare(request).ok:
             return web.json_response({"message": "Upgrade Required"}, status=426)
-        connection_id, connected_at = new_id(), now_ms()
         source_ip = request.remote or "127.0.0.1"
         user_agent = request.headers.get("User-Agent", "")
-
-        def context(route_key: str, event_type: str, auth: dict[str, Any] | None) -> dict[str, Any]:
-            return self.events.request_context(
-                route_key=route_key,
-                event_type=event_type,
-                connection_id=connection_id,
-                connected_at=connected_at,
-                source_ip=source_ip,
-                user_agent=user_agent,
-                authorizer=auth,
-            )
-
+        conn = Connection(new_id(), ws, now_ms(), source_ip, user_agent, authorizer=None)
+        connection_id = conn.connection_id
         try:
-            authorizer = await self._authorize(request, context("$connect", "CONNECT", None))
-            await self._connect(request, context("$connect", "CONNECT", authorizer))
+            conn.authorizer = await self._authorize(
+                request, self._context(conn, "$connect", "CONNECT")
+            )
+            await self._connect(request, self._context(conn, "$connect", "CONNECT"))
         except Rejected as rejected:
             log.info("handshake rejected: HTTP %d", rejected.status)
             return rejected.response()
-        conn = Connection(connection_id, ws, connected_at, source_ip, user_agent, authorizer)
         try:
             await ws.prepare(request)
         except (ConnectionError, RuntimeError):  # the client left during $connect
@@ -212,7 +202,7 @@ class Gateway:
             return ws
         conn.touch()
         self.connections[connection_id] = conn
-        log.info("connected %s (%s)", connection_id, _who(authorizer))
+        log.info("connected %s (%s)", connection_id, _who(conn.authorizer))
         worker = asyncio.create_task(self._dispatch_loop(conn))
         watchdog = asyncio.create_task(self._watchdog(conn))
         self._disconnects.add(worker)
@@ -230,6 +220,22 @@ class Gateway:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(worker)
         return ws
+
+    def _context(
+        self, conn: Connection, route_key: str, event_type: str, message_id: str | None = None
+    ) -> dict[str, Any]:
+        """requestContext of an event of this connection: its identity and authorizer
+        context (none yet while the authorizer itself runs)."""
+        return self.events.request_context(
+            route_key=route_key,
+            event_type=event_type,
+            connection_id=conn.connection_id,
+            connected_at=conn.connected_at,
+            source_ip=conn.source_ip,
+            user_agent=conn.user_agent,
+            authorizer=conn.authorizer,
+            message_id=message_id,
+        )
 
     async def _authorize(
         self, request: web.Request, context: dict[str, Any]
@@ -338,16 +344,7 @@ class Gateway:
     async def _dispatch(self, conn: Connection, data: str | bytes) -> None:
         route_key = select_route(data, self.routes)
         fn = self.routes.get(route_key)
-        context = self.events.request_context(
-            route_key=route_key,
-            event_type="MESSAGE",
-            connection_id=conn.connection_id,
-            connected_at=conn.connected_at,
-            source_ip=conn.source_ip,
-            user_agent=conn.user_agent,
-            authorizer=conn.authorizer,
-            message_id=new_id(),
-        )
+        context = self._context(conn, route_key, "MESSAGE", new_id())
         if fn is None:  # no $default route: API Gateway answers with an error frame
             await self._send(conn, json.dumps({"message": "Forbidden", **_ids(context)}))
             return
@@ -368,15 +365,7 @@ class Gateway:
         fn = self.routes.get("$disconnect")
         if fn is None:
             return
-        context = self.events.request_context(
-            route_key="$disconnect",
-            event_type="DISCONNECT",
-            connection_id=conn.connection_id,
-            connected_at=conn.connected_at,
-            source_ip=conn.source_ip,
-            user_agent=conn.user_agent,
-            authorizer=conn.authorizer,
-        )
+        context = self._context(conn, "$disconnect", "DISCONNECT")
         with contextlib.suppress(HandlerError):
             await self.runtime.invoke(fn, self.events.disconnect_event(context, code, reason))
 
