@@ -193,6 +193,25 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# The cold-start figures of a handler row: (key, text table label, Markdown title).
+COLD_START_COLUMNS = (
+    ("import_ms", "import", "import ms"),
+    ("import_ms_source", "(source)", "import ms (sources only)"),
+    ("boto3_import_ms", "boto3", "boto3 ms"),
+    ("over_boto3_ms", "over", "over boto3 ms"),
+    ("import_cpu_ms", "cpu", "import CPU ms"),
+    ("boto3_import_cpu_ms", "boto3 cpu", "boto3 CPU ms"),
+    ("over_boto3_cpu_ms", "over cpu", "over boto3 CPU ms"),
+)
+
+
+def cold_start_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per handler, then the floor (boto3 + the DynamoDB client) when measured."""
+    floor = results.get("cold_start_floor")
+    rows: list[dict[str, Any]] = results.get("cold_start", [])
+    return rows + ([floor] if floor else [])
+
+
 def dynamodb_table(results: dict[str, Any]) -> list[str]:
     rows = results.get("dynamodb_client", [])
     lines = ["", "dynamodb client (build after import boto3; GetItem against a local stub)"]
@@ -262,21 +281,15 @@ def table(results: dict[str, Any]) -> str:
         )
     if results.get("cold_start"):
         lines += ["", "cold start (median of 7 fresh interpreters; wall ms, CPU ms)"]
-        lines.append(
-            f"  {'handler':15} {'import':>8} {'(source)':>8} {'boto3':>8} {'over':>8} "
-            f"{'cpu':>8} {'boto3 cpu':>9} {'over cpu':>8}"
-        )
-        floor = results.get("cold_start_floor")
-        for r in results["cold_start"] + ([floor] if floor else []):
-            if r.get("error"):
+        columns = [(key, label, max(8, len(label))) for key, label, _ in COLD_START_COLUMNS]
+        header = " ".join(f"{label:>{width}}" for _, label, width in columns)
+        lines.append(f"  {'handler':15} {header}")
+        for r in cold_start_rows(results):
+            if "error" in r:
                 lines.append(f"  {r['handler']:15} ERROR {r['error']}")
                 continue
-            lines.append(
-                f"  {r['handler'][:15]:15} {r['import_ms']:>8.1f} {r['import_ms_source']:>8.1f} "
-                f"{r['boto3_import_ms']:>8.1f} {r['over_boto3_ms']:>8.1f} "
-                f"{r['import_cpu_ms']:>8.1f} {r['boto3_import_cpu_ms']:>9.1f} "
-                f"{r['over_boto3_cpu_ms']:>8.1f}"
-            )
+            cells = " ".join(f"{r[key]:>{width}.1f}" for key, _, width in columns)
+            lines.append(f"  {r['handler'][:15]:15} {cells}")
     lines += dynamodb_table(results)
     sizes = results.get("artifacts", {})
     if "layer_bytes" in sizes:
@@ -324,24 +337,15 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {r['impl']} | {r['members']} | {r['latency_ms']} | {r['wall_s']:.3f} | "
                 f"{r['cpu_s']:.3f} | {r['cpu_ms_per_delivered']:.3f} | {r['delivered']} |"
             )
-    cold = results.get("cold_start", [])
-    floor = results.get("cold_start_floor")
-    if cold:
-        out += [
-            "",
-            "| handler | import ms | import ms (sources only) | boto3 ms | over boto3 ms | "
-            "import CPU ms | boto3 CPU ms | over boto3 CPU ms |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for r in cold + ([floor] if floor else []):
+    if results.get("cold_start"):
+        titles = [title for _, _, title in COLD_START_COLUMNS]
+        out += ["", "| handler | " + " | ".join(titles) + " |", "|---|" + "---:|" * len(titles)]
+        for r in cold_start_rows(results):
             if "error" in r:
-                out.append(f"| {r['handler']} | error: {r['error']} | | | | | | |")
+                out.append(f"| {r['handler']} | error: {r['error']} |" + " |" * (len(titles) - 1))
                 continue
-            out.append(
-                f"| {r['handler']} | {r['import_ms']} | {r['import_ms_source']} | "
-                f"{r['boto3_import_ms']} | {r['over_boto3_ms']} | {r['import_cpu_ms']} | "
-                f"{r['boto3_import_cpu_ms']} | {r['over_boto3_cpu_ms']} |"
-            )
+            values = [str(r[key]) for key, _, _ in COLD_START_COLUMNS]
+            out.append(f"| {r['handler']} | " + " | ".join(values) + " |")
     out += dynamodb_markdown(results)
     sizes = results.get("artifacts", {})
     if "layer_bytes" in sizes:

@@ -33,6 +33,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from bench.child import run_python
 from tools.manifest import ROOT, read_manifest
 
 HANDLERS = ROOT / "lambda_src" / "handlers"
@@ -94,17 +95,7 @@ def probe_env(deployed: Path, function: str = "") -> dict[str, str]:
 
 def import_once(module: str, env: dict[str, str]) -> tuple[float, float]:
     """(wall ms, CPU ms) of importing `module` in a fresh interpreter."""
-    proc = subprocess.run(  # noqa: S603 - this interpreter, our probe
-        [sys.executable, "-c", PROBE, module],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr.strip().splitlines()[-1])
-    wall, cpu = proc.stdout.strip().splitlines()[-1].split()
+    wall, cpu = run_python(["-c", PROBE, module], env, timeout=60).split()
     return float(wall), float(cpu)
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import time
 from typing import Any
+
+from bench.child import run_python
 
 IMPLS = ("boto3", "project")
 KEY = {"PK": {"S": "CONN#L0SM9cOFvHcCIhw="}, "SK": {"S": "META"}}
@@ -55,29 +55,12 @@ def measure(
     """One row per implementation, medians of `runs` fresh processes."""
     rows = []
     for impl in IMPLS:
-        samples = []
-        for _ in range(runs):
-            proc = subprocess.run(  # noqa: S603 - this interpreter, our own module
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.dynamodb_calls",
-                    "--endpoint",
-                    endpoint,
-                    "--impl",
-                    impl,
-                    "--calls",
-                    str(calls),
-                ],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
-            if proc.returncode != 0:
-                return [{"impl": impl, "error": proc.stderr.strip().splitlines()[-1:]}]
-            samples.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        args = ["-m", "bench.dynamodb_calls", "--endpoint", endpoint, "--impl", impl]
+        args += ["--calls", str(calls)]
+        try:
+            samples = [json.loads(run_python(args, env, timeout=300)) for _ in range(runs)]
+        except RuntimeError as exc:
+            return [{"impl": impl, "error": str(exc)}]
         row: dict[str, Any] = {"impl": impl, "calls": calls, "runs": runs}
         for field in ("client_build_ms", "cpu_us_per_call", "wall_us_per_call"):
             row[field] = round(statistics.median(s[field] for s in samples), 1)
