@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 from unittest import mock
+from urllib.parse import quote
 
 import boto3
 import botocore.auth
@@ -19,7 +20,6 @@ from wscore.aws.fast_transport import (
     FastTransport,
     SigV4Signer,
     _ResponseParser,
-    connection_path,
     region_for,
 )
 from wscore.aws.management import ManagementClient, Outcome
@@ -27,6 +27,11 @@ from wscore.aws.retry import RetryPolicy
 from wscore.errors import ConfigError
 
 AMZ_DATE = "20261128T053012Z"
+
+
+def request_path(stage: str, connection_id: str) -> str:
+    """`/{stage}/@connections/{id}`, the id percent-encoded as botocore encodes it."""
+    return f"{stage}/@connections/{quote(connection_id, safe='-._~')}"
 
 
 def parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
@@ -87,7 +92,7 @@ def test_signature_matches_botocore(
     head = template.request_head(connection_id, f"Content-Length: {len(body)}\r\n")
     got_method, path, headers = parse_head(head)
     assert got_method == method
-    assert path == connection_path(stage, connection_id)
+    assert path == request_path(stage, connection_id)
     assert headers["host"] == host
     assert headers["x-amz-date"] == AMZ_DATE
     assert headers.get("x-amz-security-token") == token
@@ -129,7 +134,7 @@ def test_path_is_what_boto3_sends(monkeypatch: pytest.MonkeyPatch) -> None:
     client.meta.events.register("before-send.apigatewaymanagementapi", capture)
     for cid in ["L0SM9cOFvHcCIhw=", "a/b c+d@x"]:
         client.post_to_connection(ConnectionId=cid, Data=b"x")
-        assert seen[-1].split(".com", 1)[1] == connection_path("/prod", cid)
+        assert seen[-1].split(".com", 1)[1] == request_path("/prod", cid)
 
 
 def test_region_from_host_or_environment() -> None:

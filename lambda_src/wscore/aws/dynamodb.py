@@ -1,14 +1,14 @@
 """A DynamoDB client for the repository's six operations: signed JSON over keep-alive HTTPS.
 
-Why: creating a botocore DynamoDB client costs ~100 ms of every cold start (decoding the
+Why: creating a botocore DynamoDB client is a large part of every cold start (decoding the
 service model and endpoint rules, listing every installed service model, building the
-session's handlers), more than the whole budget a handler has above `import boto3`
-(docs/PERFORMANCE.md). DynamoDB's wire protocol is plain JSON whose request and response
-bodies are exactly the dicts the botocore client takes and returns, so this client needs no
-model: it serialises the parameters, signs the request (SigV4, checked byte for byte against
-botocore's signer in the tests) and sends it over urllib3, which `import boto3` has
-already loaded. Building it costs a few milliseconds instead of ~100, and each call less
-CPU than botocore's (1.7-3x less per GetItem in `make bench`).
+session's handlers), more than the whole budget a handler has above `import boto3`.
+DynamoDB's wire protocol is plain JSON whose request and response bodies are exactly the
+dicts the botocore client takes and returns, so this client needs no model: it serialises
+the parameters, signs the request (SigV4, checked byte for byte against botocore's signer in
+the tests) and sends it over urllib3, which `import boto3` has already loaded. So it is
+far cheaper to build, and each call costs less CPU than botocore's (docs/PERFORMANCE.md has
+the measurements).
 
 Same contract as the botocore client, for what the repository uses:
 - `put_item`, `get_item`, `update_item`, `delete_item`, `query`, `batch_write_item` take

@@ -1,9 +1,9 @@
 """A fast @connections transport: precomputed SigV4 over persistent HTTP/1.1 connections.
 
-Why: one boto3 PostToConnection costs ~2.6 ms of client CPU (request serialization, the
-event system, the generic signer, urllib3), so a broadcast to a large room is CPU-bound
-whatever the thread count. This transport sends the same signed requests for a few tens of
-microseconds each:
+Why: most of the client CPU of a boto3 PostToConnection goes to request serialization, the
+event system, the generic signer and urllib3, so a broadcast to a large room is CPU-bound
+whatever the thread count. This transport sends the same signed requests for a small
+fraction of that CPU (docs/PERFORMANCE.md has the measurements), because:
 
 - SigV4 is computed with the signing key derived once per day and credential, and the
   parts of the canonical request that do not change within a broadcast (method, stage path
@@ -12,12 +12,14 @@ microseconds each:
 - Requests go over a small pool of keep-alive HTTP/1.1 connections driven by one asyncio
   event loop in a daemon thread. The pool lives as long as the container, so warm
   invocations reuse open (TLS) connections; connections idle longer than `idle_s` are
-  dropped before reuse so a frozen-then-thawed container does not write into dead sockets.
+  dropped before reuse so a frozen-then-thawed container does not write into dead sockets,
+  and a request that meets one anyway is sent again at once on a new connection.
 - `post_batch` runs a fixed number of worker coroutines that pull connection ids from one
   list: no task, future or thread per message.
 
-The transport only reports HTTP statuses (0 for a network error or a timeout); retries and
-the status -> outcome mapping stay in `ManagementClient`, shared with `Boto3Transport`.
+The transport only reports HTTP statuses (`NETWORK_ERROR` for a network error or a
+timeout); retries and the status -> outcome mapping stay in `ManagementClient`, shared with
+`Boto3Transport`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
+from wscore.aws.management import NETWORK_ERROR
 from wscore.aws.sigv4 import (
     Credentials,
     CredentialsProvider,
@@ -50,7 +53,6 @@ if TYPE_CHECKING:
 
 log = get_logger("wscore.aws.fast_transport")
 
-NETWORK_ERROR = 0
 SERVICE = "execute-api"
 # Added to the longest a request may take before a batch without progress counts as stuck.
 _STALL_MARGIN_S = 1.0
@@ -65,11 +67,6 @@ def region_for(host: str, env: dict[str, str] | None = None) -> str:
         return match.group(1)
     source = os.environ if env is None else env
     return source.get("AWS_REGION") or source.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
-def connection_path(stage_path: str, connection_id: str) -> str:
-    """The request path `/{stage}/@connections/{id}`, the id encoded as botocore does."""
-    return f"{stage_path}/@connections/{quote(connection_id, safe='-._~')}"
 
 
 class SigV4Signer:

@@ -10,7 +10,8 @@ Retries follow `retry.RetryPolicy` (botocore's standard mode: attempts, full-jit
 a retry quota per client). Clients are created once per endpoint per container.
 
 Transports: `MANAGEMENT_TRANSPORT=fast` (default) selects `fast_transport.FastTransport`
-(precomputed SigV4 over a persistent connection pool, ~50x less CPU per message);
+(precomputed SigV4 over a persistent connection pool: far less CPU per message than boto3's
+client, which matters for large broadcasts; docs/PERFORMANCE.md has the measurements);
 `MANAGEMENT_TRANSPORT=boto3` selects `Boto3Transport`. `MANAGEMENT_CONCURRENCY` bounds the
 requests in flight per container (default 64 fast, 32 boto3). A transport with `post_batch`
 gets a whole broadcast at once; the retry rules are applied per connection either way.
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 log = get_logger("wscore.aws.management")
 
+# The status a transport reports when no HTTP status arrived (network error or timeout).
 NETWORK_ERROR = 0
 
 

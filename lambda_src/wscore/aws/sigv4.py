@@ -31,9 +31,9 @@ def session_credentials() -> CredentialsProvider:
 
     The chain starts with the environment, which is where Lambda puts the function role's
     credentials, so that provider is asked first on its own: building a boto3 session (the
-    rest of the chain) costs ~10 ms of cold start and is only paid when the environment has
-    none. Call the result per request or batch: `get_frozen_credentials` is cheap, takes a
-    lock and refreshes temporary credentials shortly before they expire.
+    rest of the chain) adds to the cold start (docs/PERFORMANCE.md), and is only paid when
+    the environment has none. Call the result per request or batch: `get_frozen_credentials`
+    is cheap, takes a lock and refreshes temporary credentials shortly before they expire.
     """
     from botocore.credentials import EnvProvider
 
