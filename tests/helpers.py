@@ -11,13 +11,20 @@ import threading
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from wscore.protocol import ROUTE_KEYS
+from tools.manifest import read_manifest
+from wscore.protocol import ACTIONS, ROUTE_KEYS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 # The protocol's route keys: what the manifest, the plan and the local gateway must all hold.
 PROTOCOL_ROUTES = ROUTE_KEYS
+# The function deployed on each client action's route, from the manifest (as API Gateway).
+HANDLER_FOR_ACTION = {
+    fn["route"]: name
+    for name, fn in read_manifest()["functions"].items()
+    if fn.get("route") in ACTIONS
+}
 
 
 class Records(logging.Handler):

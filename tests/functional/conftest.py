@@ -21,7 +21,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from tests.helpers import FakeTransport
+from tests.helpers import HANDLER_FOR_ACTION, FakeTransport
 from tools.aws_local import create_queues, create_table, queue_environment
 from tools.ws_events import ws_event
 
@@ -59,13 +59,7 @@ class World:
         """
         user, tenant = self.who.get(cid, ("alice", "acme"))
         route = body.get("action") if isinstance(body, dict) else None
-        module = {
-            "joinRoom": "join_room",
-            "leaveRoom": "leave_room",
-            "sendMessage": "send_message",
-            "heartbeat": "heartbeat",
-            "getPresence": "get_presence",
-        }.get(route if isinstance(route, str) else "", "default")
+        module = HANDLER_FOR_ACTION.get(route if isinstance(route, str) else "", "default")
         out = self.call(module, ws_event("message", cid, user, tenant, body, **kw))
         assert out["statusCode"] == 200
         return json.loads(out["body"]) if "body" in out else None

@@ -17,7 +17,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from tests.functional.conftest import World
-from tests.helpers import Records, captured_logs, moto_table_items
+from tests.helpers import HANDLER_FOR_ACTION, Records, captured_logs, moto_table_items
 from tools.ws_events import ws_event
 from wscore.aws import dynamodb
 from wscore.aws.dynamodb import FastDynamoDBClient
@@ -135,13 +135,15 @@ def _throttle(first: int = 1, last: int = 10**9) -> Callable[[int, dict[str, Any
     return lambda n, _p: (400, THROTTLED) if first <= n <= last else None
 
 
-ROUTES = {
-    "joinRoom": ("join_room", {"roomId": "lobby"}),
-    "leaveRoom": ("leave_room", {"roomId": "lobby"}),
-    "sendMessage": ("send_message", {"roomId": "lobby", "data": "hi"}),
-    "heartbeat": ("heartbeat", {}),
-    "getPresence": ("get_presence", {"roomId": "lobby"}),
+# A valid request of every action (the assertion below keeps it complete).
+FIELDS: dict[str, dict[str, Any]] = {
+    "joinRoom": {"roomId": "lobby"},
+    "leaveRoom": {"roomId": "lobby"},
+    "sendMessage": {"roomId": "lobby", "data": "hi"},
+    "heartbeat": {},
+    "getPresence": {"roomId": "lobby"},
 }
+assert set(FIELDS) == set(HANDLER_FOR_ACTION)
 
 
 def _setup(world: World) -> None:
@@ -153,12 +155,11 @@ def _setup(world: World) -> None:
 
 
 def _call(world: World, action: str) -> dict[str, Any]:
-    module, fields = ROUTES[action]
-    body = {"action": action, "requestId": "req-1", **fields}
-    return world.call(module, ws_event("message", "c1", "alice", "acme", body))
+    body = {"action": action, "requestId": "req-1", **FIELDS[action]}
+    return world.call(HANDLER_FOR_ACTION[action], ws_event("message", "c1", "alice", "acme", body))
 
 
-@pytest.mark.parametrize("action", sorted(ROUTES))
+@pytest.mark.parametrize("action", sorted(FIELDS))
 def test_throttling_during_an_action_is_an_internal_error_frame(
     world: World, faults: Faults, logs: Records, action: str
 ) -> None:

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.functional.conftest import World
-from tests.helpers import moto_table_items
+from tests.helpers import HANDLER_FOR_ACTION, moto_table_items
 from tools.ws_events import ws_event
 from wscore.errors import ErrorCode
 
@@ -32,14 +32,7 @@ def dynamodb_transport() -> str:
     return "fast"
 
 
-ROUTES = {
-    "joinRoom": "join_room",
-    "leaveRoom": "leave_room",
-    "sendMessage": "send_message",
-    "heartbeat": "heartbeat",
-    "getPresence": "get_presence",
-    "$default": "default",
-}
+ROUTES = {**HANDLER_FOR_ACTION, "$default": "default"}
 CODES = {str(c) for c in ErrorCode}
 ROOM_RE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 ISO_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
@@ -98,7 +91,7 @@ request_ids = st.one_of(
 )
 datas = st.one_of(json_value, huge_string, deep_nested)
 actions = st.one_of(
-    st.sampled_from([*ROUTES][:5]),
+    st.sampled_from(sorted(HANDLER_FOR_ACTION)),
     st.sampled_from(["", "JOINROOM", "publish", "$connect", "x" * 65]),
     any_text,
     json_value,
