@@ -145,7 +145,7 @@ def test_region_from_host_or_environment() -> None:
 
 
 def test_session_credentials_come_from_the_boto3_chain(monkeypatch: pytest.MonkeyPatch) -> None:
-    from wscore.aws.fast_transport import session_credentials
+    from wscore.aws.sigv4 import session_credentials
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-env")

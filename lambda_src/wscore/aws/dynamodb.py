@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from wscore.aws.retry import Failure, RetryPolicy, classify
-from wscore.aws.sigv4 import SigningKey, amz_date, session_credentials
+from wscore.aws.sigv4 import LazyCredentials, SigningKey, amz_date
 from wscore.aws.tls import ca_bundle
 from wscore.errors import ConfigError
 
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
     from botocore.exceptions import ClientError
 
-    from wscore.aws.sigv4 import Credentials, CredentialsProvider
+    from wscore.aws.sigv4 import CredentialsProvider
 
 SERVICE = "dynamodb"
 TARGET_PREFIX = "DynamoDB_20120810."
@@ -100,7 +100,7 @@ class FastDynamoDBClient:
         self.endpoint = f"{url.scheme}://{url.netloc}/"
         self._host = _host_header(url.scheme, url.hostname, url.port)
         self._key = SigningKey(region, SERVICE)
-        self._credentials = credentials
+        self._creds = LazyCredentials(credentials)
         self._retry = retry or RetryPolicy(transient_base_s=TRANSIENT_BASE_S)
         pool_args: dict[str, Any] = {
             "maxsize": pool_size,
@@ -199,11 +199,6 @@ class FastDynamoDBClient:
             redirect=False,
         )
         return response.status, response.data, response.headers.get("x-amzn-RequestId", "")
-
-    def _creds(self) -> Credentials:
-        if self._credentials is None:
-            self._credentials = session_credentials()
-        return self._credentials()
 
 
 def _host_header(scheme: str, hostname: str, port: int | None) -> str:

@@ -40,9 +40,9 @@ from wscore.aws.management import NETWORK_ERROR
 from wscore.aws.sigv4 import (
     Credentials,
     CredentialsProvider,
+    LazyCredentials,
     SigningKey,
     amz_date,
-    session_credentials,
 )
 from wscore.aws.tls import client_context
 from wscore.errors import ConfigError
@@ -325,7 +325,7 @@ class FastTransport:
         host_header = self._host if default_port else f"{self._host}:{self._port}"
         self._stage_path = url.path.rstrip("/")
         self._signer = SigV4Signer(host_header, region or region_for(self._host))
-        self._credentials = credentials
+        self._creds = LazyCredentials(credentials)
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._idle_s = idle_s
@@ -396,11 +396,6 @@ class FastTransport:
         idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
-
-    def _creds(self) -> Credentials:
-        if self._credentials is None:
-            self._credentials = session_credentials()
-        return self._credentials()
 
     async def _send_all(
         self,

@@ -52,6 +52,22 @@ def session_credentials() -> CredentialsProvider:
     return current
 
 
+class LazyCredentials:
+    """A credentials provider resolved on first use, not when a client is built.
+
+    Clients are built at cold start even in functions that never call AWS through them; the
+    credential chain is only walked when a request is actually signed.
+    """
+
+    def __init__(self, provider: CredentialsProvider | None = None) -> None:
+        self._provider = provider
+
+    def __call__(self) -> Credentials:
+        if self._provider is None:
+            self._provider = session_credentials()
+        return self._provider()
+
+
 class SigningKey:
     """kSigning for one region and service, derived once per day and secret."""
 
