@@ -1,4 +1,5 @@
-// Types for wsclient.js (protocol v1). Hand-written; keep in step with the JSDoc there.
+// Types for wsclient.js (protocol v1.1, works with v1 servers). Hand-written; keep in step with the
+// JSDoc there.
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -56,6 +57,11 @@ export interface ClientOptions {
   maxReconnectAttempts?: number;
   /** Frames larger than this (UTF-8 bytes) are refused locally with payload_too_large. Default 32768. */
   maxMessageBytes?: number;
+  /**
+   * How long a numbered frame that skips ahead waits for the late frames before the gap is
+   * filled from history. Default 1000.
+   */
+  gapWaitMs?: number;
   /** Which close codes stop reconnecting. Default: isTerminalCloseCode (1008 and 4000-4999). */
   isTerminalClose?: (code: number) => boolean;
   /** Random source in [0, 1) for the jitter (tests inject one). Default Math.random. */
@@ -75,6 +81,8 @@ export interface ErrorFrame {
   requestId: string | null;
   code: string;
   message: string;
+  /** rate_limited: how long to wait before retrying, when the server says. */
+  retryAfterMs?: number;
 }
 
 export interface UserRef {
@@ -85,6 +93,10 @@ export interface JoinRoomAck extends AckFrame {
   action: 'joinRoom';
   roomId: string;
   members: UserRef[];
+  /** Users beyond the first 500 were left out. */
+  truncated?: boolean;
+  /** v1.1: the room's latest seq when joined (0: no numbered message, or history off). */
+  latestSeq?: number;
 }
 
 export interface LeaveRoomAck extends AckFrame {
@@ -96,6 +108,32 @@ export interface SendMessageAck extends AckFrame {
   action: 'sendMessage';
   roomId: string;
   messageId: string;
+  /** v1.1: the message's seq; absent when ephemeral or history is off. */
+  seq?: number;
+}
+
+export interface SendMessageOptions {
+  /** Not numbered, not stored, best effort (cursor positions, prices). */
+  ephemeral?: boolean;
+}
+
+export interface GetHistoryOptions {
+  /** Messages with seq > afterSeq (integer >= 0); omitted: the latest `limit`. */
+  afterSeq?: number;
+  /** 1..100, server default 50. */
+  limit?: number;
+}
+
+export interface HistoryAck extends AckFrame {
+  action: 'getHistory';
+  roomId: string;
+  /** The stored frames, exactly as delivered (with seq), ascending. */
+  messages: Array<MessageEvent | PublishEvent>;
+  latestSeq: number;
+  /** The oldest seq still retained (latestSeq + 1 when none is). */
+  earliestSeq: number;
+  /** More frames after the last one returned: ask again with afterSeq = its seq. */
+  hasMore: boolean;
 }
 
 export interface HeartbeatAck extends AckFrame {
@@ -112,6 +150,8 @@ export interface MessageEvent {
   type: 'message';
   roomId: string;
   messageId: string;
+  /** v1.1: the room's sequence number; absent for ephemeral messages and with history off. */
+  seq?: number;
   from: UserRef;
   data: unknown;
   sentAt: string;
@@ -128,7 +168,22 @@ export interface PublishEvent {
   type: 'event';
   target: Record<string, unknown>;
   event: string;
+  /** v1.1: the de-duplication key. */
+  messageId?: string;
+  /** v1.1: room-targeted events share the room's sequence with messages. */
+  seq?: number;
   data: unknown;
+}
+
+/**
+ * The seqs fromSeq..toSeq of a room will never be delivered (expired from history, or
+ * history is off); delivery carries on after them. `toSeq` is null when the server stopped
+ * numbering the room's messages: anything after fromSeq may be missing. Reported once per gap.
+ */
+export interface Discontinuity {
+  roomId: string;
+  fromSeq: number;
+  toSeq: number | null;
 }
 
 export interface StateChange {
@@ -154,11 +209,21 @@ export interface ClientEvents {
   error: ClientError | Error;
   /** A remembered room was rejoined after a reconnect; carries the joinRoom ack (members). */
   rejoin: JoinRoomAck;
+  /** Messages of a room that can no longer be delivered: reload the room's state. */
+  discontinuity: Discontinuity;
 }
 
 export declare const PROTOCOL_ERROR_CODES: readonly ProtocolErrorCode[];
 export declare const IDLE_TIMEOUT_MS: number;
 export declare const MAX_HEARTBEAT_INTERVAL_MS: number;
+/** Page size of the client's own getHistory calls. */
+export declare const HISTORY_PAGE_LIMIT: number;
+/** Pauses of a history fill that makes no progress, and how many before the gap is reported. */
+export declare const HISTORY_RETRY: Readonly<{
+  firstDelayMs: number;
+  maxDelayMs: number;
+  maxAttempts: number;
+}>;
 export declare const DEFAULTS: Readonly<
   Required<Omit<ClientOptions, 'token' | 'WebSocket' | 'isTerminalClose' | 'random'>>
 >;
@@ -175,15 +240,17 @@ export declare class ClientError extends Error {
   constructor(
     code: string,
     message: string,
-    details?: { frame?: object; closeCode?: number; roomId?: string },
+    details?: { frame?: Record<string, any>; closeCode?: number; roomId?: string },
   );
   readonly code: ClientErrorCode;
   /** The error frame, for protocol errors. */
   readonly frame?: ErrorFrame;
   /** The socket close code, when a close caused the error. */
   readonly closeCode?: number;
-  /** The room, for a failed rejoin. */
+  /** The room, for a failed rejoin or history fill. */
   roomId?: string;
+  /** rate_limited: the wait the server asked for, when it gave one. */
+  readonly retryAfterMs?: number;
 }
 
 export declare class WsClient {
@@ -199,7 +266,9 @@ export declare class WsClient {
   ): Promise<T>;
   joinRoom(roomId: string): Promise<JoinRoomAck>;
   leaveRoom(roomId: string): Promise<LeaveRoomAck>;
-  sendMessage(roomId: string, data: unknown): Promise<SendMessageAck>;
+  sendMessage(roomId: string, data: unknown, options?: SendMessageOptions): Promise<SendMessageAck>;
+  /** One page of stored messages, for the application's own use; delivery does not depend on it. */
+  getHistory(roomId: string, options?: GetHistoryOptions): Promise<HistoryAck>;
   getPresence(roomId?: string): Promise<PresenceAck>;
   heartbeat(): Promise<HeartbeatAck>;
   on<K extends keyof ClientEvents>(type: K, fn: (payload: ClientEvents[K]) => void): () => void;

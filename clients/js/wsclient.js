@@ -1,8 +1,9 @@
-// WebSocket client for the serverless WebSocket platform, protocol v1.
+// WebSocket client for the serverless WebSocket platform, protocol v1.1 (works with v1 servers).
 //
 // One ES module, no dependencies, no build step. Works in browsers and in Node >= 20 given a
 // WebSocket implementation (Node 22+ has `globalThis.WebSocket`; on Node 20 pass
-// `WebSocket` from the `ws` package). See docs/CLIENTS.md for the semantics.
+// `WebSocket` from the `ws` package). See docs/CLIENTS.md for the semantics and
+// docs/PROTOCOL.md ("Delivery continuity") for the sequence/history contract it follows.
 
 /** Protocol v1 error codes the server may send in an error frame. */
 export const PROTOCOL_ERROR_CODES = Object.freeze([
@@ -30,9 +31,33 @@ export const DEFAULTS = Object.freeze({
   maxReconnectAttempts: Infinity,
   // API Gateway accepts 32 KB per frame and browsers send a message as one frame.
   maxMessageBytes: 32 * 1024,
+  // How long a frame whose seq skips ahead waits for the late frames before the gap is
+  // filled from history.
+  gapWaitMs: 1000,
 });
 
-const EVENT_TYPES = Object.freeze(['message', 'presence', 'event', 'state', 'error', 'rejoin']);
+/** Page size of the client's own getHistory calls (the protocol's maximum). */
+export const HISTORY_PAGE_LIMIT = 100;
+/**
+ * Retries of a history fill that makes no progress (an empty page with `hasMore`, a message
+ * still being written; or a timeout, `internal_error`, `rate_limited` reply): wait
+ * `firstDelayMs`, doubling up to `maxDelayMs`, at most `maxAttempts` times in a row; then
+ * the gap is reported as a `discontinuity`.
+ */
+export const HISTORY_RETRY = Object.freeze({ firstDelayMs: 250, maxDelayMs: 4000, maxAttempts: 6 });
+
+const EVENT_TYPES = Object.freeze([
+  'message',
+  'presence',
+  'event',
+  'state',
+  'error',
+  'rejoin',
+  'discontinuity',
+]);
+const RETRYABLE_HISTORY_ERRORS = new Set(['timeout', 'internal_error', 'rate_limited']);
+/** How many recent messageIds are remembered for de-duplication (the oldest are forgotten first). */
+const SEEN_IDS_MAX = 10_000;
 const OPEN = 1; // WebSocket.OPEN in every implementation
 
 /**
@@ -67,7 +92,7 @@ export class ClientError extends Error {
   /**
    * @param {string} code
    * @param {string} message
-   * @param {{frame?: object, closeCode?: number, roomId?: string}} [details]
+   * @param {{frame?: Record<string, any>, closeCode?: number, roomId?: string}} [details]
    */
   constructor(code, message, details = {}) {
     super(message);
@@ -76,8 +101,53 @@ export class ClientError extends Error {
     this.frame = details.frame;
     this.closeCode = details.closeCode;
     this.roomId = details.roomId;
+    const retryAfterMs = details.frame?.retryAfterMs;
+    /** From a `rate_limited` error frame that says how long to wait. */
+    this.retryAfterMs =
+      typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) ? retryAfterMs : undefined;
   }
 }
+
+/**
+ * A room's sequence number (integers from 1); 0 is "no message yet" in acks.
+ * @param {unknown} value
+ * @returns {value is number}
+ */
+function isSeq(value) {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/**
+ * The room of a frame that belongs to a room's sequence: a `message`, or a room-targeted
+ * `event`. `null` for anything else (user- and tenant-targeted events).
+ * @param {Record<string, any>} frame
+ * @returns {string | null}
+ */
+function roomOf(frame) {
+  if (frame.type === 'message') return typeof frame.roomId === 'string' ? frame.roomId : null;
+  const target = frame.target;
+  if (target !== null && typeof target === 'object' && typeof target.roomId === 'string')
+    return target.roomId;
+  return null;
+}
+
+/**
+ * Delivery state of one joined room (see "Delivery continuity" in docs/PROTOCOL.md).
+ * `lastSeq` is the last seq delivered to the application (`null` until the first join is
+ * acked: the room's numbered frames are held meanwhile); `held` keeps frames ahead of a gap,
+ * by seq (`null`: this client's own message, acknowledged to it, never delivered back);
+ * `known` is the highest seq known to exist.
+ * @typedef {{
+ *   roomId: string,
+ *   lastSeq: number | null,
+ *   known: number,
+ *   held: Map<number, Record<string, any> | null>,
+ *   gapTimer: any,
+ *   gapFrom: number | null,
+ *   fill: object | null,
+ *   sleep: {timer: any, wake: () => void} | null,
+ * }} RoomStream
+ */
 
 /**
  * Resolve a relative path (e.g. `/dev`) against the page location, so a page can connect to
@@ -128,7 +198,27 @@ function checkRange(value, name, min, max) {
   }
 }
 
-/** A protocol v1 client: reconnects, heartbeats, rejoins rooms and correlates requests. */
+/**
+ * @param {string} roomId
+ * @returns {RoomStream}
+ */
+function newStream(roomId) {
+  return {
+    roomId,
+    lastSeq: null,
+    known: 0,
+    held: new Map(),
+    gapTimer: null,
+    gapFrom: null,
+    fill: null,
+    sleep: null,
+  };
+}
+
+/**
+ * A protocol v1.1 client: reconnects, heartbeats, rejoins rooms, correlates requests, and
+ * delivers each room's messages in order and exactly once (filling gaps from history).
+ */
 export class WsClient {
   /**
    * @param {string} url e.g. `ws://127.0.0.1:3001/dev` (the token is added as `?token=`)
@@ -142,6 +232,7 @@ export class WsClient {
     checkRange(opts.backoffCapMs, 'backoffCapMs', opts.backoffBaseMs, Infinity);
     checkRange(opts.maxReconnectAttempts, 'maxReconnectAttempts', 0, Infinity);
     checkRange(opts.maxMessageBytes, 'maxMessageBytes', 1, Infinity);
+    checkRange(opts.gapWaitMs, 'gapWaitMs', 0, Infinity);
     const token = opts.token;
     if (typeof token !== 'string' && typeof token !== 'function') {
       throw new TypeError('token must be a string or a function returning a (promise of a) string');
@@ -176,6 +267,10 @@ export class WsClient {
     this._connectWaiters = [];
     this._idPrefix = Math.random().toString(36).slice(2, 10);
     this._seq = 0;
+    /** @type {Map<string, RoomStream>} per joined room; kept across reconnects and close() */
+    this._streams = new Map();
+    /** @type {Set<string>} recently delivered messageIds, oldest first */
+    this._seen = new Set();
   }
 
   /** @returns {import('./wsclient.js').ConnectionState} */
@@ -255,8 +350,18 @@ export class WsClient {
    * @param {string} roomId
    */
   async joinRoom(roomId) {
-    const ack = await this.request('joinRoom', { roomId });
+    // A first join: the room's numbered frames are held until the ack says where to start.
+    const first = !this._streams.has(roomId);
+    if (first) this._streams.set(roomId, newStream(roomId));
+    let ack;
+    try {
+      ack = await this.request('joinRoom', { roomId });
+    } catch (err) {
+      if (first) this._joinFailed(roomId);
+      throw err;
+    }
     this._rooms.add(roomId);
+    this._joined(roomId, ack);
     return ack;
   }
 
@@ -266,15 +371,35 @@ export class WsClient {
    */
   leaveRoom(roomId) {
     this._rooms.delete(roomId);
+    this._forgetStream(roomId);
     return this.request('leaveRoom', { roomId });
   }
 
   /**
    * @param {string} roomId
    * @param {unknown} data any JSON value
+   * @param {{ephemeral?: boolean}} [options] ephemeral: not numbered, not stored, best effort
    */
-  sendMessage(roomId, data) {
-    return this.request('sendMessage', { roomId, data });
+  sendMessage(roomId, data, options = {}) {
+    return this.request(
+      'sendMessage',
+      options.ephemeral ? { roomId, data, ephemeral: true } : { roomId, data },
+    );
+  }
+
+  /**
+   * One page of a room's stored messages (the raw ack: `messages`, `latestSeq`,
+   * `earliestSeq`, `hasMore`). Delivery is not affected: the client fills gaps by itself;
+   * this is for the application's own use, e.g. loading older messages.
+   * @param {string} roomId
+   * @param {{afterSeq?: number, limit?: number}} [options] without afterSeq: the latest `limit`
+   */
+  getHistory(roomId, options = {}) {
+    /** @type {Record<string, unknown>} */
+    const fields = { roomId };
+    if (options.afterSeq !== undefined) fields.afterSeq = options.afterSeq;
+    if (options.limit !== undefined) fields.limit = options.limit;
+    return this.request('getHistory', fields);
   }
 
   /** @param {string} [roomId] omitted: the whole tenant */
@@ -287,7 +412,7 @@ export class WsClient {
   }
 
   /**
-   * Subscribe to `message`, `presence`, `event`, `state`, `error` or `rejoin`.
+   * Subscribe to `message`, `presence`, `event`, `state`, `error`, `rejoin` or `discontinuity`.
    * @param {string} type
    * @param {Function} fn
    * @returns {() => void} unsubscribe
@@ -316,7 +441,7 @@ export class WsClient {
     this._generation += 1; // any in-flight dial or socket event is now stale
     clearTimeout(this._reconnectTimer);
     this._reconnectTimer = null;
-    this._stopHeartbeat();
+    this._stopTimers();
     const socket = this._detachSocket();
     if (socket) {
       try {
@@ -398,15 +523,24 @@ export class WsClient {
     for (const roomId of this._rooms) this._rejoin(roomId);
   }
 
-  /** @param {string} roomId */
+  /**
+   * Rejoin a remembered room, then fetch from history what was missed while disconnected.
+   * @param {string} roomId
+   */
   _rejoin(roomId) {
     this.request('joinRoom', { roomId }).then(
-      (ack) => this._emit('rejoin', ack),
+      (ack) => {
+        this._emit('rejoin', ack);
+        if (this._rooms.has(roomId)) this._rejoined(roomId, ack);
+      },
       (err) => {
         // A refusal (forbidden, invalid_request...) is final; a drop or timeout is retried
         // on the next reconnect. A drop is reported by the state change, not here.
         if (err.code === 'disconnected') return;
-        if (err.code !== 'timeout') this._rooms.delete(roomId);
+        if (err.code !== 'timeout') {
+          this._rooms.delete(roomId);
+          this._forgetStream(roomId);
+        }
         err.roomId = roomId;
         this._emit('error', err);
       },
@@ -421,7 +555,7 @@ export class WsClient {
    */
   _onDrop(code, reason, generation) {
     if (generation !== this._generation || this._userClosed) return;
-    this._stopHeartbeat();
+    this._stopTimers();
     this._detachSocket();
     this._rejectPending(`connection closed (code ${code})`);
     if (this._isTerminal(code)) {
@@ -466,7 +600,7 @@ export class WsClient {
   _finish(error, info) {
     this._userClosed = true;
     this._generation += 1;
-    this._stopHeartbeat();
+    this._stopTimers();
     this._detachSocket();
     this._rejectPending(error.message);
     this._failConnectWaiters(error);
@@ -492,6 +626,12 @@ export class WsClient {
   _stopHeartbeat() {
     clearInterval(this._heartbeatTimer);
     this._heartbeatTimer = null;
+  }
+
+  /** The connection is gone: no heartbeat, gap wait or history fill runs. */
+  _stopTimers() {
+    this._stopHeartbeat();
+    for (const stream of this._streams.values()) this._haltStream(stream);
   }
 
   /** A heartbeat that times out means a half-open socket: drop it and reconnect. */
@@ -531,13 +671,379 @@ export class WsClient {
           ? new ClientError(String(frame.code), String(frame.message ?? frame.code), { frame })
           : null;
       if (typeof requestId === 'string' && this._pending.has(requestId)) {
+        // Before the caller's continuation runs, so that the next frame already sees it.
+        if (!error && frame.action === 'sendMessage') this._ownMessage(frame);
         this._settle(requestId, frame, error);
       } else if (error) {
         this._emit('error', error); // e.g. invalid_json, which cannot echo a requestId
       }
       return;
     }
-    if (type === 'message' || type === 'presence' || type === 'event') this._emit(type, frame);
+    if (type === 'message' || type === 'event') this._onRoomFrame(frame);
+    else if (type === 'presence') this._emit(type, frame);
+  }
+
+  // ---- delivery continuity: order by seq, de-duplicate, fill gaps from history --------------
+
+  /**
+   * A live `message` or `event` frame. Frames of a joined room that carry a `seq` reach the
+   * application strictly in seq order, each once; a frame ahead of a gap is held. Anything
+   * else (ephemeral, user/tenant events, history off, v1 server) passes straight through,
+   * de-duplicated by messageId.
+   * @param {Record<string, any>} frame
+   */
+  _onRoomFrame(frame) {
+    const roomId = roomOf(frame);
+    const stream = roomId === null ? undefined : this._streams.get(roomId);
+    const seq = frame.seq;
+    if (!stream || !isSeq(seq) || seq === 0) {
+      if (this._seen.has(frame.messageId)) return;
+      this._markSeen(frame.messageId);
+      this._emit(frame.type, frame);
+      return;
+    }
+    if (stream.lastSeq !== null && seq <= stream.lastSeq) return; // delivered already
+    if (stream.lastSeq !== null && seq === stream.lastSeq + 1) {
+      this._deliver(stream, seq, frame);
+      this._drain(stream);
+    } else {
+      stream.held.set(seq, frame);
+      stream.known = Math.max(stream.known, seq);
+    }
+    this._checkGap(stream);
+  }
+
+  /**
+   * The sendMessage ack of this connection: the sender never receives its own message, so
+   * its seq counts as delivered (its messageId too, should history return it).
+   * @param {Record<string, any>} ack
+   */
+  _ownMessage(ack) {
+    this._markSeen(ack.messageId);
+    const stream = typeof ack.roomId === 'string' ? this._streams.get(ack.roomId) : undefined;
+    const seq = ack.seq;
+    if (!stream || stream.lastSeq === null || !isSeq(seq) || seq <= stream.lastSeq) return;
+    stream.held.set(seq, null);
+    stream.known = Math.max(stream.known, seq);
+    this._drain(stream);
+    this._checkGap(stream);
+  }
+
+  /**
+   * The application's joinRoom was acked: the count starts at the ack's `latestSeq` (frames
+   * up to it were sent before the join). A join of a room already counted changes nothing.
+   * @param {string} roomId
+   * @param {Record<string, any>} ack
+   */
+  _joined(roomId, ack) {
+    let stream = this._streams.get(roomId);
+    if (!stream) {
+      stream = newStream(roomId);
+      this._streams.set(roomId, stream);
+    }
+    if (stream.lastSeq !== null) return;
+    stream.lastSeq = isSeq(ack.latestSeq) ? ack.latestSeq : 0; // absent: a v1 server, no numbering
+    stream.known = Math.max(stream.known, stream.lastSeq);
+    this._drain(stream);
+    this._checkGap(stream);
+  }
+
+  /**
+   * A first join failed: hand over what was held for the room (in order), stop counting it.
+   * @param {string} roomId
+   */
+  _joinFailed(roomId) {
+    const stream = this._streams.get(roomId);
+    if (!stream || stream.lastSeq !== null) return;
+    this._forgetStream(roomId);
+    for (const seq of [...stream.held.keys()].sort((a, b) => a - b)) {
+      const frame = stream.held.get(seq);
+      if (frame && !this._seen.has(frame.messageId)) {
+        this._markSeen(frame.messageId);
+        this._emit(frame.type === 'event' ? 'event' : 'message', frame);
+      }
+    }
+  }
+
+  /**
+   * A rejoin after a reconnect was acked: fetch what was missed since the last delivered seq.
+   * @param {string} roomId
+   * @param {Record<string, any>} ack
+   */
+  _rejoined(roomId, ack) {
+    const stream = this._streams.get(roomId);
+    if (!stream || stream.lastSeq === null) {
+      this._joined(roomId, ack);
+      return;
+    }
+    const latest = isSeq(ack.latestSeq) ? ack.latestSeq : 0;
+    if (latest < stream.lastSeq) {
+      // The room's numbering went back (history turned off, or reset): what was sent while
+      // away cannot be known, let alone fetched. Say so, then count afresh.
+      this._discontinuity(stream, stream.lastSeq + 1, null);
+      stream.lastSeq = latest;
+      stream.known = latest;
+      for (const seq of stream.held.keys()) if (seq <= latest) stream.held.delete(seq);
+    }
+    stream.known = Math.max(stream.known, latest);
+    if (latest > stream.lastSeq || stream.held.size > 0) this._startFill(stream);
+  }
+
+  /**
+   * Deliver a frame at its seq (`null`: this client's own message, nothing to deliver).
+   * @param {RoomStream} stream
+   * @param {number} seq
+   * @param {Record<string, any> | null} frame
+   */
+  _deliver(stream, seq, frame) {
+    stream.lastSeq = seq;
+    if (frame === null || this._streams.get(stream.roomId) !== stream) return; // left meanwhile
+    if (this._seen.has(frame.messageId)) return;
+    this._markSeen(frame.messageId);
+    this._emit(frame.type === 'event' ? 'event' : 'message', frame);
+  }
+
+  /**
+   * Deliver the held frames that follow the last delivered seq without a gap.
+   * @param {RoomStream} stream
+   */
+  _drain(stream) {
+    if (stream.lastSeq === null) return;
+    for (const seq of stream.held.keys()) if (seq <= stream.lastSeq) stream.held.delete(seq);
+    let next = stream.lastSeq + 1;
+    while (stream.held.has(next)) {
+      const frame = /** @type {Record<string, any> | null} */ (stream.held.get(next));
+      stream.held.delete(next);
+      this._deliver(stream, next, frame);
+      next += 1;
+    }
+  }
+
+  /**
+   * Move the last delivered seq up to `upTo`, delivering the held frames below it in order.
+   * The seqs in between that nobody holds are skipped (`lost` false: history proved them
+   * skipped) or reported as a `discontinuity` (`lost` true: history cannot return them).
+   * @param {RoomStream} stream
+   * @param {number} upTo
+   * @param {boolean} lost
+   */
+  _release(stream, upTo, lost) {
+    if (stream.lastSeq === null || upTo <= stream.lastSeq) return;
+    const seqs = [...stream.held.keys()].filter((seq) => seq <= upTo).sort((a, b) => a - b);
+    for (const seq of seqs) {
+      const frame = /** @type {Record<string, any> | null} */ (stream.held.get(seq));
+      stream.held.delete(seq);
+      if (seq <= stream.lastSeq) continue;
+      if (lost && seq > stream.lastSeq + 1) this._discontinuity(stream, stream.lastSeq + 1, seq - 1);
+      this._deliver(stream, seq, frame);
+    }
+    if (lost && upTo > stream.lastSeq) this._discontinuity(stream, stream.lastSeq + 1, upTo);
+    stream.lastSeq = Math.max(stream.lastSeq, upTo);
+  }
+
+  /**
+   * Tell the application that seqs fromSeq..toSeq of a room will never be delivered
+   * (`toSeq` null: unknown, the server stopped numbering). The count carries on past them,
+   * so each gap is reported once.
+   * @param {RoomStream} stream
+   * @param {number} fromSeq
+   * @param {number | null} toSeq
+   */
+  _discontinuity(stream, fromSeq, toSeq) {
+    if (toSeq !== null) stream.lastSeq = toSeq;
+    this._emit('discontinuity', { roomId: stream.roomId, fromSeq, toSeq });
+  }
+
+  /**
+   * Wait gapWaitMs for the frames of a gap, then fill it from history. The wait restarts
+   * when the gap's start moves (late frames arrived but another gap follows).
+   * @param {RoomStream} stream
+   */
+  _checkGap(stream) {
+    if (stream.held.size === 0) {
+      clearTimeout(stream.gapTimer);
+      stream.gapTimer = null;
+      return;
+    }
+    // The join ack, a running fill or the resume after a reconnect takes care of it.
+    if (stream.lastSeq === null || stream.fill || this._state !== 'open') return;
+    if (stream.gapTimer && stream.gapFrom === stream.lastSeq) return;
+    clearTimeout(stream.gapTimer);
+    stream.gapFrom = stream.lastSeq;
+    stream.gapTimer = setTimeout(() => {
+      stream.gapTimer = null;
+      this._startFill(stream);
+    }, this._opts.gapWaitMs);
+  }
+
+  /** @param {RoomStream} stream */
+  _startFill(stream) {
+    if (stream.fill || this._state !== 'open' || this._streams.get(stream.roomId) !== stream) return;
+    clearTimeout(stream.gapTimer);
+    stream.gapTimer = null;
+    const fill = {};
+    stream.fill = fill;
+    this._fill(stream, fill).catch((err) => {
+      if (stream.fill === fill) stream.fill = null;
+      this._emit('error', err);
+    });
+  }
+
+  /**
+   * Page through getHistory from the last delivered seq until nothing is missing.
+   * @param {RoomStream} stream
+   * @param {object} fill identifies this run; halting the stream ends it
+   */
+  async _fill(stream, fill) {
+    const current = () => stream.fill === fill && this._streams.get(stream.roomId) === stream;
+    let stalls = 0; // consecutive pages or requests that made no progress
+    try {
+      while (current() && stream.lastSeq !== null) {
+        if (stream.held.size === 0 && stream.known <= stream.lastSeq) return; // nothing missing
+        const before = stream.lastSeq;
+        /** @type {Record<string, any>} */
+        let page;
+        try {
+          page = await this.request('getHistory', {
+            roomId: stream.roomId,
+            afterSeq: before,
+            limit: HISTORY_PAGE_LIMIT,
+          });
+        } catch (caught) {
+          const err = /** @type {ClientError} */ (caught); // request() rejects with nothing else
+          if (!current() || err.code === 'disconnected') return; // the resume after reconnect fills it
+          if (!RETRYABLE_HISTORY_ERRORS.has(err.code) || stalls >= HISTORY_RETRY.maxAttempts) {
+            err.roomId = stream.roomId;
+            this._emit('error', err);
+            this._giveUp(stream);
+            return;
+          }
+          await this._sleep(stream, Math.max(this._retryDelay(stalls), err.retryAfterMs ?? 0));
+          stalls += 1;
+          continue;
+        }
+        if (!current()) return;
+        if (this._applyPage(stream, page, before) === 'off' || !page.hasMore) return;
+        if (/** @type {number} */ (stream.lastSeq) > before) {
+          stalls = 0;
+          continue;
+        }
+        // hasMore without progress: a message is still being written. Ask again shortly.
+        if (stalls >= HISTORY_RETRY.maxAttempts) {
+          this._giveUp(stream);
+          return;
+        }
+        await this._sleep(stream, this._retryDelay(stalls));
+        stalls += 1;
+      }
+    } finally {
+      if (stream.fill === fill) {
+        stream.fill = null;
+        this._checkGap(stream); // frames newer than the last page may still wait for a gap
+      }
+    }
+  }
+
+  /**
+   * Deliver one history page (merged with the held live frames, in seq order).
+   * @param {RoomStream} stream
+   * @param {Record<string, any>} page the getHistory ack
+   * @param {number} afterSeq what the page was asked after
+   * @returns {'off' | 'ok'}
+   */
+  _applyPage(stream, page, afterSeq) {
+    const latest = page.latestSeq;
+    if (!isSeq(latest) || latest === 0 || latest < afterSeq) {
+      this._giveUp(stream); // history is off (or was reset): nothing can be filled
+      return 'off';
+    }
+    stream.known = Math.max(stream.known, latest);
+    const earliest = page.earliestSeq;
+    if (isSeq(earliest) && earliest - 1 > /** @type {number} */ (stream.lastSeq)) {
+      this._release(stream, earliest - 1, true); // expired from history
+    }
+    const messages = (Array.isArray(page.messages) ? page.messages : [])
+      .filter((m) => m !== null && typeof m === 'object' && isSeq(m.seq) && m.seq > 0)
+      .sort((a, b) => a.seq - b.seq);
+    for (const message of messages) {
+      if (message.seq <= /** @type {number} */ (stream.lastSeq)) continue;
+      this._release(stream, message.seq - 1, false); // seqs the page skips were skipped
+      stream.held.delete(message.seq);
+      this._deliver(stream, message.seq, message);
+    }
+    if (!page.hasMore) this._release(stream, latest, false); // all up to latestSeq accounted for
+    this._drain(stream);
+    return 'ok';
+  }
+
+  /**
+   * History cannot fill the gap: deliver what is held and report the rest.
+   * @param {RoomStream} stream
+   */
+  _giveUp(stream) {
+    this._release(stream, Math.max(stream.known, this._maxHeld(stream)), true);
+  }
+
+  /** @param {number} stalls */
+  _retryDelay(stalls) {
+    return Math.min(HISTORY_RETRY.maxDelayMs, HISTORY_RETRY.firstDelayMs * 2 ** stalls);
+  }
+
+  /**
+   * A pause of a history fill that _haltStream() cuts short.
+   * @param {RoomStream} stream
+   * @param {number} ms
+   * @returns {Promise<void>}
+   */
+  _sleep(stream, ms) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        stream.sleep = null;
+        resolve();
+      }, ms);
+      stream.sleep = { timer, wake: resolve };
+    });
+  }
+
+  /**
+   * Stop the stream's gap wait and history fill (the connection dropped, the room was left).
+   * Held frames stay for the resume.
+   * @param {RoomStream} stream
+   */
+  _haltStream(stream) {
+    clearTimeout(stream.gapTimer);
+    stream.gapTimer = null;
+    stream.fill = null;
+    const sleep = stream.sleep;
+    stream.sleep = null;
+    if (sleep) {
+      clearTimeout(sleep.timer);
+      sleep.wake();
+    }
+  }
+
+  /** @param {string} roomId */
+  _forgetStream(roomId) {
+    const stream = this._streams.get(roomId);
+    if (!stream) return;
+    this._haltStream(stream);
+    this._streams.delete(roomId);
+  }
+
+  /** @param {RoomStream} stream */
+  _maxHeld(stream) {
+    let max = stream.lastSeq ?? 0;
+    for (const seq of stream.held.keys()) max = Math.max(max, seq);
+    return max;
+  }
+
+  /** @param {unknown} messageId */
+  _markSeen(messageId) {
+    if (typeof messageId !== 'string') return;
+    this._seen.delete(messageId);
+    this._seen.add(messageId);
+    if (this._seen.size > SEEN_IDS_MAX)
+      this._seen.delete(/** @type {string} */ (this._seen.values().next().value));
   }
 
   /**

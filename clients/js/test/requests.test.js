@@ -200,3 +200,36 @@ describe('request', () => {
     assert.deepEqual(socket.closedWith, { code: 1000, reason: 'client closed' });
   });
 });
+
+describe('rate_limited (v1.1: may carry retryAfterMs)', () => {
+  it('rejects with code rate_limited and the retryAfterMs the server gave', async () => {
+    const { client, socket } = await connected();
+    const sending = client.sendMessage('lobby', { n: 1 });
+    const frame = socket.lastSent('sendMessage');
+    socket.deliver({
+      type: 'error',
+      action: 'sendMessage',
+      requestId: frame.requestId,
+      code: 'rate_limited',
+      message: 'too many messages',
+      retryAfterMs: 2000,
+    });
+    await assert.rejects(sending, { code: 'rate_limited', retryAfterMs: 2000 });
+    assert.equal(socket.sent.filter((f) => f.action === 'sendMessage').length, 1, 'never resent by itself');
+    client.close();
+  });
+
+  it('surfaces an unmatched rate_limited frame on error, retryAfterMs absent when not given', async () => {
+    const { client, socket, errors } = await connected();
+    socket.deliver({
+      type: 'error',
+      action: null,
+      requestId: null,
+      code: 'rate_limited',
+      message: 'slow down',
+    });
+    assert.equal(errors.at(-1).code, 'rate_limited');
+    assert.equal(errors.at(-1).retryAfterMs, undefined);
+    client.close();
+  });
+});

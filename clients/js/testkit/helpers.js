@@ -40,3 +40,49 @@ export async function connected(options = {}) {
   await opening;
   return { ...made, socket };
 }
+
+/** Advance the fake clock, then let the promise callbacks it caused run. */
+export async function advance(ms) {
+  mock.timers.tick(ms);
+  await flush();
+}
+
+/**
+ * An unsigned JWT-shaped token with these claims (the client reads `exp`/`iat`, never verifies).
+ * @param {Record<string, unknown>} claims
+ */
+export function makeJwt(claims) {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${part({ alg: 'RS256', typ: 'JWT' })}.${part({ sub: 'alice', tenant: 'acme', ...claims })}.c2ln`;
+}
+
+/**
+ * A numbered room message, as the server delivers it and history returns it (protocol v1.1).
+ * @param {string} roomId
+ * @param {number} seq
+ * @param {Record<string, unknown>} [fields]
+ */
+export function roomMessage(roomId, seq, fields = {}) {
+  return {
+    type: 'message',
+    roomId,
+    messageId: `${roomId}-m${seq}`,
+    seq,
+    from: { userId: 'bob' },
+    data: { n: seq },
+    sentAt: '2026-01-01T00:00:00Z',
+    ...fields,
+  };
+}
+
+/**
+ * Answer the last getHistory the client sent on `socket` with a page (protocol v1.1 ack).
+ * @param {import('./fake-websocket.js').FakeSocketBase} socket
+ * @param {{messages?: object[], latestSeq: number, earliestSeq?: number, hasMore?: boolean}} page
+ */
+export function answerHistory(socket, page) {
+  const request = socket.lastSent('getHistory');
+  if (!request) throw new Error('the client sent no getHistory');
+  socket.ack(request, { roomId: request.roomId, messages: [], earliestSeq: 1, hasMore: false, ...page });
+  return request;
+}
