@@ -23,6 +23,10 @@ export type ClientErrorCode =
   | 'invalid_frame'
   | (string & {});
 
+/**
+ * A JWT, or a function returning one: called on every (re)connect, and before the token
+ * expires to refresh it in band (`refreshToken`) without reconnecting.
+ */
 export type TokenSource = string | (() => string | Promise<string>);
 
 /** The subset of the WHATWG WebSocket the client uses (browsers, Node 22+, the `ws` package). */
@@ -41,7 +45,11 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 export interface ClientOptions {
-  /** JWT, or a function returning one, called on every (re)connect so it can be refreshed. */
+  /**
+   * JWT, or a function returning one, called on every (re)connect so it can be refreshed; a
+   * function is also called shortly before the connection's token expires, and the fresh
+   * token is sent with `refreshToken` (see `tokenRefreshed`).
+   */
   token: TokenSource;
   /** Defaults to globalThis.WebSocket; on Node 20 pass `WebSocket` from `ws`. */
   WebSocket?: WebSocketConstructor;
@@ -146,6 +154,12 @@ export interface PresenceAck extends AckFrame {
   users: UserRef[];
 }
 
+export interface RefreshTokenAck extends AckFrame {
+  action: 'refreshToken';
+  /** ISO 8601 UTC. */
+  expiresAt: string;
+}
+
 export interface MessageEvent {
   type: 'message';
   roomId: string;
@@ -186,6 +200,11 @@ export interface Discontinuity {
   toSeq: number | null;
 }
 
+export interface TokenRefreshed {
+  /** The connection's new expiry from the refreshToken ack (ISO 8601 UTC). */
+  expiresAt: string;
+}
+
 export interface StateChange {
   state: ConnectionState;
   previous: ConnectionState;
@@ -211,6 +230,8 @@ export interface ClientEvents {
   rejoin: JoinRoomAck;
   /** Messages of a room that can no longer be delivered: reload the room's state. */
   discontinuity: Discontinuity;
+  /** The token was refreshed in band; the connection lives on until the new expiry. */
+  tokenRefreshed: TokenRefreshed;
 }
 
 export declare const PROTOCOL_ERROR_CODES: readonly ProtocolErrorCode[];
@@ -224,6 +245,8 @@ export declare const HISTORY_RETRY: Readonly<{
   maxDelayMs: number;
   maxAttempts: number;
 }>;
+export declare const TOKEN_REFRESH_LEAD_MS: number;
+export declare const TOKEN_REFRESH_FRACTION: number;
 export declare const DEFAULTS: Readonly<
   Required<Omit<ClientOptions, 'token' | 'WebSocket' | 'isTerminalClose' | 'random'>>
 >;
@@ -235,6 +258,13 @@ export declare function backoffDelay(
   capMs: number,
   random?: () => number,
 ): number;
+/** The claims of a JWT, read without verifying it; null when it is not a decodable JWT. */
+export declare function decodeJwtPayload(token: string): Record<string, unknown> | null;
+/**
+ * When to refresh a token (epoch ms): TOKEN_REFRESH_LEAD_MS before expMs or at
+ * TOKEN_REFRESH_FRACTION of the lifetime, whichever is sooner, never before half the lifetime.
+ */
+export declare function tokenRefreshTime(expMs: number, startMs: number): number;
 
 export declare class ClientError extends Error {
   constructor(

@@ -45,6 +45,9 @@ export const HISTORY_PAGE_LIMIT = 100;
  * the gap is reported as a `discontinuity`.
  */
 export const HISTORY_RETRY = Object.freeze({ firstDelayMs: 250, maxDelayMs: 4000, maxAttempts: 6 });
+/** In-band token refresh: this long before `exp`, or at this fraction of the lifetime if sooner. */
+export const TOKEN_REFRESH_LEAD_MS = 60_000;
+export const TOKEN_REFRESH_FRACTION = 0.8;
 
 const EVENT_TYPES = Object.freeze([
   'message',
@@ -54,6 +57,7 @@ const EVENT_TYPES = Object.freeze([
   'error',
   'rejoin',
   'discontinuity',
+  'tokenRefreshed',
 ]);
 const RETRYABLE_HISTORY_ERRORS = new Set(['timeout', 'internal_error', 'rate_limited']);
 /** How many recent messageIds are remembered for de-duplication (the oldest are forgotten first). */
@@ -106,6 +110,50 @@ export class ClientError extends Error {
     this.retryAfterMs =
       typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) ? retryAfterMs : undefined;
   }
+}
+
+/**
+ * The claims of a JWT, read without verifying it (only to know when it expires; the server
+ * verifies). `null` when the token is not a decodable JWT.
+ * @param {string} token
+ * @returns {Record<string, unknown> | null}
+ */
+export function decodeJwtPayload(token) {
+  const parts = typeof token === 'string' ? token.split('.') : [];
+  if (parts.length !== 3) return null;
+  try {
+    const base64 = parts[1].replace(/-/g, '+').replace(/_/g, '/');
+    const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
+    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    const claims = JSON.parse(new TextDecoder().decode(bytes));
+    return claims !== null && typeof claims === 'object' && !Array.isArray(claims) ? claims : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * When to refresh a token that expires at `expMs` and was obtained at `startMs`:
+ * TOKEN_REFRESH_LEAD_MS before expiry or at TOKEN_REFRESH_FRACTION of the lifetime, whichever
+ * is sooner, but never before half the lifetime (a token shorter-lived than the lead time
+ * would otherwise be refreshed in a loop).
+ * @param {number} expMs
+ * @param {number} startMs
+ * @returns {number} epoch milliseconds
+ */
+export function tokenRefreshTime(expMs, startMs) {
+  const lifetime = Math.max(0, expMs - startMs);
+  const at = Math.min(expMs - TOKEN_REFRESH_LEAD_MS, startMs + TOKEN_REFRESH_FRACTION * lifetime);
+  return Math.max(at, startMs + lifetime / 2);
+}
+
+/**
+ * A JWT's `exp` in epoch milliseconds, or null.
+ * @param {string} token
+ */
+function jwtExpiryMs(token) {
+  const exp = decodeJwtPayload(token)?.exp;
+  return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : null;
 }
 
 /**
@@ -216,8 +264,9 @@ function newStream(roomId) {
 }
 
 /**
- * A protocol v1.1 client: reconnects, heartbeats, rejoins rooms, correlates requests, and
- * delivers each room's messages in order and exactly once (filling gaps from history).
+ * A protocol v1.1 client: reconnects, heartbeats, rejoins rooms, correlates requests, delivers
+ * each room's messages in order and exactly once (filling gaps from history) and refreshes its
+ * token in band.
  */
 export class WsClient {
   /**
@@ -271,6 +320,13 @@ export class WsClient {
     this._streams = new Map();
     /** @type {Set<string>} recently delivered messageIds, oldest first */
     this._seen = new Set();
+    /** The token of the current connection, when it was obtained, and its expiry. */
+    this._token = '';
+    this._tokenAt = 0;
+    this._tokenExpMs = 0;
+    /** @type {any} */
+    this._refreshTimer = null;
+    this._refreshUnsupported = false; // a v1 server answered refreshToken with unknown_action
   }
 
   /** @returns {import('./wsclient.js').ConnectionState} */
@@ -412,7 +468,8 @@ export class WsClient {
   }
 
   /**
-   * Subscribe to `message`, `presence`, `event`, `state`, `error`, `rejoin` or `discontinuity`.
+   * Subscribe to `message`, `presence`, `event`, `state`, `error`, `rejoin`, `discontinuity`
+   * or `tokenRefreshed`.
    * @param {string} type
    * @param {Function} fn
    * @returns {() => void} unsubscribe
@@ -489,6 +546,8 @@ export class WsClient {
       return;
     }
     if (generation !== this._generation) return; // close() ran while the token was fetched
+    this._token = token;
+    this._tokenAt = Date.now();
     const url = resolveUrl(this._url);
     url.searchParams.set('token', token);
     let socket;
@@ -518,6 +577,7 @@ export class WsClient {
     this._attempt = 0;
     this._setState('open');
     this._startHeartbeat();
+    this._scheduleRefresh(this._token, this._tokenAt);
     const waiters = this._connectWaiters.splice(0);
     for (const w of waiters) w.resolve();
     for (const roomId of this._rooms) this._rejoin(roomId);
@@ -628,9 +688,11 @@ export class WsClient {
     this._heartbeatTimer = null;
   }
 
-  /** The connection is gone: no heartbeat, gap wait or history fill runs. */
+  /** The connection is gone: no heartbeat, token refresh, gap wait or history fill runs. */
   _stopTimers() {
     this._stopHeartbeat();
+    clearTimeout(this._refreshTimer);
+    this._refreshTimer = null;
     for (const stream of this._streams.values()) this._haltStream(stream);
   }
 
@@ -1044,6 +1106,77 @@ export class WsClient {
     this._seen.add(messageId);
     if (this._seen.size > SEEN_IDS_MAX)
       this._seen.delete(/** @type {string} */ (this._seen.values().next().value));
+  }
+
+  // ---- in-band token refresh ----------------------------------------------------------------
+
+  /**
+   * With a token provider, plan a `refreshToken` before the connection's token expires (its
+   * JWT `exp`, read unverified). Without a provider, or a token without `exp`, nothing is
+   * planned: the server closes the connection at expiry and the client reconnects (v1).
+   * @param {string} token
+   * @param {number} obtainedAt epoch ms when the provider returned it: the lifetime's start
+   */
+  _scheduleRefresh(token, obtainedAt) {
+    clearTimeout(this._refreshTimer);
+    this._refreshTimer = null;
+    if (typeof this._opts.token !== 'function' || this._refreshUnsupported) return;
+    const exp = jwtExpiryMs(token);
+    if (exp === null || exp <= Date.now()) return;
+    this._tokenExpMs = exp;
+    const generation = this._generation;
+    this._refreshTimer = setTimeout(
+      () => {
+        this._refreshTimer = null;
+        if (generation !== this._generation) return;
+        this._refresh(generation).catch((err) => this._emit('error', err));
+      },
+      Math.max(0, tokenRefreshTime(exp, obtainedAt) - Date.now()),
+    );
+  }
+
+  /**
+   * Send `refreshToken` with a fresh token, then plan the next one. Any failure (provider
+   * error, no later token, a refusal such as `forbidden`) ends refreshing on this connection:
+   * it keeps its old expiry, the server closes it then and the client reconnects with a
+   * fresh token, as in v1. A v1 server (`unknown_action`) is never asked again.
+   * @param {number} generation
+   */
+  async _refresh(generation) {
+    let token;
+    try {
+      token = await /** @type {() => string | Promise<string>} */ (this._opts.token)();
+      if (typeof token !== 'string' || token === '') throw new TypeError('token provider returned no token');
+    } catch (err) {
+      if (generation !== this._generation) return;
+      this._emit(
+        'error',
+        new ClientError('token_error', `token provider failed: ${err instanceof Error ? err.name : 'Error'}`),
+      );
+      return;
+    }
+    if (generation !== this._generation || this._state !== 'open') return;
+    const exp = jwtExpiryMs(token);
+    if (exp !== null && exp <= this._tokenExpMs) return; // the provider still hands out the current token
+    const obtainedAt = Date.now();
+    let ack;
+    try {
+      ack = await this.request('refreshToken', { token });
+    } catch (caught) {
+      const err = /** @type {ClientError} */ (caught);
+      if (generation !== this._generation || err.code === 'disconnected') return;
+      if (err.code === 'unknown_action') {
+        this._refreshUnsupported = true; // a v1 server: never asked again
+      } else {
+        this._emit('error', err); // e.g. forbidden: the old expiry stands
+      }
+      return;
+    }
+    if (generation !== this._generation) return;
+    this._token = token;
+    this._tokenAt = obtainedAt;
+    this._emit('tokenRefreshed', { expiresAt: ack.expiresAt });
+    if (generation === this._generation && this._state === 'open') this._scheduleRefresh(token, obtainedAt);
   }
 
   /**
