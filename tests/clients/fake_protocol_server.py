@@ -1,8 +1,13 @@
-"""A small protocol v1 server for the client tests: real WebSockets on 127.0.0.1, port 0.
+"""A small protocol server for the client tests: real WebSockets on 127.0.0.1, port 0.
 
 It answers every request with an ack or an error frame shaped as in protocol v1, records
 what it received, and can refuse handshakes, stay silent, push events or drop connections,
 so the clients' reconnect, rejoin, timeout and correlation logic meets a real socket.
+
+With ``v11 = True`` it speaks protocol v1.1 as well: per-room seqs (``latestSeq`` in join
+acks, ``seq`` in send acks), a history the tests fill (stored, skipped and expired seqs)
+that ``getHistory`` pages through, ``refreshToken``, and scripted replies for the cases a
+real server produces only by timing (an empty page with ``hasMore``, ``rate_limited``).
 """
 
 from __future__ import annotations
@@ -38,7 +43,18 @@ class FakeGateway:
         self.errors: dict[str, str] = {}  # action -> error code to answer with
         self.silent: set[str] = set()  # actions never answered
         self.held: set[str] = set()  # actions answered by the test through reply()
+        # protocol v1.1 (off: the v1 behaviour above, unchanged)
+        self.v11 = False
+        self.history_off = False  # history_retention_seconds = 0: no seqs, empty pages
+        self.history: dict[str, list[Frame]] = {}  # roomId -> stored frames, ascending seq
+        self.latest: dict[str, int] = {}  # roomId -> latest allocated seq
+        self.earliest: dict[str, int] = {}  # roomId -> earliestSeq (older seqs expired)
+        self.page_size = 50  # server-side cap on a page, below the request's limit
+        # action -> replies to give, in order, one per request, before the normal one: a dict
+        # of ack fields to override, or an error frame (with "type": "error" and a code).
+        self.scripted: dict[str, list[Frame]] = {}
         self.frames: asyncio.Queue[tuple[int, Frame]] = asyncio.Queue()
+        self.received: list[tuple[int, Frame]] = []  # every frame, kept (frames is consumed)
         self.opened: asyncio.Queue[int] = asyncio.Queue()
         self.closed: asyncio.Queue[tuple[int, int | None]] = asyncio.Queue()
         self._server: Server | None = None
@@ -76,6 +92,10 @@ class FakeGateway:
                 if action is None or frame.get("action") == action:
                     return index, frame
 
+    def requests(self, action: str) -> list[Frame]:
+        """Every frame of one action received so far, in order."""
+        return [frame for _, frame in self.received if frame.get("action") == action]
+
     async def next_open(self) -> int:
         """Index of the next connection that completes its handshake."""
         async with asyncio.timeout(WAIT_S):
@@ -101,6 +121,44 @@ class FakeGateway:
     def abort(self, index: int = -1) -> None:
         """Cut the TCP connection without a close frame (network loss: 1006 for the client)."""
         self.connections[index].transport.abort()
+
+    def publish(
+        self,
+        room_id: str,
+        *,
+        kind: str = "message",
+        store: bool = True,
+        sender: str = "bob",
+        data: Any = None,
+    ) -> Frame:
+        """The next numbered frame of a room (v1.1), stored in history unless ``store`` is
+        False (a skipped seq: allocated, never stored). Push it to deliver it live."""
+        seq = self.latest.get(room_id, 0) + 1
+        self.latest[room_id] = seq
+        message_id = f"{room_id}-{seq}"
+        frame: Frame
+        if kind == "message":
+            frame = {
+                "type": "message",
+                "roomId": room_id,
+                "messageId": message_id,
+                "seq": seq,
+                "from": {"userId": sender},
+                "data": {"n": seq} if data is None else data,
+                "sentAt": "2026-01-01T00:00:00Z",
+            }
+        else:
+            frame = {
+                "type": "event",
+                "target": {"roomId": room_id},
+                "event": "tick",
+                "messageId": message_id,
+                "seq": seq,
+                "data": {"n": seq} if data is None else data,
+            }
+        if store:
+            self.history.setdefault(room_id, []).append(frame)
+        return frame
 
     # ---- server side ------------------------------------------------------------------------
 
@@ -133,12 +191,23 @@ class FakeGateway:
             await self._send(ws, _error(None, None, "invalid_json"))
             return
         self.frames.put_nowait((index, frame))
+        self.received.append((index, frame))
         action = frame.get("action")
         if action in self.silent or action in self.held:
             return
-        if action in self.errors:
+        script = self.scripted.get(str(action))
+        if script:
+            entry = script.pop(0)
+            if entry.get("type") == "error":
+                error = _error(action, frame.get("requestId"), str(entry.get("code")))
+                await self._send(ws, error | entry)
+            else:
+                await self._send(ws, self._ack(frame, entry))
+        elif action in self.errors:
             await self._send(ws, _error(action, frame.get("requestId"), self.errors[action]))
-        elif action in {"joinRoom", "leaveRoom", "sendMessage", "heartbeat", "getPresence"}:
+        elif action in {"joinRoom", "leaveRoom", "sendMessage", "heartbeat", "getPresence"} or (
+            self.v11 and action in {"getHistory", "refreshToken"}
+        ):
             await self._send(ws, self._ack(frame, {}))
         else:
             await self._send(ws, _error(action, frame.get("requestId"), "unknown_action"))
@@ -149,17 +218,53 @@ class FakeGateway:
         body: Frame = {}
         if action == "joinRoom":
             body = {"roomId": frame["roomId"], "members": [{"userId": "alice"}]}
+            if self.v11:
+                body["latestSeq"] = self._latest(frame["roomId"])
         elif action == "leaveRoom":
             body = {"roomId": frame["roomId"]}
         elif action == "sendMessage":
             self._message_ids += 1
             body = {"roomId": frame["roomId"], "messageId": f"m-{self._message_ids}"}
+            if self.v11 and not self.history_off and frame.get("ephemeral") is not True:
+                stored = self.publish(frame["roomId"], sender="alice", data=frame.get("data"))
+                stored["messageId"] = body["messageId"]
+                body["seq"] = stored["seq"]
         elif action == "heartbeat":
             body = {"serverTime": "2026-01-01T00:00:00Z"}
         elif action == "getPresence":
             body = {"users": [{"userId": "alice"}, {"userId": "bob"}]}
+        elif action == "getHistory":
+            body = self._history_page(frame)
+        elif action == "refreshToken":
+            body = {"expiresAt": "2026-01-01T02:00:00Z"}
         head = {"type": "ack", "action": action, "requestId": frame.get("requestId")}
         return head | body | fields
+
+    def _latest(self, room_id: str) -> int:
+        return 0 if self.history_off else self.latest.get(room_id, 0)
+
+    def _history_page(self, frame: Frame) -> Frame:
+        """A getHistory ack per docs/PROTOCOL.md, from what the tests stored."""
+        room_id = frame["roomId"]
+        head: Frame = {"roomId": room_id}
+        if self.history_off:
+            return head | {"messages": [], "latestSeq": 0, "earliestSeq": 1, "hasMore": False}
+        latest = self._latest(room_id)
+        earliest = self.earliest.get(room_id, 1)
+        limit = min(frame.get("limit") or 50, self.page_size)
+        stored = [m for m in self.history.get(room_id, []) if m["seq"] >= earliest]
+        after = frame.get("afterSeq")
+        if after is None:
+            page, more = stored[-limit:], False
+        else:
+            rest = [m for m in stored if m["seq"] > after]
+            page, more = rest[:limit], len(rest) > limit
+        return head | {
+            "messages": page,
+            "latestSeq": latest,
+            "earliestSeq": earliest,
+            "hasMore": more,
+        }
 
     @staticmethod
     async def _send(ws: ServerConnection, frame: Frame) -> None:
