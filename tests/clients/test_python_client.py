@@ -558,3 +558,331 @@ def test_events_refuses_types_that_are_not_server_frames() -> None:
         client.events("rejoin")
     with pytest.raises(ValueError, match="use on\\(\\)"):
         client.events("message", "state")
+
+
+# ---- delivery continuity (protocol v1.1) ----------------------------------------------------
+
+LONG_WAIT = 60.0  # a gap wait no test reaches: a gap then stays held unless frames close it
+SHORT_WAIT = 0.01  # a gap wait that ends at once: the gap goes to history
+
+
+class Delivered:
+    """What the application receives, in order: seqs (None: unnumbered) and gaps."""
+
+    def __init__(self, client: WsClient) -> None:
+        self.frames: list[dict[str, Any]] = []
+        for kind in ("message", "event", "discontinuity"):
+            client.on(kind, self.frames.append)
+
+    @property
+    def log(self) -> list[Any]:
+        return [
+            ("gap", f["fromSeq"], f["toSeq"]) if f["type"] == "discontinuity" else f.get("seq")
+            for f in self.frames
+        ]
+
+
+def v11_client(gateway: FakeGateway, **options: Any) -> tuple[WsClient, Recorder, Delivered]:
+    gateway.v11 = True
+    options.setdefault("gap_wait", LONG_WAIT)
+    client, rec = make_client(gateway, **options)
+    return client, rec, Delivered(client)
+
+
+def rejoin_acks(client: WsClient) -> list[dict[str, Any]]:
+    """A list that fills with the client's rejoin acks (a rejoin has been handled)."""
+    acks: list[dict[str, Any]] = []
+    client.on("rejoin", acks.append)
+    return acks
+
+
+async def test_a_live_gap_is_filled_from_history_in_order(gateway: FakeGateway) -> None:
+    client, rec, got = v11_client(gateway, gap_wait=SHORT_WAIT)
+    async with client:
+        await client.join_room("r")
+        sent = [gateway.publish("r", kind="event" if n == 2 else "message") for n in range(5)]
+        await gateway.push(sent[0])
+        await gateway.push(sent[4])  # 2, 3 and 4 were lost on the way
+        await until(lambda: len(got.frames) == 5)
+        await gateway.push(sent[2])  # a late copy of 3, which history gave
+        await client.heartbeat()
+    assert got.log == [1, 2, 3, 4, 5]
+    assert got.frames[2]["type"] == "event"  # room-targeted events are numbered too
+    assert [(r["roomId"], r["afterSeq"]) for r in gateway.requests("getHistory")] == [("r", 1)]
+    assert rec.errors == []
+
+
+async def test_duplicates_are_dropped(gateway: FakeGateway) -> None:
+    client, _, got = v11_client(gateway)
+    ephemeral = {"type": "message", "roomId": "r", "messageId": "e-1", "data": 0}
+    async with client:
+        await client.join_room("r")
+        one, two = gateway.publish("r"), gateway.publish("r")
+        for frame in (one, one, two, ephemeral, one, two, ephemeral):
+            await gateway.push(frame)
+        await client.heartbeat()  # every push above was handled before this ack
+    assert got.log == [1, 2, None]
+    assert gateway.requests("getHistory") == []
+
+
+async def test_out_of_order_live_frames_are_reordered_within_the_wait(
+    gateway: FakeGateway,
+) -> None:
+    client, _, got = v11_client(gateway)
+    async with client:
+        await client.join_room("r")
+        sent = [gateway.publish("r") for _ in range(4)]
+        for frame in (sent[2], sent[1], sent[3]):
+            await gateway.push(frame)
+        await client.heartbeat()
+        assert got.log == []  # held: 1 is missing
+        await gateway.push(sent[0])
+        await client.heartbeat()
+    assert got.log == [1, 2, 3, 4]
+    assert gateway.requests("getHistory") == []
+
+
+async def test_resume_delivers_missed_history_before_newer_live_frames(
+    gateway: FakeGateway,
+) -> None:
+    client, _, got = v11_client(gateway)
+    async with client:
+        await client.join_room("r")
+        await gateway.push(gateway.publish("r"))
+        await until(lambda: got.log == [1])
+        missed = [gateway.publish("r"), gateway.publish("r")]  # sent while we are away
+        gateway.held = {"getHistory"}
+        await gateway.drop(1001)
+        _, request = await gateway.next_frame("getHistory")  # after the rejoin
+        assert request["afterSeq"] == 1
+        await gateway.push(gateway.publish("r"))  # 4, live, before history answers
+        await client.heartbeat()
+        assert got.log == [1]  # 4 waits for 2 and 3
+        await gateway.reply(request, messages=missed, latestSeq=3, hasMore=False)
+        await until(lambda: len(got.log) == 4)
+    assert got.log == [1, 2, 3, 4]
+
+
+async def test_history_is_paged_until_has_more_is_false(gateway: FakeGateway) -> None:
+    gateway.page_size = 2
+    client, _, got = v11_client(gateway)
+    async with client:
+        await client.join_room("r")
+        for _ in range(5):
+            gateway.publish("r")  # stored, never pushed: all missed
+        await gateway.drop(1001)
+        await until(lambda: len(got.log) == 5)
+    assert got.log == [1, 2, 3, 4, 5]
+    assert [r["afterSeq"] for r in gateway.requests("getHistory")] == [0, 2, 4]
+    assert {r["limit"] for r in gateway.requests("getHistory")} == {100}
+
+
+async def test_a_page_without_progress_is_asked_again_after_growing_pauses(
+    gateway: FakeGateway,
+) -> None:
+    client, rec, got = v11_client(gateway, backoff_base=0.1)
+    empty = {"messages": [], "hasMore": True}  # a message is still being written
+    throttled = {"type": "error", "code": "rate_limited", "retryAfterMs": 700}
+    gateway.scripted = {"getHistory": [empty, throttled, empty]}
+    async with client:
+        await client.join_room("r")
+        gateway.publish("r")
+        gateway.publish("r")
+        await gateway.drop(1001)
+        await until(lambda: len(got.log) == 2)
+    assert got.log == [1, 2]
+    assert rec.delays == pytest.approx([0.05, 0.25, 0.7, 1.0])  # backoff, then the pauses
+    assert len(gateway.requests("getHistory")) == 4
+    assert rec.errors == []
+
+
+async def test_skipped_seqs_after_a_reconnect_are_not_reported(gateway: FakeGateway) -> None:
+    client, _, got = v11_client(gateway)
+    async with client:
+        await client.join_room("r")
+        gateway.publish("r")
+        gateway.publish("r", store=False)  # 2: allocated, never stored
+        gateway.publish("r")
+        gateway.publish("r", store=False)  # 4, the latest seq: skipped too
+        await gateway.drop(1001)
+        await until(lambda: len(got.log) == 2)  # and 4 passed, in the same step
+        await gateway.push(gateway.publish("r"))  # 5 follows 4: no gap to wait for
+        await client.heartbeat()
+    assert got.log == [1, 3, 5]
+    assert len(gateway.requests("getHistory")) == 1
+
+
+async def test_a_skipped_seq_in_a_live_gap_is_not_reported(gateway: FakeGateway) -> None:
+    client, _, got = v11_client(gateway, gap_wait=SHORT_WAIT)
+    async with client:
+        await client.join_room("r")
+        await gateway.push(gateway.publish("r"))
+        gateway.publish("r", store=False)
+        await gateway.push(gateway.publish("r"))
+        await until(lambda: len(gateway.requests("getHistory")) == 1 and len(got.log) == 2)
+    assert got.log == [1, 3]
+
+
+async def test_expired_history_is_reported_once_as_a_discontinuity(gateway: FakeGateway) -> None:
+    client, rec, got = v11_client(gateway)
+    acks = rejoin_acks(client)
+    async with client:
+        gaps = client.events("discontinuity")
+        default = client.events()
+        await client.join_room("r")
+        await gateway.push(gateway.publish("r"))
+        for _ in range(9):
+            gateway.publish("r")  # 2..10, missed
+        gateway.earliest["r"] = 6  # 2..5 have expired
+        await gateway.drop(1001)
+        await until(lambda: len(got.log) == 7)
+        await gateway.drop(1001)  # nothing new this time: nothing to fetch or report
+        await until(lambda: len(acks) == 2)
+        await gateway.push(gateway.publish("r"))
+        await until(lambda: len(got.log) == 8)
+    assert got.log == [1, ("gap", 2, 5), 6, 7, 8, 9, 10, 11]
+    report = {"type": "discontinuity", "roomId": "r", "fromSeq": 2, "toSeq": 5}
+    assert [frame async for frame in gaps] == [report]
+    assert report not in [frame async for frame in default]  # only when asked for by name
+    assert [r["afterSeq"] for r in gateway.requests("getHistory")] == [1]
+    assert rec.errors == []
+
+
+@pytest.mark.parametrize("server", ["history_off", "v1"])
+async def test_a_gap_history_cannot_fill_is_reported_and_delivery_goes_on(
+    gateway: FakeGateway, server: str
+) -> None:
+    client, _, got = v11_client(gateway, gap_wait=SHORT_WAIT)
+    if server == "history_off":  # numbered frames, but history answers an empty page
+        off = {"messages": [], "latestSeq": 0, "earliestSeq": 1, "hasMore": False}
+        gateway.scripted = {"getHistory": [off]}
+    else:  # no latestSeq in the join ack, unknown_action for getHistory
+        gateway.v11 = False
+    async with client:
+        await client.join_room("r")
+        sent = [gateway.publish("r") for _ in range(5)]
+        await gateway.push(sent[0])
+        await gateway.push(sent[3])
+        await until(lambda: len(got.log) == 3)
+        await gateway.push(sent[4])
+        await client.heartbeat()
+    assert got.log == [1, ("gap", 2, 3), 4, 5]
+    assert len(gateway.requests("getHistory")) == 1
+
+
+@pytest.mark.parametrize("server", ["history_off", "v1"])
+async def test_unnumbered_frames_pass_straight_through(gateway: FakeGateway, server: str) -> None:
+    client, _, got = v11_client(gateway, gap_wait=SHORT_WAIT)
+    gateway.history_off = True
+    gateway.v11 = server == "history_off"
+    acks = rejoin_acks(client)
+    message = MESSAGE | {"roomId": "r", "messageId": "a"}
+    user_event = {"type": "event", "target": {"userId": "alice"}, "event": "x", "messageId": "b"}
+    async with client:
+        assert (await client.join_room("r")).get("latestSeq", 0) == 0
+        assert "seq" not in await client.send_message("r", 1)
+        for frame in (message, PRESENCE, user_event, EVENT):
+            await gateway.push(frame)
+        await client.heartbeat()
+        await gateway.drop(1001)
+        await until(lambda: acks)
+        await gateway.push(MESSAGE)
+        await until(lambda: len(got.log) == 4)
+    assert [f.get("messageId") for f in got.frames] == ["a", "b", None, "m"]
+    assert gateway.requests("getHistory") == []
+
+
+async def test_a_frame_before_the_join_ack_waits_for_it(gateway: FakeGateway) -> None:
+    client, _, got = v11_client(gateway)
+    for _ in range(5):
+        gateway.publish("r")
+    gateway.held = {"joinRoom"}
+    async with client:
+        join = asyncio.create_task(client.join_room("r"))
+        _, frame = await gateway.next_frame("joinRoom")
+        await gateway.push(gateway.history["r"][4])  # 5: sent before the join took effect
+        await gateway.push(gateway.publish("r"))  # 6: the first one after it
+        await client.heartbeat()
+        assert got.log == []
+        await gateway.reply(frame, latestSeq=5)
+        await join
+        await client.heartbeat()
+    assert got.log == [6]
+    assert gateway.requests("getHistory") == []
+
+
+async def test_own_messages_are_not_waited_for_nor_delivered_back(gateway: FakeGateway) -> None:
+    client, _, got = v11_client(gateway)
+    async with client:
+        await client.join_room("r")
+        assert (await client.send_message("r", {"text": "mine"}))["seq"] == 1
+        await gateway.push(gateway.publish("r"))  # 2, from bob
+        await client.heartbeat()
+    assert got.log == [2]
+    assert gateway.requests("getHistory") == []
+
+
+async def test_ephemeral_messages_are_flagged_and_not_numbered(gateway: FakeGateway) -> None:
+    client, _, _ = v11_client(gateway)
+    async with client:
+        await client.join_room("r")
+        ephemeral = await client.send_message("r", {"x": 1}, ephemeral=True)
+        persisted = await client.send_message("r", {"x": 2})
+    first, second = gateway.requests("sendMessage")
+    assert first["ephemeral"] is True
+    assert "ephemeral" not in second
+    assert "seq" not in ephemeral
+    assert persisted["seq"] == 1
+
+
+async def test_get_history_sends_the_given_fields_and_returns_the_ack(
+    gateway: FakeGateway,
+) -> None:
+    client, _, got = v11_client(gateway)
+    for _ in range(3):
+        gateway.publish("r")
+    async with client:
+        page = await client.get_history("r", after_seq=1, limit=1)
+        latest = await client.get_history("r")
+    with_fields, without = gateway.requests("getHistory")
+    assert {k: v for k, v in with_fields.items() if k != "requestId"} == {
+        "action": "getHistory",
+        "roomId": "r",
+        "afterSeq": 1,
+        "limit": 1,
+    }
+    assert set(without) == {"action", "requestId", "roomId"}
+    assert [m["seq"] for m in page["messages"]] == [2]
+    assert (page["hasMore"], page["latestSeq"], page["earliestSeq"]) == (True, 3, 1)
+    assert [m["seq"] for m in latest["messages"]] == [1, 2, 3]
+    assert got.frames == []  # an application query, not a delivery
+
+
+async def test_a_room_whose_numbering_went_back_is_reported(gateway: FakeGateway) -> None:
+    client, _, got = v11_client(gateway)
+    acks = rejoin_acks(client)
+    async with client:
+        await client.join_room("r")
+        await gateway.push(gateway.publish("r"))
+        await until(lambda: got.log == [1])
+        gateway.history_off = True  # the operator turned history off
+        await gateway.drop(1001)
+        await until(lambda: acks)
+        await gateway.push(MESSAGE | {"roomId": "r"})
+        await until(lambda: len(got.log) == 3)
+    assert got.log == [1, ("gap", 2, None), None]
+
+
+async def test_rate_limited_errors_carry_their_code_and_wait(gateway: FakeGateway) -> None:
+    throttled = {"type": "error", "code": "rate_limited", "retryAfterMs": 1500}
+    gateway.scripted = {"sendMessage": [throttled]}
+    client, rec = make_client(gateway)
+    async with client:
+        with pytest.raises(ClientError) as caught:
+            await client.send_message("r", 1)
+        await gateway.push(throttled | {"action": None, "requestId": None})
+        await until(lambda: rec.errors)
+    assert (caught.value.code, caught.value.retry_after_ms) == ("rate_limited", 1500)
+    unmatched = rec.errors[0]
+    assert isinstance(unmatched, ClientError)
+    assert (unmatched.code, unmatched.retry_after_ms) == ("rate_limited", 1500)

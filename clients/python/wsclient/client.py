@@ -1,8 +1,10 @@
-"""asyncio client for protocol v1: the same semantics as the JavaScript client.
+"""asyncio client for protocol v1.1 (and v1 servers): the same semantics as the JS client.
 
 It reconnects with full-jitter exponential backoff, heartbeats well under the 10-minute idle
 timeout, rejoins remembered rooms after a reconnect and correlates every request with its
-reply by requestId. See docs/CLIENTS.md.
+reply by requestId. With a v1.1 server it also delivers each room's frames in seq order and
+once, and fetches what a reconnect or a lost frame missed from history (wsclient.continuity).
+See docs/CLIENTS.md.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from wsclient.continuity import (
+    DEFAULT_GAP_WAIT_S,
+    HISTORY_PAGE_LIMIT,
+    HistoryFailed,
+    Sequencer,
+    seq_of,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -44,8 +54,18 @@ PROTOCOL_ERROR_CODES: Final = (
     "rate_limited",
     "internal_error",
 )
-EVENT_TYPES: Final = ("message", "presence", "event", "state", "error", "rejoin")
+EVENT_TYPES: Final = (
+    "message",
+    "presence",
+    "event",
+    "state",
+    "error",
+    "rejoin",
+    "discontinuity",
+)
 SERVER_EVENT_TYPES: Final = ("message", "presence", "event")
+# What events() can stream: the server frames, and the client's report of what they missed.
+STREAM_EVENT_TYPES: Final = (*SERVER_EVENT_TYPES, "discontinuity")
 
 IDLE_TIMEOUT_S: Final = 600.0
 MAX_HEARTBEAT_INTERVAL_S: Final = 480.0  # 8 minutes: 2 minutes of slack under the idle timeout
@@ -62,7 +82,8 @@ class ClientError(Exception):
 
     Client-side codes: ``timeout``, ``disconnected``, ``handshake_rejected`` (HTTP 401/403 at
     connect, ``status`` set), ``token_error``, ``invalid_url``, ``invalid_frame`` and
-    ``payload_too_large`` (refused before sending).
+    ``payload_too_large`` (refused before sending). ``retry_after_ms`` is the wait a
+    ``rate_limited`` error frame asks for, when it says.
     """
 
     def __init__(
@@ -82,6 +103,9 @@ class ClientError(Exception):
         self.close_code = close_code
         self.status = status
         self.room_id = room_id
+        wait = frame.get("retryAfterMs") if frame is not None else None
+        valid = isinstance(wait, int | float) and not isinstance(wait, bool) and wait >= 0
+        self.retry_after_ms: float | None = wait if valid else None
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
@@ -191,6 +215,7 @@ class WsClient:
         is_terminal_close: Callable[[int], bool] = is_terminal_close_code,
         random: Callable[[], float] = _random.random,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        gap_wait: float = DEFAULT_GAP_WAIT_S,
     ) -> None:
         if not isinstance(token, str) and not callable(token):
             raise TypeError("token must be a string or a callable returning one")
@@ -201,6 +226,7 @@ class WsClient:
         _check_range("max_message_bytes", max_message_bytes, 1, float("inf"))
         if max_reconnect_attempts is not None:
             _check_range("max_reconnect_attempts", max_reconnect_attempts, 0, float("inf"))
+        _check_range("gap_wait", gap_wait, 0, float("inf"))
         self._where = _check_url(url)
         self.url = url
         self._token = token
@@ -228,6 +254,9 @@ class WsClient:
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(4)
         self.close_info: dict[str, Any] = {}
+        self._seq = Sequencer(
+            deliver=self._dispatch, fetch=self._fetch_history, sleep=sleep, gap_wait=gap_wait
+        )
 
     # ---- public API -------------------------------------------------------------------------
 
@@ -304,18 +333,54 @@ class WsClient:
             self._pending.pop(request_id, None)
 
     async def join_room(self, room_id: str) -> Frame:
-        """Join a room; it is remembered and rejoined after reconnects once acked."""
-        ack = await self.request("joinRoom", {"roomId": room_id})
+        """Join a room; it is remembered and rejoined after reconnects once acked.
+
+        The ack's ``latestSeq`` is where the room's delivery starts: frames up to it were sent
+        before the join. Frames that arrive before the ack wait for it.
+        """
+        first = self._seq.track(room_id)
+        try:
+            ack = await self.request("joinRoom", {"roomId": room_id})
+        except BaseException:
+            if first:
+                self._seq.join_failed(room_id)
+            raise
         self._rooms[room_id] = None
+        self._seq.joined(room_id, ack)
         return ack
 
     async def leave_room(self, room_id: str) -> Frame:
         """Leave a room, forgetting it first so a failed leave is never undone by a rejoin."""
         self._rooms.pop(room_id, None)
+        self._seq.forget(room_id)
         return await self.request("leaveRoom", {"roomId": room_id})
 
-    async def send_message(self, room_id: str, data: Any) -> Frame:
-        return await self.request("sendMessage", {"roomId": room_id, "data": data})
+    async def send_message(self, room_id: str, data: Any, *, ephemeral: bool = False) -> Frame:
+        """Send to a room; the ack carries ``messageId`` and (v1.1, unless ephemeral) ``seq``.
+
+        ``ephemeral=True``: not numbered, not stored, best effort (cursor positions, prices).
+        """
+        fields: Frame = {"roomId": room_id, "data": data}
+        if ephemeral:
+            fields["ephemeral"] = True
+        return await self.request("sendMessage", fields)
+
+    async def get_history(
+        self, room_id: str, *, after_seq: int | None = None, limit: int | None = None
+    ) -> Frame:
+        """One page of a room's stored messages: the raw ack (``messages``, ``latestSeq``,
+        ``earliestSeq``, ``hasMore``).
+
+        For the application's own use, such as loading older messages: delivery does not
+        need it (the client fills its gaps by itself) and is not affected by it. Without
+        ``after_seq``, the latest ``limit`` messages.
+        """
+        fields: Frame = {"roomId": room_id}
+        if after_seq is not None:
+            fields["afterSeq"] = after_seq
+        if limit is not None:
+            fields["limit"] = limit
+        return await self.request("getHistory", fields)
 
     async def get_presence(self, room_id: str | None = None) -> Frame:
         """Users online in a room, or in the whole tenant when room_id is None."""
@@ -325,7 +390,7 @@ class WsClient:
         return await self.request("heartbeat")
 
     def on(self, event_type: str, fn: Listener) -> Callable[[], None]:
-        """Call fn for each ``message``/``presence``/``event``/``state``/``error``/``rejoin``.
+        """Call fn for each event of a type in EVENT_TYPES (``message``, ``discontinuity``...).
 
         Returns a function that unsubscribes.
         """
@@ -337,15 +402,17 @@ class WsClient:
             self._listeners_of(event_type).remove(fn)
 
     def events(self, *types: str) -> EventStream:
-        """Server events (all three types by default), buffered from this call on.
+        """Server events (the three server frame types by default), buffered from this call on.
 
+        ``discontinuity`` reports can be streamed too, when asked for by name (the default
+        stays the server frames, which is what a v1 application expects to iterate).
         ``async for frame in client.events(): ...`` ends when the client closes for good.
         Call ``close()`` on a stream you stop reading, or it keeps buffering.
         """
         wanted = frozenset(types or SERVER_EVENT_TYPES)
-        other = sorted(wanted - set(SERVER_EVENT_TYPES))
+        other = sorted(wanted - set(STREAM_EVENT_TYPES))
         if other:  # state/error/rejoin are not server frames: subscribe with on()
-            raise ValueError(f"events() streams {SERVER_EVENT_TYPES}; use on() for {other}")
+            raise ValueError(f"events() streams {STREAM_EVENT_TYPES}; use on() for {other}")
         stream = EventStream(wanted, self._streams)
         if self._closed_event.is_set():
             stream.end()
@@ -467,6 +534,7 @@ class WsClient:
     async def _serve(self, ws: ClientConnection) -> None:
         """Run one open connection until it closes; always raises _Dropped."""
         self._ws = ws
+        self._seq.online(True)
         self._set_state("open")
         if self._connected is not None and not self._connected.done():
             self._connected.set_result(None)
@@ -480,6 +548,7 @@ class WsClient:
             pass
         finally:
             heartbeat.cancel()
+            self._seq.online(False)
             self._ws = None
             self._reject_pending("connection closed")
         code = ws.close_code if ws.close_code is not None else 1006
@@ -500,7 +569,10 @@ class WsClient:
                     self._emit("error", exc)
 
     async def _rejoin(self, room_id: str) -> None:
-        """A refusal is final (room forgotten); a drop or timeout is retried next reconnect."""
+        """Rejoin, then resume: what was sent meanwhile comes from history, before newer frames.
+
+        A refusal is final (room forgotten); a drop or timeout is retried next reconnect.
+        """
         try:
             ack = await self.request("joinRoom", {"roomId": room_id})
         except ClientError as exc:
@@ -508,14 +580,18 @@ class WsClient:
                 return  # reported by the state change; retried on the next reconnect
             if exc.code != "timeout":
                 self._rooms.pop(room_id, None)
+                self._seq.forget(room_id)
             exc.room_id = room_id
             self._emit("error", exc)
         else:
             self._emit("rejoin", ack)
+            if room_id in self._rooms:  # not left meanwhile
+                self._seq.rejoined(room_id, ack)
 
     def _stop(self, error: ClientError, info: dict[str, Any], *, emit_error: bool = True) -> None:
         """Stop for good: fail waiters and pending requests, end iterators, state closed."""
         self._supervisor = None
+        self._seq.suspend()  # positions are kept: a later connect() resumes from them
         self._reject_pending(error.message)
         if self._connected is not None and not self._connected.done():
             self._connected.set_exception(error)
@@ -542,10 +618,25 @@ class WsClient:
         kind = frame.get("type")
         if kind in {"ack", "error"}:
             self._on_reply(frame)
-        elif kind in SERVER_EVENT_TYPES:
-            self._emit(kind, frame)
-            for stream in self._streams:
-                stream.feed(frame)
+        elif kind in {"message", "event"}:
+            self._seq.on_frame(frame)  # ordered per room, de-duplicated, gaps filled
+        elif kind == "presence":
+            self._dispatch(frame)
+
+    def _dispatch(self, frame: Frame) -> None:
+        """Hand a frame (or a discontinuity report) to listeners and event streams."""
+        self._emit(str(frame["type"]), frame)
+        for stream in list(self._streams):
+            stream.feed(frame)
+
+    async def _fetch_history(self, room_id: str, after_seq: int) -> Frame:
+        """A page for the sequencer, whose retry decisions need only the code."""
+        fields = {"roomId": room_id, "afterSeq": after_seq, "limit": HISTORY_PAGE_LIMIT}
+        try:
+            return await self.request("getHistory", fields)
+        except ClientError as exc:
+            wait = exc.retry_after_ms
+            raise HistoryFailed(exc.code, None if wait is None else wait / 1000) from exc
 
     def _on_reply(self, frame: Frame) -> None:
         error = None
@@ -559,8 +650,13 @@ class WsClient:
             return
         if error is not None:
             future.set_exception(error)
-        else:
-            future.set_result(frame)
+            return
+        seq = seq_of(frame.get("seq"))
+        room_id = frame.get("roomId")
+        if frame.get("action") == "sendMessage" and seq is not None and isinstance(room_id, str):
+            # Before the caller resumes, so that the next frame read already counts it.
+            self._seq.own(room_id, seq)
+        future.set_result(frame)
 
     def _reject_pending(self, why: str) -> None:
         for future in self._pending.values():
