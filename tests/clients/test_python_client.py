@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
+import json
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +24,7 @@ from wsclient import (
     is_terminal_close_code,
     with_token,
 )
+from wsclient.tokens import jwt_expiry, refresh_time
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -886,3 +890,101 @@ async def test_rate_limited_errors_carry_their_code_and_wait(gateway: FakeGatewa
     unmatched = rec.errors[0]
     assert isinstance(unmatched, ClientError)
     assert (unmatched.code, unmatched.retry_after_ms) == ("rate_limited", 1500)
+
+
+# ---- in-band token refresh (protocol v1.1) --------------------------------------------------
+
+
+def jwt(**claims: Any) -> str:
+    """An unsigned JWT: the client reads exp without verifying; the fake does not check."""
+
+    def part(value: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none'})}.{part(claims)}.sig"
+
+
+def test_jwt_expiry_is_read_without_verifying() -> None:
+    assert jwt_expiry(jwt(exp=1_700_000_000, sub="a")) == 1_700_000_000.0
+    assert jwt_expiry(jwt(exp=12.5)) == 12.5
+    for token in (jwt(sub="a"), jwt(exp=True), jwt(exp="soon"), "opaque", "a.!!!.c", "a.bnVsbA.c"):
+        assert jwt_expiry(token) is None
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "refresh_after"),
+    [
+        (3600, 2880),  # 80 % of the lifetime comes before 60 s ahead of exp
+        (200, 140),  # 60 s ahead of exp comes first
+        (100, 50),  # never before half the lifetime: no refresh loop for short tokens
+        (0, 0),
+    ],
+)
+def test_refresh_time(lifetime: float, refresh_after: float) -> None:
+    assert refresh_time(1000 + lifetime, 1000) == pytest.approx(1000 + refresh_after)
+
+
+async def test_the_token_is_refreshed_in_band_before_it_expires(gateway: FakeGateway) -> None:
+    now = time.time()
+    tokens = [jwt(exp=now + 3600), jwt(exp=now + 7200)]
+    calls = 0
+
+    def provider() -> str:
+        nonlocal calls
+        calls += 1
+        return tokens[min(calls, 2) - 1]  # then the same one again: nothing newer to send
+
+    client, rec, _ = v11_client(gateway, token=provider)
+    refreshed: list[dict[str, Any]] = []
+    client.on("token_refreshed", refreshed.append)
+    async with client:
+        _, frame = await gateway.next_frame("refreshToken")
+        await until(lambda: refreshed and calls == 3)
+        await client.heartbeat()
+    assert frame["token"] == tokens[1]
+    assert refreshed == [{"type": "token_refreshed", "expiresAt": "2026-01-01T02:00:00Z"}]
+    assert rec.delays == pytest.approx([2880, 5760], abs=5)  # scheduled sleeps, not waited
+    assert gateway.tokens == [tokens[0]]  # the same connection throughout
+    assert len(gateway.requests("refreshToken")) == 1
+    assert rec.errors == []
+
+
+async def test_a_refused_refresh_falls_back_to_a_reconnect_with_a_fresh_token(
+    gateway: FakeGateway,
+) -> None:
+    calls = 0
+
+    async def provider() -> str:
+        nonlocal calls
+        calls += 1
+        return jwt(exp=time.time() + 3600 + calls)
+
+    client, rec, _ = v11_client(gateway, token=provider)
+    gateway.errors = {"refreshToken": "forbidden"}
+    async with client:
+        await gateway.next_frame("refreshToken")
+        await until(lambda: rec.errors)
+        await gateway.drop(1000, "token expired")  # what the server does at expiry
+        await gateway.next_open()
+        await gateway.next_open()
+        await until(lambda: client.state == "open")
+        await client.heartbeat()
+    assert isinstance(rec.errors[0], ClientError)
+    assert rec.errors[0].code == "forbidden"
+    on_first = [f for i, f in gateway.received if i == 0 and f["action"] == "refreshToken"]
+    assert len(on_first) == 1  # refused once: not asked again on that connection
+    assert len(gateway.tokens) == 2
+    assert gateway.tokens[1] not in {gateway.tokens[0], on_first[0]["token"]}  # a fresh one
+
+
+async def test_a_v1_server_is_not_asked_to_refresh_again(gateway: FakeGateway) -> None:
+    client, rec = make_client(gateway, token=lambda: jwt(exp=time.time() + 3600))
+    async with client:
+        await gateway.next_frame("refreshToken")  # answered unknown_action
+        await gateway.drop(1001)
+        await gateway.next_open()
+        await gateway.next_open()
+        await until(lambda: client.state == "open")
+        await client.heartbeat()
+    assert len(gateway.requests("refreshToken")) == 1
+    assert rec.errors == []

@@ -3,8 +3,8 @@
 It reconnects with full-jitter exponential backoff, heartbeats well under the 10-minute idle
 timeout, rejoins remembered rooms after a reconnect and correlates every request with its
 reply by requestId. With a v1.1 server it also delivers each room's frames in seq order and
-once, and fetches what a reconnect or a lost frame missed from history (wsclient.continuity).
-See docs/CLIENTS.md.
+once, fetches what a reconnect or a lost frame missed from history (wsclient.continuity), and
+refreshes the token in-band before it expires (wsclient.tokens). See docs/CLIENTS.md.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 import logging
 import random as _random
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Literal, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -31,6 +32,7 @@ from wsclient.continuity import (
     Sequencer,
     seq_of,
 )
+from wsclient.tokens import jwt_expiry, refresh_time
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -62,6 +64,7 @@ EVENT_TYPES: Final = (
     "error",
     "rejoin",
     "discontinuity",
+    "token_refreshed",
 )
 SERVER_EVENT_TYPES: Final = ("message", "presence", "event")
 # What events() can stream: the server frames, and the client's report of what they missed.
@@ -257,6 +260,8 @@ class WsClient:
         self._seq = Sequencer(
             deliver=self._dispatch, fetch=self._fetch_history, sleep=sleep, gap_wait=gap_wait
         )
+        self._conn_token: tuple[str, float] = ("", 0.0)  # this connection's token, when obtained
+        self._refresh_unsupported = False  # a v1 server answered refreshToken unknown_action
 
     # ---- public API -------------------------------------------------------------------------
 
@@ -502,6 +507,7 @@ class WsClient:
             error = ClientError("token_error", f"token provider failed: {type(exc).__name__}")
             self._emit("error", error)
             raise _Dropped(1006, "token provider failed", error) from exc
+        self._conn_token = (token, time.time())
         try:
             return await ws_connect(
                 with_token(self.url, token),
@@ -531,6 +537,51 @@ class WsClient:
             raise TypeError("token provider returned no token")
         return token
 
+    async def _refresh_loop(self, token: str, obtained: float) -> None:
+        """Send a fresh token before this connection's expires, so the connection lives on.
+
+        Any failure leaves it to the v1 behaviour: the server closes the connection at
+        expiry and the reconnect fetches a fresh token.
+        """
+        try:
+            while not self._refresh_unsupported:
+                exp = jwt_expiry(token)
+                if exp is None:
+                    return  # not a JWT with exp: nothing to schedule by
+                await self._sleep(max(0.0, refresh_time(exp, obtained) - time.time()))
+                if not await self._refresh_once(exp):
+                    return
+                token, obtained = self._conn_token
+        except Exception:
+            log.exception("wsclient: token refresh failed")
+
+    async def _refresh_once(self, exp: float) -> bool:
+        """One in-band refresh; True when the connection now has a later expiry."""
+        try:
+            fresh = await self._fetch_token()
+        except Exception as exc:
+            error = ClientError("token_error", f"token provider failed: {type(exc).__name__}")
+            self._emit("error", error)
+            return False
+        fresh_exp = jwt_expiry(fresh)
+        if fresh_exp is not None and fresh_exp <= exp:
+            log.info("token provider returned no later token: refresh at the reconnect")
+            return False
+        obtained = time.time()
+        try:
+            ack = await self.request("refreshToken", {"token": fresh})
+        except ClientError as exc:
+            if exc.code == "unknown_action":
+                self._refresh_unsupported = True  # a v1 server: never ask it again
+            elif exc.code != "disconnected":
+                self._emit("error", exc)  # e.g. forbidden: the old expiry stands
+            return False
+        self._conn_token = (fresh, obtained)
+        self._emit(
+            "token_refreshed", {"type": "token_refreshed", "expiresAt": ack.get("expiresAt")}
+        )
+        return True
+
     async def _serve(self, ws: ClientConnection) -> None:
         """Run one open connection until it closes; always raises _Dropped."""
         self._ws = ws
@@ -539,6 +590,11 @@ class WsClient:
         if self._connected is not None and not self._connected.done():
             self._connected.set_result(None)
         heartbeat = asyncio.create_task(self._heartbeat_loop(ws), name="wsclient-heartbeat")
+        refresher = None
+        if not isinstance(self._token, str):  # only a provider can give a fresh token
+            refresher = asyncio.create_task(
+                self._refresh_loop(*self._conn_token), name="wsclient-token-refresh"
+            )
         for room_id in list(self._rooms):
             self._spawn(self._rejoin(room_id))
         try:
@@ -548,6 +604,8 @@ class WsClient:
             pass
         finally:
             heartbeat.cancel()
+            if refresher is not None:
+                refresher.cancel()
             self._seq.online(False)
             self._ws = None
             self._reject_pending("connection closed")
