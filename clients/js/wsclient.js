@@ -191,7 +191,6 @@ function roomOf(frame) {
  *   known: number,
  *   held: Map<number, Record<string, any> | null>,
  *   gapTimer: any,
- *   gapFrom: number | null,
  *   fill: object | null,
  *   sleep: {timer: any, wake: () => void} | null,
  * }} RoomStream
@@ -257,7 +256,6 @@ function newStream(roomId) {
     known: 0,
     held: new Map(),
     gapTimer: null,
-    gapFrom: null,
     fill: null,
     sleep: null,
   };
@@ -917,8 +915,8 @@ export class WsClient {
   }
 
   /**
-   * Wait gapWaitMs for the frames of a gap, then fill it from history. The wait restarts
-   * when the gap's start moves (late frames arrived but another gap follows).
+   * Wait gapWaitMs (from when a gap is first seen, not restarted) for the frames of a gap,
+   * then fill what is still missing from history.
    * @param {RoomStream} stream
    */
   _checkGap(stream) {
@@ -929,9 +927,7 @@ export class WsClient {
     }
     // The join ack, a running fill or the resume after a reconnect takes care of it.
     if (stream.lastSeq === null || stream.fill || this._state !== 'open') return;
-    if (stream.gapTimer && stream.gapFrom === stream.lastSeq) return;
-    clearTimeout(stream.gapTimer);
-    stream.gapFrom = stream.lastSeq;
+    if (stream.gapTimer) return;
     stream.gapTimer = setTimeout(() => {
       stream.gapTimer = null;
       this._startFill(stream);
