@@ -756,7 +756,7 @@ async def test_expired_history_is_reported_once_as_a_discontinuity(gateway: Fake
 async def test_a_gap_history_cannot_fill_is_reported_and_delivery_goes_on(
     gateway: FakeGateway, server: str
 ) -> None:
-    client, _, got = v11_client(gateway, gap_wait=SHORT_WAIT)
+    client, rec, got = v11_client(gateway, gap_wait=SHORT_WAIT)
     if server == "history_off":  # numbered frames, but history answers an empty page
         off = {"messages": [], "latestSeq": 0, "earliestSeq": 1, "hasMore": False}
         gateway.scripted = {"getHistory": [off]}
@@ -772,6 +772,9 @@ async def test_a_gap_history_cannot_fill_is_reported_and_delivery_goes_on(
         await client.heartbeat()
     assert got.log == [1, ("gap", 2, 3), 4, 5]
     assert len(gateway.requests("getHistory")) == 1
+    # an empty page is an answer; a refused request is also an error, for the room
+    errors = [(getattr(e, "code", None), getattr(e, "room_id", None)) for e in rec.errors]
+    assert errors == ([] if server == "history_off" else [("unknown_action", "r")])
 
 
 @pytest.mark.parametrize("server", ["history_off", "v1"])

@@ -258,7 +258,11 @@ class WsClient:
         self._id_prefix = secrets.token_hex(4)
         self.close_info: dict[str, Any] = {}
         self._seq = Sequencer(
-            deliver=self._dispatch, fetch=self._fetch_history, sleep=sleep, gap_wait=gap_wait
+            deliver=self._dispatch,
+            fetch=self._fetch_history,
+            sleep=sleep,
+            report_error=self._history_error,
+            gap_wait=gap_wait,
         )
         self._conn_token: tuple[str, float] = ("", 0.0)  # this connection's token, when obtained
         self._refresh_unsupported = False  # a v1 server answered refreshToken unknown_action
@@ -546,8 +550,8 @@ class WsClient:
         try:
             while not self._refresh_unsupported:
                 exp = jwt_expiry(token)
-                if exp is None:
-                    return  # not a JWT with exp: nothing to schedule by
+                if exp is None or exp <= time.time():
+                    return  # not a JWT with exp (nothing to schedule by), or expired already
                 await self._sleep(max(0.0, refresh_time(exp, obtained) - time.time()))
                 if not await self._refresh_once(exp):
                     return
@@ -694,7 +698,13 @@ class WsClient:
             return await self.request("getHistory", fields)
         except ClientError as exc:
             wait = exc.retry_after_ms
-            raise HistoryFailed(exc.code, None if wait is None else wait / 1000) from exc
+            raise HistoryFailed(exc, exc.code, None if wait is None else wait / 1000) from exc
+
+    def _history_error(self, error: Exception, room_id: str) -> None:
+        """Why history could not fill a gap (the discontinuity report follows)."""
+        if isinstance(error, ClientError):
+            error.room_id = room_id
+        self._emit("error", error)
 
     def _on_reply(self, frame: Frame) -> None:
         error = None
@@ -709,11 +719,10 @@ class WsClient:
         if error is not None:
             future.set_exception(error)
             return
-        seq = seq_of(frame.get("seq"))
         room_id = frame.get("roomId")
-        if frame.get("action") == "sendMessage" and seq is not None and isinstance(room_id, str):
+        if frame.get("action") == "sendMessage" and isinstance(room_id, str):
             # Before the caller resumes, so that the next frame read already counts it.
-            self._seq.own(room_id, seq)
+            self._seq.own(room_id, seq_of(frame.get("seq")), frame.get("messageId"))
         future.set_result(frame)
 
     def _reject_pending(self, why: str) -> None:

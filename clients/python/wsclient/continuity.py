@@ -41,10 +41,11 @@ SEEN_IDS_MAX: Final = 10_000  # messageIds remembered for de-duplication, oldest
 
 
 class HistoryFailed(Exception):
-    """A getHistory request failed; ``code`` is the client's error code for it."""
+    """A getHistory request failed: ``code`` decides a retry, ``error`` is what to report."""
 
-    def __init__(self, code: str, retry_after: float | None = None) -> None:
+    def __init__(self, error: Exception, code: str, retry_after: float | None = None) -> None:
         super().__init__(code)
+        self.error = error
         self.code = code
         self.retry_after = retry_after
 
@@ -85,6 +86,7 @@ class _Room:
     known: int = 0
     held: dict[int, Frame | None] = field(default_factory=dict)
     timer: asyncio.TimerHandle | None = None
+    gap_from: int = 0  # last when the gap wait started: it restarts when the gap moves on
     filler: asyncio.Task[None] | None = None
     refill: bool = False
 
@@ -98,10 +100,12 @@ class Sequencer:
         deliver: Callable[[Frame], None],
         fetch: Callable[[str, int], Awaitable[Frame]],
         sleep: Callable[[float], Awaitable[None]],
+        report_error: Callable[[Exception, str], None],
         gap_wait: float = DEFAULT_GAP_WAIT_S,
     ) -> None:
         self._deliver_out = deliver
         self._fetch = fetch
+        self._report_error = report_error
         self._sleep = sleep
         self.gap_wait = gap_wait
         self._rooms: dict[str, _Room] = {}
@@ -161,11 +165,13 @@ class Sequencer:
         if latest > room.last or room.held:
             self._fill_now(room_id)
 
-    def own(self, room_id: str, seq: int) -> None:
-        """This client's message got ``seq``: the server never sends it back to this
-        connection, so count it as delivered instead of waiting for it as a gap."""
+    def own(self, room_id: str, seq: int | None, message_id: Any) -> None:
+        """This client's message was acked: the server never sends it back to this
+        connection, so its seq counts as delivered instead of being waited for as a gap,
+        and its messageId as seen, should history return it."""
+        self._mark_seen(message_id)
         room = self._rooms.get(room_id)
-        if room is None or room.last is None or seq <= room.last:
+        if seq is None or room is None or room.last is None or seq <= room.last:
             return
         room.held[seq] = None
         room.known = max(room.known, seq)
@@ -197,7 +203,7 @@ class Sequencer:
         seq = seq_of(frame.get("seq"))
         room_id = room_of(frame)
         room = self._rooms.get(room_id) if room_id is not None else None
-        if seq is None or room is None or room_id is None:
+        if not seq or room is None or room_id is None:  # seqs start at 1
             self._deliver(frame)  # ephemeral, user/tenant event, history off: as it comes
             return
         if room.last is not None and seq <= room.last:
@@ -210,13 +216,17 @@ class Sequencer:
 
     def _deliver(self, frame: Frame) -> None:
         message_id = frame.get("messageId")
+        if isinstance(message_id, str) and message_id in self._seen:
+            return
+        self._mark_seen(message_id)
+        self._deliver_out(frame)
+
+    def _mark_seen(self, message_id: Any) -> None:
         if isinstance(message_id, str):
-            if message_id in self._seen:
-                return
             self._seen[message_id] = None
+            self._seen.move_to_end(message_id)
             if len(self._seen) > SEEN_IDS_MAX:
                 self._seen.popitem(last=False)
-        self._deliver_out(frame)
 
     def _report(self, room_id: str, from_seq: int, to_seq: int | None) -> None:
         self._deliver_out(
@@ -248,12 +258,12 @@ class Sequencer:
         if room.last is None or room.filler is not None:
             return  # the join ack, or the running fill, settles it
         self._advance(room, room.last)
-        if not room.held:
-            if room.timer is not None:
-                room.timer.cancel()
-                room.timer = None
-        elif room.timer is None and self._online:
+        if room.timer is not None and (not room.held or room.gap_from != room.last):
+            room.timer.cancel()  # closed, or late frames came and another gap follows
+            room.timer = None
+        if room.held and room.timer is None and self._online:
             # The late frames usually arrive within a moment; history is the slow path.
+            room.gap_from = room.last
             room.timer = asyncio.get_running_loop().call_later(
                 self.gap_wait, self._fill_now, room_id
             )
@@ -303,10 +313,10 @@ class Sequencer:
                 if exc.code == "disconnected":
                     return  # the rejoin after the reconnect fills again
                 if exc.code not in RETRYABLE_HISTORY_ERRORS or stalled >= HISTORY_RETRY_ATTEMPTS:
-                    log.info("wsclient: history of room %r unavailable (%s)", room_id, exc.code)
+                    self._report_error(exc.error, room_id)
                     self._give_up(room_id, room)
                     return
-                await self._sleep(exc.retry_after or retry_pause(stalled))
+                await self._sleep(max(retry_pause(stalled), exc.retry_after or 0.0))
                 stalled += 1
                 continue
             if self._rooms.get(room_id) is not room or room.last != after:
