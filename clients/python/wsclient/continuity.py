@@ -86,7 +86,6 @@ class _Room:
     known: int = 0
     held: dict[int, Frame | None] = field(default_factory=dict)
     timer: asyncio.TimerHandle | None = None
-    gap_from: int = 0  # last when the gap wait started: it restarts when the gap moves on
     filler: asyncio.Task[None] | None = None
     refill: bool = False
 
@@ -258,12 +257,14 @@ class Sequencer:
         if room.last is None or room.filler is not None:
             return  # the join ack, or the running fill, settles it
         self._advance(room, room.last)
-        if room.timer is not None and (not room.held or room.gap_from != room.last):
-            room.timer.cancel()  # closed, or late frames came and another gap follows
-            room.timer = None
-        if room.held and room.timer is None and self._online:
-            # The late frames usually arrive within a moment; history is the slow path.
-            room.gap_from = room.last
+        if not room.held:
+            if room.timer is not None:
+                room.timer.cancel()
+                room.timer = None
+        elif room.timer is None and self._online:
+            # The late frames usually arrive within a moment; history is the slow path. The
+            # wait counts from when a gap is first seen: late frames that close part of it
+            # do not restart it, so the wait stays bounded.
             room.timer = asyncio.get_running_loop().call_later(
                 self.gap_wait, self._fill_now, room_id
             )
