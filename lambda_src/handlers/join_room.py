@@ -17,10 +17,14 @@ services()
 
 def _join(ctx: ActionContext) -> dict[str, Any]:
     room = room_id(ctx.request.fields)
-    users, truncated = ctx.svc.rooms.join(
+    users, truncated, latest_seq = ctx.svc.rooms.join(
         ctx.connection, ctx.identity, room, ctx.endpoint, int(ctx.now)
     )
-    out: dict[str, Any] = {"roomId": room, "members": [{"userId": u} for u in users]}
+    out: dict[str, Any] = {
+        "roomId": room,
+        "members": [{"userId": u} for u in users],
+        "latestSeq": latest_seq,
+    }
     if truncated:
         out["truncated"] = True
     return out

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from wscore.edge import handle_action
 from wscore.errors import InvalidRequest
-from wscore.protocol import Action, room_id
+from wscore.protocol import Action, bool_field, room_id
 from wscore.services import services
 
 if TYPE_CHECKING:
@@ -20,11 +20,20 @@ def _send(ctx: ActionContext) -> dict[str, Any]:
     room = room_id(ctx.request.fields)
     if "data" not in ctx.request.fields:
         raise InvalidRequest("data is required (any JSON value)")
-    data = ctx.request.fields["data"]
-    message_id = ctx.svc.rooms.send(
-        ctx.connection, ctx.identity, room, data=data, endpoint=ctx.endpoint, now=ctx.now
+    ephemeral = bool_field(ctx.request.fields, "ephemeral")
+    message_id, seq = ctx.svc.rooms.send(
+        ctx.connection,
+        ctx.identity,
+        room,
+        data=ctx.request.fields["data"],
+        ephemeral=ephemeral,
+        endpoint=ctx.endpoint,
+        now=ctx.now,
     )
-    return {"roomId": room, "messageId": message_id}
+    out: dict[str, Any] = {"roomId": room, "messageId": message_id}
+    if seq is not None:
+        out["seq"] = seq
+    return out
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

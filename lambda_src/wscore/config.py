@@ -77,6 +77,9 @@ def env_str(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+MAX_HISTORY_RETENTION_SECONDS = 365 * 86400
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """Settings shared by the data-plane functions (everything but the authorizer)."""
@@ -88,6 +91,8 @@ class Config:
     max_connection_seconds: int = 7200
     management_endpoint: str | None = None
     tracing_enabled: bool = False
+    # How long room messages stay in history (0: history off, no seq).
+    history_retention_seconds: int = 86400
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -102,6 +107,9 @@ class Config:
             max_connection_seconds=env_int(env, "MAX_CONNECTION_SECONDS", 7200, 60, 86400),
             management_endpoint=endpoint,
             tracing_enabled=env_bool(env, "TRACING_ENABLED"),
+            history_retention_seconds=env_int(
+                env, "HISTORY_RETENTION_SECONDS", 86400, 0, MAX_HISTORY_RETENTION_SECONDS
+            ),
         )
 
 

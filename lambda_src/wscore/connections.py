@@ -47,24 +47,54 @@ class Connections:
             cap_at=cap_at,
             token_exp=identity.token_exp,
             endpoint=endpoint,
+            rooms=identity.rooms,
         )
         return self._repo.put_connection(conn)
 
     def require_live(self, connection_id: str, identity: Identity, now: int) -> Connection:
         """The caller's live connection, extended when half its idle lifetime is used.
 
-        Raises TokenExpired after the token's `exp` and StaleConnection when the item is
-        gone or expired; the edge then closes the socket. Any action counts as activity,
-        so a client that talks but never heartbeats is not expired.
+        Raises TokenExpired after the token's `exp` (the stored one: refreshToken replaces
+        it, while API Gateway keeps passing the connect-time context) and StaleConnection
+        when the item is gone or expired; the edge then closes the socket. Any action counts
+        as activity, so a client that talks but never heartbeats is not expired.
         """
-        if identity.token_exp <= now:
-            raise TokenExpired("the token has expired; reconnect with a fresh token")
         conn = self._repo.get_connection(connection_id, now)
         if conn is None:
             raise StaleConnection("the connection is no longer registered; reconnect")
+        if (conn.token_exp or identity.token_exp) <= now:
+            raise TokenExpired("the token has expired; reconnect with a fresh token")
         if conn.expires_at - now < self._config.connection_ttl_seconds // 2:
             return self.extend(conn, now)
         return conn
+
+    @staticmethod
+    def identity_of(conn: Connection, identity: Identity) -> Identity:
+        """The identity in force: ids from the authorizer, expiry and rooms as stored."""
+        return replace(
+            identity,
+            token_exp=conn.token_exp or identity.token_exp,
+            rooms=identity.rooms if conn.rooms is None else conn.rooms,
+        )
+
+    def refresh(self, conn: Connection, fresh: Identity, endpoint: str, now: int) -> None:
+        """Adopt a refreshed token: its expiry and rooms claim replace the stored ones.
+
+        Memberships mirror the new expiry; rooms the new claim no longer allows are left
+        (with presence `leave`). Raises StaleConnection when the connection is gone.
+        """
+        if not self._repo.update_token(conn.connection_id, fresh.token_exp, fresh.rooms, now):
+            raise StaleConnection("the connection is no longer registered; reconnect")
+        memberships = self._repo.memberships_of(conn.connection_id)
+        kept = [m for m in memberships if fresh.allows_room(m.room_id)]
+        self._repo.set_memberships_token(kept, fresh.token_exp)
+        dropped = [m for m in memberships if not fresh.allows_room(m.room_id)]
+        if not dropped:
+            return
+        self._repo.delete_keys(m.key for m in dropped)
+        gone = self.announce_leaves(dropped, endpoint, now, exclude=conn.connection_id)
+        if gone:
+            self.cleanup(gone, endpoint, now)
 
     def extend(self, conn: Connection, now: int) -> Connection:
         """Push the connection's expiry (and its memberships') forward."""
@@ -115,12 +145,21 @@ class Connections:
             if any(o.user_id == m.user_id for o in others):
                 continue  # the user is still in the room through another connection
             frame = encode(presence_event(m.room_id, "leave", m.user_id))
-            targets = [o.connection_id for o in others]
+            targets = [o.connection_id for o in others if not o.token_expired(now)]
             report = self._dispatch.deliver(endpoint, targets, frame, "presence", now, prune=False)
             gone.extend(report.gone)
+            for expired in (o.connection_id for o in others if o.token_expired(now)):
+                self._dispatch.close(endpoint, expired)  # cleaned up with the gone ones
+                gone.append(expired)
         return gone
 
     def close(self, connection_id: str, endpoint: str, now: int, frame: str | None = None) -> None:
         """Close a socket the server gives up on (with a last frame saying why) and clean up."""
         self._dispatch.close(endpoint, connection_id, frame)
         self.cleanup([connection_id], endpoint, now)
+
+    def close_all(self, connection_ids: list[str], endpoint: str, now: int) -> None:
+        """Close sockets whose token expired (no frame: nothing reaches them) and clean up."""
+        for cid in connection_ids:
+            self._dispatch.close(endpoint, cid)
+        self.cleanup(connection_ids, endpoint, now)

@@ -68,6 +68,7 @@ def handle_action(raw_event: Mapping[str, Any], action: str, fn: Action) -> Resp
         request_id = request.request_id
         identity = event.identity
         conn = svc.connections.require_live(event.connection_id, identity, int(now))
+        identity = svc.connections.identity_of(conn, identity)
         ctx = ActionContext(svc, event, identity, conn, request, svc.endpoint(event), now)
         return reply(ack(action, request_id, **fn(ctx)))
     except (TokenExpired, StaleConnection) as exc:

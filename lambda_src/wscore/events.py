@@ -7,6 +7,7 @@ passed by API Gateway to every route), never from a message body.
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -47,6 +48,12 @@ class Identity:
         except ValueError:
             raise Forbidden("the authorizer context lacks tokenExp") from None
         return cls(user, tenant, token_exp, _split(ctx.get("roles")), _split(ctx.get("rooms")))
+
+    def allows_room(self, room_id: str) -> bool:
+        """A token with a `rooms` claim may only use rooms matching one of its patterns."""
+        if not self.rooms:
+            return True
+        return any(fnmatch.fnmatchcase(room_id, pattern) for pattern in self.rooms)
 
     @property
     def principal_id(self) -> str:

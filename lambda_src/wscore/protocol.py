@@ -28,6 +28,8 @@ class Action(StrEnum):
     SEND_MESSAGE = "sendMessage"
     HEARTBEAT = "heartbeat"
     GET_PRESENCE = "getPresence"
+    GET_HISTORY = "getHistory"
+    REFRESH_TOKEN = "refreshToken"  # noqa: S105 - an action name, not a secret
 
 
 ACTIONS: tuple[str, ...] = tuple(Action)
@@ -160,6 +162,24 @@ def room_id(fields: Mapping[str, Any], *, required: bool = True) -> str | None:
     return value
 
 
+def int_field(fields: Mapping[str, Any], name: str, lo: int, hi: int) -> int | None:
+    """An optional integer field within [lo, hi] (JSON true/false and 1.0 are not integers)."""
+    value = fields.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise InvalidRequest(f"{name} must be an integer from {lo} to {hi}")
+    return value
+
+
+def bool_field(fields: Mapping[str, Any], name: str) -> bool:
+    """An optional boolean field (absent: false)."""
+    value = fields.get(name, False)
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"{name} must be true or false")
+    return value
+
+
 def ack(action: str, request_id: str | None, **fields: Any) -> Frame:
     return {"type": "ack", "action": action, "requestId": request_id, **fields}
 
@@ -180,20 +200,28 @@ def iso_now(now: float) -> str:
     return stamp.replace("+00:00", "Z")
 
 
-def message_event(room: str, message_id: str, user_id: str, data: Any, sent_at: str) -> Frame:
-    return {
-        "type": "message",
-        "roomId": room,
-        "messageId": message_id,
-        "from": {"userId": user_id},
-        "data": data,
-        "sentAt": sent_at,
-    }
+def message_event(
+    room: str, message_id: str, user_id: str, data: Any, sent_at: str, *, seq: int | None = None
+) -> Frame:
+    frame: Frame = {"type": "message", "roomId": room, "messageId": message_id}
+    if seq is not None:
+        frame["seq"] = seq
+    frame["from"] = {"userId": user_id}
+    frame["data"] = data
+    frame["sentAt"] = sent_at
+    return frame
 
 
 def presence_event(room: str, event: str, user_id: str) -> Frame:
     return {"type": "presence", "roomId": room, "event": event, "userId": user_id}
 
 
-def publish_event(target: Mapping[str, Any], event: str, data: Any) -> Frame:
-    return {"type": "event", "target": dict(target), "event": event, "data": data}
+def publish_event(
+    target: Mapping[str, Any], event: str, data: Any, message_id: str, seq: int | None = None
+) -> Frame:
+    frame: Frame = {"type": "event", "target": dict(target), "event": event}
+    frame["messageId"] = message_id
+    if seq is not None:
+        frame["seq"] = seq
+    frame["data"] = data
+    return frame

@@ -49,6 +49,19 @@ def tenant_key(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}"
 
 
+def history_pk(tenant_id: str, room_id: str) -> str:
+    return f"HIST#{tenant_id}#{room_id}"
+
+
+def seq_sk(seq: int) -> str:
+    """Zero-padded, so that the sort key orders history by seq."""
+    return f"SEQ#{seq:012d}"
+
+
+# The room's sequence counter lives beside its memberships (SK outside `CONN#`).
+SEQUENCE_SK = "SEQUENCE"
+
+
 # -- attribute values -----------------------------------------------------------------
 def _s(value: str) -> dict[str, str]:
     return {"S": value}
@@ -68,6 +81,18 @@ def _get_n(item: Mapping[str, Any], name: str, default: int = 0) -> int:
     return int(attr["N"]) if attr else default
 
 
+def _rooms_attr(rooms: tuple[str, ...]) -> dict[str, str]:
+    """The rooms claim as stored: comma-separated patterns, "" meaning any room."""
+    return _s(",".join(rooms))
+
+
+def _get_rooms(item: Mapping[str, Any]) -> tuple[str, ...] | None:
+    attr = item.get("rooms")
+    if attr is None:
+        return None
+    return tuple(part for part in str(attr["S"]).split(",") if part)
+
+
 # -- entities -------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Connection:
@@ -81,9 +106,12 @@ class Connection:
     cap_at: int
     token_exp: int
     endpoint: str
+    # The token's rooms claim (`()`: any room); replaced by refreshToken. None for items
+    # written before it was stored: the authorizer context then says.
+    rooms: tuple[str, ...] | None = None
 
     def to_item(self) -> Item:
-        return {
+        item = {
             "PK": _s(conn_pk(self.connection_id)),
             "SK": _s("META"),
             "GSI1PK": _s(user_key(self.tenant_id, self.user_id)),
@@ -100,6 +128,9 @@ class Connection:
             "tokenExp": _n(self.token_exp),
             "endpoint": _s(self.endpoint),
         }
+        if self.rooms is not None:
+            item["rooms"] = _rooms_attr(self.rooms)
+        return item
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Connection:
@@ -112,6 +143,7 @@ class Connection:
             cap_at=_get_n(item, "capAt"),
             token_exp=_get_n(item, "tokenExp"),
             endpoint=_get_s(item, "endpoint"),
+            rooms=_get_rooms(item),
         )
 
 
@@ -125,6 +157,9 @@ class Membership:
     user_id: str
     joined_at: int
     expires_at: int
+    # The connection's token expiry, mirrored so that a delivery can skip (and close) a
+    # listener whose token has expired without reading its connection. 0: not recorded.
+    token_exp: int = 0
 
     def to_item(self) -> Item:
         return {
@@ -139,6 +174,7 @@ class Membership:
             "userId": _s(self.user_id),
             "joinedAt": _n(self.joined_at),
             "expiresAt": _n(self.expires_at),
+            "tokenExp": _n(self.token_exp),
         }
 
     @classmethod
@@ -150,7 +186,11 @@ class Membership:
             user_id=_get_s(item, "userId"),
             joined_at=_get_n(item, "joinedAt"),
             expires_at=_get_n(item, "expiresAt"),
+            token_exp=_get_n(item, "tokenExp"),
         )
+
+    def token_expired(self, now: int) -> bool:
+        return 0 < self.token_exp <= now
 
     @property
     def key(self) -> Item:
@@ -158,6 +198,56 @@ class Membership:
             "PK": _s(room_pk(self.tenant_id, self.room_id)),
             "SK": _s(conn_pk(self.connection_id)),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """A stored room message (item `HIST#{tenant}#{room}` / `SEQ#{seq}`), or a tombstone.
+
+    A tombstone (`frame` None) marks a seq that was allocated but never stored: a reader
+    writes it so that the late writer's conditional put fails and the seq is skipped for
+    good, never delivered after clients moved past it.
+    """
+
+    tenant_id: str
+    room_id: str
+    seq: int
+    frame: str | None
+    allocated_ms: int  # when the seq was allocated (the writer's clock)
+    expires_at: int
+
+    def to_item(self) -> Item:
+        item: Item = {
+            "PK": _s(history_pk(self.tenant_id, self.room_id)),
+            "SK": _s(seq_sk(self.seq)),
+            "seq": _n(self.seq),
+            "at": _n(self.allocated_ms),
+            "expiresAt": _n(self.expires_at),
+        }
+        if self.frame is not None:
+            item["frame"] = _s(self.frame)
+        return item
+
+    @classmethod
+    def from_item(cls, tenant_id: str, room_id: str, item: Mapping[str, Any]) -> HistoryEntry:
+        frame = item.get("frame")
+        return cls(
+            tenant_id=tenant_id,
+            room_id=room_id,
+            seq=_get_n(item, "seq"),
+            frame=str(frame["S"]) if frame else None,
+            allocated_ms=_get_n(item, "at"),
+            expires_at=_get_n(item, "expiresAt"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSequence:
+    """A room's counter: the latest allocated seq, when, and where retained history starts."""
+
+    latest: int = 0
+    allocated_ms: int = 0
+    earliest_hint: int = 1
 
 
 def _is_conditional_failure(exc: ClientError) -> bool:
@@ -366,3 +456,138 @@ class Repository:
             except ClientError as exc:
                 if not _is_conditional_failure(exc):
                     raise
+
+    def update_token(
+        self, connection_id: str, token_exp: int, rooms: tuple[str, ...], now: int
+    ) -> bool:
+        """Replace a live connection's token expiry and rooms claim (refreshToken)."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"PK": _s(conn_pk(connection_id)), "SK": _s("META")},
+                UpdateExpression="SET tokenExp = :texp, #rooms = :rooms",
+                ConditionExpression="attribute_exists(PK) AND expiresAt > :now",
+                ExpressionAttributeNames={"#rooms": "rooms"},
+                ExpressionAttributeValues={
+                    ":texp": _n(token_exp),
+                    ":rooms": _rooms_attr(rooms),
+                    ":now": _n(now),
+                },
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def set_memberships_token(self, memberships: Iterable[Membership], token_exp: int) -> None:
+        """Mirror a refreshed token expiry onto memberships (skip ones removed since)."""
+        for membership in memberships:
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=membership.key,
+                    UpdateExpression="SET tokenExp = :texp",
+                    ConditionExpression="attribute_exists(PK)",
+                    ExpressionAttributeValues={":texp": _n(token_exp)},
+                )
+            except ClientError as exc:
+                if not _is_conditional_failure(exc):
+                    raise
+
+    # -- room history ------------------------------------------------------------------
+    def _sequence_key(self, tenant_id: str, room_id: str) -> Item:
+        return {"PK": _s(room_pk(tenant_id, room_id)), "SK": _s(SEQUENCE_SK)}
+
+    def allocate_seq(self, tenant_id: str, room_id: str, now_ms: int) -> int:
+        """The room's next seq: one atomic counter update (1 WCU), no read first."""
+        out = self._db.update_item(
+            TableName=self._table,
+            Key=self._sequence_key(tenant_id, room_id),
+            UpdateExpression="ADD lastSeq :one SET lastAt = :at",
+            ExpressionAttributeValues={":one": _n(1), ":at": _n(now_ms)},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(out["Attributes"]["lastSeq"]["N"])
+
+    def room_sequence(self, tenant_id: str, room_id: str) -> RoomSequence:
+        """The room's counter (zeros for a room that never had a persisted message)."""
+        out = self._db.get_item(
+            TableName=self._table,
+            Key=self._sequence_key(tenant_id, room_id),
+            ConsistentRead=True,
+        )
+        item = out.get("Item") or {}
+        return RoomSequence(
+            latest=_get_n(item, "lastSeq"),
+            allocated_ms=_get_n(item, "lastAt"),
+            earliest_hint=_get_n(item, "earliestHint", 1),
+        )
+
+    def raise_earliest_hint(self, tenant_id: str, room_id: str, seq: int) -> None:
+        """Remember where retained history starts, so the next reader starts there."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._sequence_key(tenant_id, room_id),
+                UpdateExpression="SET earliestHint = :seq",
+                ConditionExpression=(
+                    "attribute_exists(PK) AND "
+                    "(attribute_not_exists(earliestHint) OR earliestHint < :seq)"
+                ),
+                ExpressionAttributeValues={":seq": _n(seq)},
+            )
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
+
+    def put_history(self, entry: HistoryEntry) -> bool:
+        """Store a message or a tombstone at its seq; False when that seq is already taken."""
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=entry.to_item(),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def history(
+        self, tenant_id: str, room_id: str, *, from_seq: int, forward: bool, page_size: int
+    ) -> Iterator[HistoryEntry]:
+        """Stored entries (expired ones included: the caller decides) from a seq on, page by
+        page, ascending; or descending from `from_seq` down with `forward=False`.
+
+        `page_size` bounds each Query (read units are paid per item read, and a caller
+        that needs 50 frames should not read a megabyte).
+        """
+        op = ">=" if forward else "<="
+        items = self._query(
+            KeyConditionExpression=f"PK = :pk AND SK {op} :sk",
+            ExpressionAttributeValues={
+                ":pk": _s(history_pk(tenant_id, room_id)),
+                ":sk": _s(seq_sk(from_seq)),
+            },
+            ScanIndexForward=forward,
+            Limit=page_size,
+        )
+        return (HistoryEntry.from_item(tenant_id, room_id, item) for item in items)
+
+    def first_history_at_or_after(
+        self, tenant_id: str, room_id: str, seq: int
+    ) -> HistoryEntry | None:
+        """The first stored entry with a seq >= `seq` (one item read)."""
+        out = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND SK >= :sk",
+            ExpressionAttributeValues={
+                ":pk": _s(history_pk(tenant_id, room_id)),
+                ":sk": _s(seq_sk(seq)),
+            },
+            Limit=1,
+        )
+        items = out.get("Items", [])
+        return HistoryEntry.from_item(tenant_id, room_id, items[0]) if items else None

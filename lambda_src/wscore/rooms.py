@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import fnmatch
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from wscore.errors import Forbidden, NotMember, PayloadTooLarge
+from wscore.history import MAX_PERSISTED_BYTES, SEQ_FIELD_BYTES
 from wscore.protocol import MAX_MESSAGE_BYTES, encode, iso_now, message_event, presence_event
 from wscore.repository import Membership
 
@@ -15,19 +15,14 @@ if TYPE_CHECKING:
 
     from wscore.config import Config
     from wscore.connections import Connections
+    from wscore.delivery.broadcast import DeliveryReport
     from wscore.delivery.dispatch import Dispatcher
     from wscore.events import Identity
+    from wscore.history import History, Page
     from wscore.repository import Connection, Repository
 
 # joinRoom/getPresence list at most this many users, so the ack stays far below 128 KB.
 MAX_LISTED_USERS = 500
-
-
-def room_allowed(identity: Identity, room_id: str) -> bool:
-    """A token with a `rooms` claim may only use rooms matching one of its patterns."""
-    if not identity.rooms:
-        return True
-    return any(fnmatch.fnmatchcase(room_id, pattern) for pattern in identity.rooms)
 
 
 def unique_users(user_ids: Iterable[str], limit: int = MAX_LISTED_USERS) -> tuple[list[str], bool]:
@@ -51,24 +46,38 @@ class Rooms:
         repo: Repository,
         connections: Connections,
         dispatch: Dispatcher,
+        history: History,
     ) -> None:
         self._config = config
         self._repo = repo
         self._connections = connections
         self._dispatch = dispatch
+        self.history = history
 
     def _check_room(self, identity: Identity, room_id: str) -> None:
-        if not room_allowed(identity, room_id):
+        if not identity.allows_room(room_id):
             raise Forbidden(f"your token does not allow room {room_id!r}")
 
     def join(
         self, conn: Connection, identity: Identity, room_id: str, endpoint: str, now: int
-    ) -> tuple[list[str], bool]:
-        """Add the connection to the room; announce `join` if it is the user's first."""
+    ) -> tuple[list[str], bool, int]:
+        """Add the connection to the room; announce `join` if it is the user's first.
+
+        Returns the users online, whether that list was truncated, and the room's latest
+        seq (a client resumes after it).
+        """
         self._check_room(identity, room_id)
         tenant, user, cid = identity.tenant_id, identity.user_id, conn.connection_id
         previous = self._repo.put_membership(
-            Membership(tenant, room_id, cid, user, joined_at=now, expires_at=conn.expires_at)
+            Membership(
+                tenant,
+                room_id,
+                cid,
+                user,
+                joined_at=now,
+                expires_at=conn.expires_at,
+                token_exp=identity.token_exp,
+            )
         )
         already = previous is not None and previous.expires_at > now
         # The room is read anyway for the ack, so it also tells whether the user was already
@@ -77,14 +86,9 @@ class Rooms:
         others = any(m.user_id == user and m.connection_id != cid for m in members)
         if not already and not others:
             frame = encode(presence_event(room_id, "join", user))
-            self._dispatch.deliver(
-                endpoint,
-                [m.connection_id for m in members if m.connection_id != cid],
-                frame,
-                "presence",
-                now,
-            )
-        return unique_users(m.user_id for m in members)
+            self.deliver(endpoint, members, frame, "presence", now, exclude=cid)
+        users, truncated = unique_users(m.user_id for m in members)
+        return users, truncated, self.history.latest_seq(tenant, room_id)
 
     def leave(
         self, conn: Connection, identity: Identity, room_id: str, endpoint: str, now: int
@@ -107,25 +111,59 @@ class Rooms:
         room_id: str,
         *,
         data: Any,
+        ephemeral: bool,
         endpoint: str,
         now: float,
-    ) -> str:
-        """Broadcast a message to the room's other connections; return its messageId."""
+    ) -> tuple[str, int | None]:
+        """Broadcast a message to the room's other connections; (messageId, seq).
+
+        A persisted message is numbered and stored before anyone receives it, so a client
+        that sees its seq can always find it in history; an ephemeral one has no seq.
+        """
         self._check_room(identity, room_id)
         tenant, cid = identity.tenant_id, conn.connection_id
         if self._repo.get_membership(tenant, room_id, cid, int(now)) is None:
             raise NotMember(f"join room {room_id!r} before sending to it")
         message_id = uuid.uuid4().hex
-        frame = encode(message_event(room_id, message_id, identity.user_id, data, iso_now(now)))
-        if len(frame.encode()) > MAX_MESSAGE_BYTES:
-            raise PayloadTooLarge(f"the message exceeds {MAX_MESSAGE_BYTES // 1024} KB once framed")
+        sent_at = iso_now(now)
+
+        def frame_for(seq: int | None) -> str:
+            return encode(
+                message_event(room_id, message_id, identity.user_id, data, sent_at, seq=seq)
+            )
+
+        persisted = self.history.enabled and not ephemeral
+        check_size(frame_for(None), persisted, "message")
+        members = list(self._repo.room_members(tenant, room_id, int(now)))
+        seq: int | None = None
+        if persisted:
+            seq, frame = self.history.append(tenant, room_id, frame_for, now)
+        else:
+            frame = frame_for(None)
+        self.deliver(endpoint, members, frame, "message", int(now), exclude=cid)
+        return message_id, seq
+
+    def deliver(
+        self,
+        endpoint: str,
+        members: list[Membership],
+        frame: str,
+        kind: str,
+        now: int,
+        *,
+        exclude: str | None = None,
+    ) -> DeliveryReport:
+        """Deliver to the members except `exclude`; close those whose token has expired."""
+        expired = [m.connection_id for m in members if m.token_expired(now)]
         targets = [
             m.connection_id
-            for m in self._repo.room_members(tenant, room_id, int(now))
-            if m.connection_id != cid
+            for m in members
+            if m.connection_id != exclude and not m.token_expired(now)
         ]
-        self._dispatch.deliver(endpoint, targets, frame, "message", int(now))
-        return message_id
+        report = self._dispatch.deliver(endpoint, targets, frame, kind, now)
+        if expired:
+            self._connections.close_all(expired, endpoint, now)
+        return report
 
     def presence(self, identity: Identity, room_id: str | None, now: int) -> tuple[list[str], bool]:
         """Online users of a room, or of the whole tenant, deduplicated."""
@@ -135,3 +173,18 @@ class Rooms:
         self._check_room(identity, room_id)
         members = self._repo.room_members(identity.tenant_id, room_id, now)
         return unique_users(m.user_id for m in members)
+
+    def history_page(
+        self, identity: Identity, room_id: str, after_seq: int | None, limit: int, now: float
+    ) -> Page:
+        """A page of the room's history: the token must allow the room; membership is not
+        needed (a client fetches what it missed before or while rejoining)."""
+        self._check_room(identity, room_id)
+        return self.history.page(identity.tenant_id, room_id, after_seq, limit, now)
+
+
+def check_size(frame: str, persisted: bool, what: str) -> None:
+    """Refuse a frame that could not be delivered (or, persisted, could not fit a page)."""
+    limit = MAX_PERSISTED_BYTES - SEQ_FIELD_BYTES if persisted else MAX_MESSAGE_BYTES
+    if len(frame.encode()) > limit:
+        raise PayloadTooLarge(f"the {what} exceeds {limit // 1024} KB once framed")

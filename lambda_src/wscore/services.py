@@ -18,6 +18,7 @@ from wscore.delivery.broadcast import Broadcaster
 from wscore.delivery.dispatch import Dispatcher
 from wscore.delivery.fanout import FanoutQueue
 from wscore.errors import ConfigError
+from wscore.history import History
 from wscore.logs import get_logger
 from wscore.repository import Repository
 from wscore.rooms import Rooms
@@ -59,7 +60,7 @@ def build_services(
     dispatch = Dispatcher(config, Broadcaster(management_for or management_client), fanout)
     connections = Connections(config, repo, dispatch)
     dispatch.on_gone = connections.cleanup  # gone targets are cleaned up like a disconnect
-    rooms = Rooms(config, repo, connections, dispatch)
+    rooms = Rooms(config, repo, connections, dispatch, History(config, repo))
     return Services(config, repo, connections, rooms, dispatch)
 
 

@@ -62,9 +62,10 @@ locals {
         TRACING_ENABLED = tostring(var.xray_sdk_enabled)
       },
       f.dynamodb == "none" ? {} : {
-        TABLE_NAME             = aws_dynamodb_table.this.name
-        CONNECTION_TTL_SECONDS = tostring(var.connection.ttl_seconds)
-        MAX_CONNECTION_SECONDS = tostring(var.connection.max_seconds)
+        TABLE_NAME                = aws_dynamodb_table.this.name
+        CONNECTION_TTL_SECONDS    = tostring(var.connection.ttl_seconds)
+        MAX_CONNECTION_SECONDS    = tostring(var.connection.max_seconds)
+        HISTORY_RETENTION_SECONDS = tostring(var.history_retention_seconds)
       },
       length(f.manage_connections) == 0 ? {} : { MANAGEMENT_ENDPOINT = local.management_base },
       { for q in f.sqs_send : local.manifest.queues[q].env => aws_sqs_queue.this[q].url },

@@ -43,7 +43,8 @@ locals {
     }
   }
 
-  authorizer_function = one([for name, f in local.functions : name if f.jwt_secret])
+  # The authorizer verifies tokens on $connect; refresh_token verifies them too, on a route.
+  authorizer_function = one([for name, f in local.functions : name if f.jwt_secret && f.route == null])
   stream_function     = one([for name, f in local.functions : name if f.reads_stream])
 
   # Every route: the manifest's (served by this module's functions) and the consumer's.

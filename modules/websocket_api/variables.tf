@@ -155,6 +155,17 @@ variable "fanout_threshold" {
   }
 }
 
+variable "history_retention_seconds" {
+  description = "How long room messages are kept for getHistory and resume after a reconnect (DynamoDB TTL). 0 turns history off: messages then carry no seq and getHistory answers an empty page. Each persisted message costs 2 extra write units (<= 1 KB); see the README's cost section."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.history_retention_seconds >= 0 && var.history_retention_seconds <= 31536000 && floor(var.history_retention_seconds) == var.history_retention_seconds
+    error_message = "history_retention_seconds must be a whole number of seconds from 0 (history off) to 31536000 (365 days)."
+  }
+}
+
 variable "jwt" {
   description = <<-EOT
     JWT verification on $connect. algorithm HS256 needs secret_arn (a Secrets Manager secret ARN or an SSM SecureString parameter ARN; the secret value never enters Terraform or the environment); RS256/ES256 need jwks_url (https). secret_kms_key_arn is the customer managed key that encrypts the secret, if any (grants kms:Decrypt to the authorizer only). issuer and audience are required claims; the *_claim settings name the claims that carry identity; leeway_seconds allows clock skew (0-60).

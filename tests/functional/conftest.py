@@ -23,6 +23,7 @@ from moto.server import ThreadedMotoServer
 
 from tests.helpers import HANDLER_FOR_ACTION, FakeTransport
 from tools.aws_local import create_queues, create_table, queue_environment
+from tools.devtoken import DEV_AUDIENCE, DEV_ISSUER, DEV_SECRET
 from tools.ws_events import ws_event
 
 ENDPOINT = "https://abc123.execute-api.eu-west-1.amazonaws.com/dev"
@@ -112,6 +113,12 @@ def world(
         "MANAGEMENT_ENDPOINT": ENDPOINT,
         "FANOUT_THRESHOLD": "5",
         "LOG_LEVEL": "INFO",
+        # refreshToken verifies tokens as the local gateway's authorizer does
+        "JWT_ALGORITHM": "HS256",
+        "JWT_ISSUER": DEV_ISSUER,
+        "JWT_AUDIENCE": DEV_AUDIENCE,
+        "DEV_MODE": "true",
+        "JWT_DEV_SECRET": DEV_SECRET,
     }.items():
         monkeypatch.setenv(key, value)
     transport = FakeTransport()

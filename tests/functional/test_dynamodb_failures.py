@@ -18,6 +18,7 @@ from botocore.awsrequest import AWSResponse
 
 from tests.functional.conftest import World
 from tests.helpers import HANDLER_FOR_ACTION, Records, captured_logs, moto_table_items
+from tools.devtoken import mint
 from tools.ws_events import ws_event
 from wscore.aws import dynamodb
 from wscore.aws.dynamodb import FastDynamoDBClient
@@ -142,6 +143,8 @@ FIELDS: dict[str, dict[str, Any]] = {
     "sendMessage": {"roomId": "lobby", "data": "hi"},
     "heartbeat": {},
     "getPresence": {"roomId": "lobby"},
+    "getHistory": {"roomId": "lobby", "afterSeq": 0},
+    "refreshToken": {"token": mint("alice", "acme")},
 }
 assert set(FIELDS) == set(HANDLER_FOR_ACTION)
 

@@ -201,11 +201,32 @@ def test_publish_to_room_user_and_tenant_stays_in_tenant(world: World) -> None:
     )
     assert tenant["delivered"] == 3
     assert world.transport.frames("e1") == []
-    assert world.transport.frames("a1", "event") == [
-        {"type": "event", "target": {"roomId": "lobby"}, "event": "tick", "data": {"n": 1}},
-        {"type": "event", "target": {"userId": "alice"}, "event": "dm", "data": None},
-        {"type": "event", "target": {"tenant": True}, "event": "all", "data": [1]},
+    got = world.transport.frames("a1", "event")
+    assert got == [
+        {
+            "type": "event",
+            "target": {"roomId": "lobby"},
+            "event": "tick",
+            "messageId": room["messageId"],
+            "seq": 1,  # room events are numbered and stored like messages
+            "data": {"n": 1},
+        },
+        {
+            "type": "event",
+            "target": {"userId": "alice"},
+            "event": "dm",
+            "messageId": user["messageId"],
+            "data": None,
+        },
+        {
+            "type": "event",
+            "target": {"tenant": True},
+            "event": "all",
+            "messageId": tenant["messageId"],
+            "data": [1],
+        },
     ]
+    assert room["seq"] == 1 and "seq" not in user and "seq" not in tenant
     assert len(world.transport.frames("b1", "event")) == 2
 
 

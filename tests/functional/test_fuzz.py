@@ -205,19 +205,36 @@ def _users(value: Any) -> list[str]:
     return users
 
 
+def _count(value: Any) -> int:
+    assert isinstance(value, int) and not isinstance(value, bool), value
+    return value
+
+
 def check_ack(action: str, frame: dict[str, Any]) -> None:
     base = {"type", "action", "requestId"}
     optional = {"truncated"} if action in ("joinRoom", "getPresence") else set()
     keys = set(frame) - base - optional
     if action == "joinRoom":
-        assert keys == {"roomId", "members"}
+        assert keys == {"roomId", "members", "latestSeq"}
         assert ROOM_RE.fullmatch(frame["roomId"])
         _users(frame["members"])
+        assert _count(frame["latestSeq"]) >= 0
     elif action == "leaveRoom":
         assert keys == {"roomId"} and ROOM_RE.fullmatch(frame["roomId"])
     elif action == "sendMessage":
-        assert keys == {"roomId", "messageId"} and ROOM_RE.fullmatch(frame["roomId"])
+        assert keys in ({"roomId", "messageId", "seq"}, {"roomId", "messageId"})
+        assert ROOM_RE.fullmatch(frame["roomId"])
         assert re.fullmatch(r"[0-9a-f]{32}", frame["messageId"])
+        assert "seq" not in frame or _count(frame["seq"]) >= 1
+    elif action == "getHistory":
+        assert keys == {"roomId", "messages", "latestSeq", "earliestSeq", "hasMore"}
+        assert ROOM_RE.fullmatch(frame["roomId"]) and isinstance(frame["messages"], list)
+        assert 1 <= _count(frame["earliestSeq"]) <= _count(frame["latestSeq"]) + 1
+        assert isinstance(frame["hasMore"], bool)
+        seqs = [m["seq"] for m in frame["messages"]]
+        assert seqs == sorted(set(seqs)) and all(frame["earliestSeq"] <= s for s in seqs)
+    elif action == "refreshToken":
+        assert keys == {"expiresAt"} and ISO_RE.fullmatch(frame["expiresAt"])
     elif action == "heartbeat":
         assert keys == {"serverTime"} and ISO_RE.fullmatch(frame["serverTime"])
     elif action == "getPresence":

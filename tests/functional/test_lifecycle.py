@@ -152,6 +152,7 @@ def test_action_after_token_expiry_is_refused_and_connection_closed(world: World
     world.connect("c1", exp=soon)
     world.act("c1", {"action": "joinRoom", "roomId": "lobby"}, exp=soon)
     expired = int(time.time()) - 1  # the same connection, its token now past exp
+    _set_token_exp(world, "c1", expired)  # as the clock passing `exp` would make it
     assert world.act("c1", {"action": "heartbeat", "requestId": "x"}, exp=expired) is None
     (frame,) = world.transport.frames("c1")
     assert frame == {
@@ -204,3 +205,23 @@ def test_handlers_build_the_dynamodb_client_under_test(
     client = services.services().repo._db
     expected = FastDynamoDBClient if dynamodb_transport == "fast" else BaseClient
     assert isinstance(client, expected), type(client)
+
+
+def _set_token_exp(world: World, cid: str, exp: int) -> None:
+    """Move a stored token expiry (the connection's, which refreshToken also replaces)."""
+    world.dynamodb.update_item(
+        TableName=world.table,
+        Key={"PK": {"S": f"CONN#{cid}"}, "SK": {"S": "META"}},
+        UpdateExpression="SET tokenExp = :exp",
+        ExpressionAttributeValues={":exp": {"N": str(exp)}},
+    )
+
+
+def test_the_stored_expiry_wins_over_the_connect_time_context(world: World) -> None:
+    """After refreshToken the stored expiry is later than the authorizer context, which
+    API Gateway keeps passing as it was at $connect: the stored one decides."""
+    world.connect("c1", exp=int(time.time()) + 60)
+    _set_token_exp(world, "c1", int(time.time()) + 3600)  # refreshed
+    stale_context = int(time.time()) - 1
+    reply = world.act("c1", {"action": "heartbeat"}, exp=stale_context)
+    assert reply["type"] == "ack"

@@ -87,6 +87,15 @@ def normalise(frame: dict[str, Any]) -> Frame:
     return (frame["type"], frame.get("action"), frame.get("code"))
 
 
+def _connection_items(table: str) -> list[dict[str, Any]]:
+    """Connection and membership items (the room counters and history are checked apart)."""
+    return [
+        item
+        for item in moto_table_items(table)
+        if item.get("type", {}).get("S") in ("connection", "membership")
+    ]
+
+
 class RoomsModel(RuleBasedStateMachine):
     """The model: live/killed/expired connections, memberships, and every inbox."""
 
@@ -99,6 +108,8 @@ class RoomsModel(RuleBasedStateMachine):
         self.attempts: list[str] = []
         self.sent_by: dict[int, tuple[str, str, str, set[str]]] = {}  # n: tenant,room,cid,to
         self.message_ids: dict[int, str] = {}
+        self.seqs: dict[int, int] = {}
+        self.room_seq: dict[tuple[str, str], int] = {}
         self.counter = 0
         self.tenant_of: dict[str, str] = {}
         self.aged: set[str] = set()
@@ -293,6 +304,10 @@ class RoomsModel(RuleBasedStateMachine):
         targets = [c for c in self._members(conn.tenant, room) if c.cid != cid]
         self.sent_by[n] = (conn.tenant, room, cid, {c.cid for c in targets})
         self.message_ids[n] = reply["messageId"]
+        # v1.1: every persisted message takes the room's next seq, 1, 2, 3... per tenant
+        self.room_seq[(conn.tenant, room)] = self.room_seq.get((conn.tenant, room), 0) + 1
+        assert reply["seq"] == self.room_seq[(conn.tenant, room)], reply
+        self.seqs[n] = reply["seq"]
         self._prune(self._deliver(targets, ("message", room, conn.user, n)))
 
     def do_heartbeat(self, conn: Conn) -> None:
@@ -423,7 +438,7 @@ class RoomsModel(RuleBasedStateMachine):
     def table_matches_model(self) -> None:
         now = int(time.time())
         metas, memberships = {}, set()
-        for item in moto_table_items(self.world.table):
+        for item in _connection_items(self.world.table):
             if item["SK"]["S"] == "META":
                 metas[item["connectionId"]["S"]] = int(item["expiresAt"]["N"]) > now
             else:
@@ -437,7 +452,7 @@ class RoomsModel(RuleBasedStateMachine):
     @invariant()
     def no_orphaned_membership(self) -> None:
         now = int(time.time())
-        items = moto_table_items(self.world.table)
+        items = _connection_items(self.world.table)
         metas = {i["connectionId"]["S"]: i for i in items if i["SK"]["S"] == "META"}
         for item in items:
             if item["SK"]["S"] == "META":
@@ -464,6 +479,7 @@ class RoomsModel(RuleBasedStateMachine):
                 assert sender != cid, "a sender received its own message"
                 assert cid in targets and self.tenant_of[cid] == tenant
                 assert frame["messageId"] == self.message_ids[frame["data"]["n"]]
+                assert frame["seq"] == self.seqs[frame["data"]["n"]]
                 assert frame["roomId"] == room and ISO_RE.fullmatch(frame["sentAt"])
 
     @invariant()

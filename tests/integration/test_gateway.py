@@ -344,7 +344,7 @@ async def test_ttl_sweeper_feeds_only_ttl_removals_to_the_stream_consumer(
     now = int(time.time())
 
     def put(pk: str, expires: int | None) -> None:
-        item = {"PK": {"S": pk}, "SK": {"S": "META"}}
+        item = {"PK": {"S": pk}, "SK": {"S": "META"}, "type": {"S": "connection"}}
         if expires is not None:
             item["expiresAt"] = {"N": str(expires)}
         ddb.put_item(TableName=table, Item=item)

@@ -69,8 +69,13 @@ def test_context_values_become_strings_and_objects_are_refused() -> None:
         stringify_context({"rooms": ["a"]})
 
 
-def _record(event: str, identity: dict[str, str] | None) -> dict[str, object]:
-    record: dict[str, object] = {"eventName": event, "dynamodb": {}}
+def _record(
+    event: str, identity: dict[str, str] | None, kind: str = "connection"
+) -> dict[str, object]:
+    record: dict[str, object] = {
+        "eventName": event,
+        "dynamodb": {"OldImage": {"type": {"S": kind}}},
+    }
     if identity is not None:
         record["userIdentity"] = identity
     return record
@@ -83,6 +88,8 @@ TTL = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
     ("record", "passes"),
     [
         (_record("REMOVE", TTL), True),
+        (_record("REMOVE", TTL, "membership"), False),  # expires with its connection
+        (_record("REMOVE", TTL, "history"), False),  # history entries expire by thousands
         (_record("REMOVE", None), False),  # a user's DeleteItem
         (_record("MODIFY", TTL), False),
         (_record("INSERT", None), False),

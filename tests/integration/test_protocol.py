@@ -291,11 +291,14 @@ async def test_server_side_publish_to_room_user_and_tenant(real: GatewayProcess)
         result: dict[str, Any] = json.loads(line)
         return result
 
-    assert (await publish("ROOM=news", "EVENT=headline", 'DATA={"t": 1}'))["ok"] is True
+    published = await publish("ROOM=news", "EVENT=headline", 'DATA={"t": 1}')
+    assert published["ok"] is True
     assert await ann.event() == {
         "type": "event",
         "target": {"roomId": "news"},
         "event": "headline",
+        "messageId": published["messageId"],
+        "seq": published["seq"],
         "data": {"t": 1},
     }
     await publish("USER=ben", "EVENT=dm", "DATA=2")

@@ -175,6 +175,9 @@ def test_event_shapes() -> None:
         "data": {"a": 1},
         "sentAt": "2026-01-01T00:00:00.000Z",
     }
+    with_seq = message_event("r", "m", "u", 1, "2026-01-01T00:00:00.000Z", seq=7)
+    assert list(with_seq) == ["type", "roomId", "messageId", "seq", "from", "data", "sentAt"]
+    assert with_seq["seq"] == 7
     assert presence_event("r", "leave", "u") == {
         "type": "presence",
         "roomId": "r",
@@ -182,8 +185,15 @@ def test_event_shapes() -> None:
         "userId": "u",
     }
     target = {"roomId": "r"}
-    frame = publish_event(target, "deploy", None)
-    assert frame == {"type": "event", "target": {"roomId": "r"}, "event": "deploy", "data": None}
+    frame = publish_event(target, "deploy", None, "m1")
+    assert frame == {
+        "type": "event",
+        "target": {"roomId": "r"},
+        "event": "deploy",
+        "messageId": "m1",
+        "data": None,
+    }
+    assert publish_event(target, "deploy", 2, "m2", 9)["seq"] == 9
     assert frame["target"] is not target  # a copy: later changes to the payload do not leak
 
 

@@ -34,6 +34,7 @@ class DeliveryReport:
     failed: list[str] = field(default_factory=list)
     too_large: int = 0
     queued_jobs: int = 0
+    requeued: int = 0  # failed recipients handed to the fan-out queue for a later attempt
 
 
 class Broadcaster:

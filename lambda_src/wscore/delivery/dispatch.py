@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from wscore.delivery.broadcast import DeliveryReport
 from wscore.delivery.fanout import MAX_ATTEMPTS, FanoutJob, split_jobs
 from wscore.errors import InvalidRequest
+from wscore.logs import get_logger, metric
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from wscore.delivery.fanout import FanoutQueue
 
     OnGone = Callable[[list[str], str, int], object]
+
+
+log = get_logger("wscore.delivery.dispatch")
 
 
 class Dispatcher:
@@ -57,7 +61,22 @@ class Dispatcher:
         report = self._broadcaster.deliver(endpoint, targets, frame.encode(), kind=kind)
         if prune and report.gone and self.on_gone is not None:
             self.on_gone(report.gone, endpoint, now)
+        if report.failed:
+            self._hand_over(report, endpoint, frame, kind, attempt=0)
         return report
+
+    def _hand_over(
+        self, report: DeliveryReport, endpoint: str, frame: str, kind: str, *, attempt: int
+    ) -> None:
+        """Recipients still failing after the in-process retries (429, 5xx, network) go to
+        the fan-out queue with a delay, attempt after attempt; after the last one they are
+        counted as abandoned (metric) and the caller raises, so the job ends in the DLQ."""
+        if self._fanout is not None and attempt + 1 < MAX_ATTEMPTS:
+            retry = split_jobs(endpoint, frame, report.failed, kind, attempt + 1)
+            self._fanout.enqueue(retry, delay_s=2 ** (attempt + 1))
+            report.requeued = len(report.failed)
+            return
+        metric(log, "delivery_abandoned", kind=kind, recipients=len(report.failed))
 
     def close(self, endpoint: str, connection_id: str, frame: str | None = None) -> None:
         """Send a last frame (the reason), then close the socket (idempotent if gone)."""
@@ -82,8 +101,7 @@ class Dispatcher:
         if report.gone and self.on_gone is not None:
             self.on_gone(report.gone, job.endpoint, now)
         if report.failed:
-            if job.attempt + 1 >= MAX_ATTEMPTS or self._fanout is None:
+            self._hand_over(report, job.endpoint, job.frame, job.kind, attempt=job.attempt)
+            if not report.requeued:
                 raise RuntimeError(f"{len(report.failed)} recipients still failing")
-            retry = split_jobs(job.endpoint, job.frame, report.failed, job.kind, job.attempt + 1)
-            self._fanout.enqueue(retry, delay_s=2 ** (job.attempt + 1))
         return report

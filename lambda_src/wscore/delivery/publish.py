@@ -1,26 +1,30 @@
 """Server-side publish: backends push an event to a room, a user or a whole tenant.
 
 Payload: {"tenantId": str, "target": {"roomId": str} | {"userId": str} | {"tenant": true},
-"event": str, "data": any JSON}. Clients receive
-{"type": "event", "target": {...}, "event": ..., "data": ...}. Only connections of that
-tenant are ever addressed. An invalid payload raises InvalidRequest and delivers nothing.
+"event": str, "data": any JSON, "ephemeral": bool (optional)}. Clients receive
+{"type": "event", "target": {...}, "event": ..., "messageId": ..., "seq": ..., "data": ...};
+room-targeted events are numbered and stored like room messages (unless ephemeral), so
+they carry `seq`. Only connections of that tenant are ever addressed. An invalid payload
+raises InvalidRequest and delivers nothing.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from wscore.errors import InvalidRequest, PayloadTooLarge
+from wscore.errors import InvalidRequest
 from wscore.protocol import (
     EVENT_NAME_RE,
     ID_RE,
     ID_RULE,
-    MAX_MESSAGE_BYTES,
     ROOM_ID_RE,
+    bool_field,
     encode,
     publish_event,
 )
+from wscore.rooms import check_size
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -36,13 +40,14 @@ class PublishRequest:
     target: dict[str, Any]
     event: str
     data: Any
+    ephemeral: bool = False
 
     @classmethod
     def parse(cls, payload: object) -> PublishRequest:
         """Validate a publish payload; the message says exactly what is wrong."""
         if not isinstance(payload, dict):
             raise InvalidRequest("the payload must be a JSON object")
-        unknown = set(payload) - {"tenantId", "target", "event", "data"}
+        unknown = set(payload) - {"tenantId", "target", "event", "data", "ephemeral"}
         if unknown:
             raise InvalidRequest(f"unknown fields: {', '.join(sorted(unknown))}")
         tenant = payload.get("tenantId")
@@ -68,36 +73,49 @@ class PublishRequest:
             raise InvalidRequest("event must be 1-128 characters of A-Z a-z 0-9 _ . : -")
         if "data" not in payload:
             raise InvalidRequest("data is required (any JSON value, null included)")
-        return cls(tenant, dict(target), event, payload["data"])
+        ephemeral = bool_field(payload, "ephemeral")
+        return cls(tenant, dict(target), event, payload["data"], ephemeral)
 
 
-def publish(svc: Services, payload: Mapping[str, Any] | Any, now: int) -> dict[str, Any]:
-    """Deliver a publish request; return counts (direct) or the number of queued jobs."""
+def publish(svc: Services, payload: Mapping[str, Any] | Any, now: float) -> dict[str, Any]:
+    """Deliver a publish request; return the counts (`queuedJobs` on the fan-out path)."""
     request = PublishRequest.parse(payload)
+    tenant, target, message_id = request.tenant_id, request.target, uuid.uuid4().hex
+
+    def frame_for(seq: int | None) -> str:
+        return encode(publish_event(target, request.event, request.data, message_id, seq))
+
+    room = target.get("roomId")
+    persisted = room is not None and svc.rooms.history.enabled and not request.ephemeral
     try:
-        frame = encode(publish_event(request.target, request.event, request.data))
+        check_size(frame_for(None), persisted, "event")
     except ValueError:  # NaN/Infinity: Python's json accepted them from the caller
         raise InvalidRequest("data must be JSON: NaN and Infinity are not allowed") from None
-    if len(frame.encode()) > MAX_MESSAGE_BYTES:
-        raise PayloadTooLarge(f"the event exceeds {MAX_MESSAGE_BYTES // 1024} KB once framed")
-    repo, tenant = svc.repo, request.tenant_id
-    if "roomId" in request.target:
-        targets = [
-            m.connection_id for m in repo.room_members(tenant, request.target["roomId"], now)
-        ]
-    elif "userId" in request.target:
-        targets = [
-            c.connection_id for c in repo.user_connections(tenant, request.target["userId"], now)
-        ]
+    repo, endpoint, seq = svc.repo, svc.endpoint(), None
+    if room is not None:
+        members = list(repo.room_members(tenant, room, int(now)))
+        if persisted:
+            seq, frame = svc.rooms.history.append(tenant, room, frame_for, now)
+        else:
+            frame = frame_for(None)
+        report = svc.rooms.deliver(endpoint, members, frame, "event", int(now))
+        targets = len(members)
     else:
-        targets = [c.connection_id for c in repo.tenant_connections(tenant, now)]
-    report = svc.dispatch.deliver(svc.endpoint(), targets, frame, "event", now)
+        if "userId" in target:
+            conns = repo.user_connections(tenant, target["userId"], int(now))
+        else:
+            conns = list(repo.tenant_connections(tenant, int(now)))
+        live = [c.connection_id for c in conns if not 0 < c.token_exp <= now]
+        expired = [c.connection_id for c in conns if 0 < c.token_exp <= now]
+        report = svc.dispatch.deliver(endpoint, live, frame_for(None), "event", int(now))
+        if expired:
+            svc.connections.close_all(expired, endpoint, int(now))
+        targets = len(conns)
+    out: dict[str, Any] = {"ok": True, "targets": targets, "messageId": message_id}
+    if seq is not None:
+        out["seq"] = seq
     if report.queued_jobs:
-        return {"ok": True, "targets": len(targets), "queuedJobs": report.queued_jobs}
-    return {
-        "ok": True,
-        "targets": len(targets),
-        "delivered": report.delivered,
-        "pruned": len(report.gone),
-        "failed": len(report.failed),
-    }
+        out["queuedJobs"] = report.queued_jobs
+    else:
+        out.update(delivered=report.delivered, pruned=len(report.gone), failed=len(report.failed))
+    return out

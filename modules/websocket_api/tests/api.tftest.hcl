@@ -39,7 +39,7 @@ run "every_manifest_route_exists_with_a_lambda_proxy" {
   command = plan
 
   assert {
-    condition     = toset(keys(aws_apigatewayv2_route.this)) == toset(["$connect", "$disconnect", "$default", "heartbeat", "joinRoom", "leaveRoom", "sendMessage", "getPresence"])
+    condition     = toset(keys(aws_apigatewayv2_route.this)) == toset(["$connect", "$disconnect", "$default", "heartbeat", "joinRoom", "leaveRoom", "sendMessage", "getPresence", "getHistory", "refreshToken"])
     error_message = "The API must have exactly the eight protocol routes of the manifest."
   }
 
@@ -97,7 +97,7 @@ run "request_response_routes_are_two_way" {
   command = plan
 
   assert {
-    condition     = toset(keys(aws_apigatewayv2_route_response.this)) == toset(["$default", "heartbeat", "joinRoom", "leaveRoom", "sendMessage", "getPresence"])
+    condition     = toset(keys(aws_apigatewayv2_route_response.this)) == toset(["$default", "heartbeat", "joinRoom", "leaveRoom", "sendMessage", "getPresence", "getHistory", "refreshToken"])
     error_message = "Every two_way route of the manifest (and only those) must have a route response."
   }
 
@@ -252,23 +252,23 @@ run "consumer_routes_get_integration_route_and_permission" {
 
   variables {
     consumer_routes = {
-      getHistory = { function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:history", two_way = true }
-      typing     = { function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:typing:live" }
+      searchMessages = { function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:search", two_way = true }
+      typing         = { function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:typing:live" }
     }
   }
 
   assert {
-    condition     = length(aws_apigatewayv2_route.this) == 10 && contains(keys(aws_apigatewayv2_route.this), "getHistory") && contains(keys(aws_apigatewayv2_route.this), "typing")
+    condition     = length(aws_apigatewayv2_route.this) == 12 && contains(keys(aws_apigatewayv2_route.this), "searchMessages") && contains(keys(aws_apigatewayv2_route.this), "typing")
     error_message = "Consumer routes must be added next to the manifest's eight."
   }
 
   assert {
-    condition     = aws_apigatewayv2_integration.this["getHistory"].integration_uri == "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:history/invocations"
+    condition     = aws_apigatewayv2_integration.this["searchMessages"].integration_uri == "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:search/invocations"
     error_message = "A consumer route must invoke the consumer's function through its invoke URI."
   }
 
   assert {
-    condition     = contains(keys(aws_apigatewayv2_route_response.this), "getHistory") && !contains(keys(aws_apigatewayv2_route_response.this), "typing")
+    condition     = contains(keys(aws_apigatewayv2_route_response.this), "searchMessages") && !contains(keys(aws_apigatewayv2_route_response.this), "typing")
     error_message = "two_way consumer routes (only) get a route response."
   }
 
@@ -289,6 +289,18 @@ run "consumer_route_cannot_replace_a_manifest_route" {
   variables {
     consumer_routes = {
       sendMessage = { function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:mine" }
+    }
+  }
+
+  expect_failures = [aws_apigatewayv2_api.this]
+}
+
+run "consumer_route_cannot_shadow_the_built_in_get_history" {
+  command = plan
+
+  variables {
+    consumer_routes = {
+      getHistory = { function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:history" }
     }
   }
 

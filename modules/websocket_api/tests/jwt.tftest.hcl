@@ -50,8 +50,8 @@ run "hs256_reads_the_secret_from_secrets_manager" {
   }
 
   assert {
-    condition     = alltrue([for k, p in aws_iam_role_policy.function : k == "authorizer" || !strcontains(p.policy, "secretsmanager:") && !strcontains(p.policy, "ssm:")])
-    error_message = "Only the authorizer may read the secret."
+    condition     = alltrue([for k, p in aws_iam_role_policy.function : contains(["authorizer", "refresh_token"], k) || !strcontains(p.policy, "secretsmanager:") && !strcontains(p.policy, "ssm:")])
+    error_message = "Only the functions that verify tokens (authorizer, refresh_token) may read the secret."
   }
 
   assert {

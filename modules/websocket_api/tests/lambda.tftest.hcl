@@ -20,7 +20,7 @@ run "functions_follow_the_manifest" {
   command = plan
 
   assert {
-    condition     = toset(keys(aws_lambda_function.this)) == toset(["authorizer", "connect", "disconnect", "default", "heartbeat", "join_room", "leave_room", "send_message", "get_presence", "fanout_worker", "stream_cleanup", "publish"])
+    condition     = toset(keys(aws_lambda_function.this)) == toset(["authorizer", "connect", "disconnect", "default", "heartbeat", "join_room", "leave_room", "send_message", "get_presence", "get_history", "refresh_token", "fanout_worker", "stream_cleanup", "publish"])
     error_message = "There must be one function per manifest entry."
   }
 
@@ -108,7 +108,7 @@ run "environment_matches_what_each_function_does" {
   }
 
   assert {
-    condition     = contains(keys(aws_lambda_function.this["publish"].environment[0].variables), "FANOUT_QUEUE_URL") && !contains(keys(aws_lambda_function.this["join_room"].environment[0].variables), "FANOUT_QUEUE_URL")
+    condition     = contains(keys(aws_lambda_function.this["publish"].environment[0].variables), "FANOUT_QUEUE_URL") && !contains(keys(aws_lambda_function.this["get_history"].environment[0].variables), "FANOUT_QUEUE_URL") && aws_lambda_function.this["join_room"].environment[0].variables["HISTORY_RETENTION_SECONDS"] == "86400"
     error_message = "Only functions that send to the fan-out queue get its URL."
   }
 
@@ -128,8 +128,8 @@ run "environment_matches_what_each_function_does" {
   }
 
   assert {
-    condition     = alltrue([for k, f in aws_lambda_function.this : k == "authorizer" || length([for v in keys(f.environment[0].variables) : v if startswith(v, "JWT_")]) == 0])
-    error_message = "JWT settings go to the authorizer only."
+    condition     = alltrue([for k, f in aws_lambda_function.this : contains(["authorizer", "refresh_token"], k) || length([for v in keys(f.environment[0].variables) : v if startswith(v, "JWT_")]) == 0])
+    error_message = "JWT settings go to the functions that verify tokens only."
   }
 
   assert {

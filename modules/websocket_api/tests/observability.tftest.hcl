@@ -52,7 +52,7 @@ run "alarms_without_notifications_by_default" {
   }
 
   assert {
-    condition     = length([for a in values(aws_cloudwatch_metric_alarm.function) : a if a.metric_name == "Errors"]) == 12 && length([for a in values(aws_cloudwatch_metric_alarm.function) : a if a.metric_name == "Throttles"]) == 12
+    condition     = length([for a in values(aws_cloudwatch_metric_alarm.function) : a if a.metric_name == "Errors"]) == 14 && length([for a in values(aws_cloudwatch_metric_alarm.function) : a if a.metric_name == "Throttles"]) == 14
     error_message = "Every function needs an errors and a throttles alarm."
   }
 

@@ -130,7 +130,7 @@ run "kms_key_encrypts_table_and_queues" {
   }
 
   assert {
-    condition     = alltrue([for k in ["authorizer", "connect", "heartbeat", "join_room"] : !strcontains(aws_iam_role_policy.function[k].policy, "kms:")])
+    condition     = alltrue([for k in ["authorizer", "connect", "heartbeat", "get_history"] : !strcontains(aws_iam_role_policy.function[k].policy, "kms:")])
     error_message = "Functions that touch no queue get no KMS permission."
   }
 }
@@ -173,8 +173,8 @@ run "stream_cleanup_sees_only_ttl_deletions" {
   }
 
   assert {
-    condition     = [for f in aws_lambda_event_source_mapping.stream["stream_cleanup"].filter_criteria[0].filter : jsondecode(f.pattern)] == [{ eventName = ["REMOVE"], userIdentity = { type = ["Service"], principalId = ["dynamodb.amazonaws.com"] } }]
-    error_message = "The filter must pass only REMOVEs performed by the DynamoDB service (TTL deletions)."
+    condition     = [for f in aws_lambda_event_source_mapping.stream["stream_cleanup"].filter_criteria[0].filter : jsondecode(f.pattern)] == [{ eventName = ["REMOVE"], userIdentity = { type = ["Service"], principalId = ["dynamodb.amazonaws.com"] }, dynamodb = { OldImage = { type = { S = ["connection"] } } } }]
+    error_message = "The filter must pass only TTL deletions (REMOVEs by the DynamoDB service) of connection items."
   }
 
   assert {

@@ -30,10 +30,11 @@ module "websocket_api" {
     tenant_claim = "custom:tenant_id"
   }
 
-  # `{"action": "getHistory", ...}` frames go to the consumer's own function; two_way = true
-  # sends its return value back to the caller as the reply frame.
-  consumer_routes = var.history_function_arn == null ? {} : {
-    getHistory = { function_arn = var.history_function_arn, two_way = true }
+  # `{"action": "searchMessages", ...}` frames go to the consumer's own function; two_way =
+  # true sends its return value back to the caller as the reply frame. (getHistory is a
+  # built-in route since protocol v1.1: a consumer route may not shadow a built-in one.)
+  consumer_routes = var.search_function_arn == null ? {} : {
+    searchMessages = { function_arn = var.search_function_arn, two_way = true }
   }
 
   # Keep the example cheap to throw away.

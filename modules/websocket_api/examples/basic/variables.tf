@@ -21,8 +21,8 @@ variable "app_client_id" {
   default     = "example-app-client-id"
 }
 
-variable "history_function_arn" {
-  description = "ARN of your own Lambda that serves the getHistory action (null = no extra route)."
+variable "search_function_arn" {
+  description = "ARN of your own Lambda that serves the searchMessages action (null = no extra route)."
   type        = string
   default     = null
 }
