@@ -24,7 +24,10 @@ export PORT STAGE HOST
 TEST_DEPS :=
 -include mk/*.mk
 
-.PHONY: help venv test lint pytest build clean token
+.PHONY: help venv test lint pytest build clean token system-deps
+
+# Installs (as root, with apt) or names the system packages a target needs: venv, node, chromium.
+SYSTEM_DEPS := tools/system_deps.sh
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,7 +36,7 @@ help: ## Show the targets
 REQUIREMENTS := $(sort $(wildcard requirements/*.txt))
 
 $(STAMP): $(REQUIREMENTS)
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || { PYTHON=$(PYTHON) $(SYSTEM_DEPS) venv && $(PYTHON) -m venv $(VENV); }
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
 	$(PY) -m pip install --quiet --disable-pip-version-check $(addprefix -r ,$(REQUIREMENTS))
 	@touch $@
@@ -48,7 +51,10 @@ lint: $(STAMP) ## ruff + mypy (and the Terraform checks of mk/*.mk)
 pytest: $(STAMP)
 	$(VENV)/bin/pytest
 
-test: lint pytest $(TEST_DEPS) ## Every test (lint, unit, functional, integration, Terraform, browser)
+system-deps: ## System packages the tests need (python3-venv, nodejs, chromium): installed as root, else named
+	@PYTHON=$(PYTHON) $(SYSTEM_DEPS) venv node chromium
+
+test: system-deps lint pytest $(TEST_DEPS) ## Every test (lint, unit, functional, integration, Terraform, browser)
 
 build: $(STAMP) ## Lambda layer and function zips in build/ (RUNTIME=, ARCH=, BYTECODE=)
 	$(PY) -m tools.build --runtime $(RUNTIME) --arch $(ARCH) --bytecode $(BYTECODE) --out build

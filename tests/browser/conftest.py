@@ -1,7 +1,7 @@
 """Headless Chromium (Debian's /usr/bin/chromium) driven by Python Playwright.
 
-Never a browser download: the system Chromium is launched by path. `.ci/run` installs it
-when missing; without it these tests fail with a message that says how to install it.
+Never a browser download: the system Chromium is launched by path. `make test` installs it
+when missing (tools/system_deps.sh); without it these tests fail saying how to install it.
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ gateway = gateway_fixture({})
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
+        pytest.fail(
+            f"{CHROMIUM} not found: run tools/system_deps.sh chromium (make test does), "
+            "or set CHROMIUM=/path/to/chromium"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
