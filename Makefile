@@ -7,6 +7,8 @@ PYTHON  ?= python3
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
+# `make dev`, `token` and `publish` need only the gateway's lean subset (requirements/gateway.txt).
+GATEWAY_STAMP := $(VENV)/.installed-gateway
 
 # Lambda build settings (module variables lambda_runtime / lambda_architecture)
 RUNTIME ?= python3.13
@@ -34,12 +36,26 @@ help: ## Show the targets
 
 # Every requirements/*.txt is fully pinned; areas add their own file (e.g. terraform.txt).
 REQUIREMENTS := $(sort $(wildcard requirements/*.txt))
+GATEWAY_REQUIREMENTS := requirements/gateway.txt requirements/lambda.txt
 
-$(STAMP): $(REQUIREMENTS)
+# $(call venv_install,what it is for,requirement files): create .venv when missing (Python
+# 3.11+, the venv module), then pip-install the files, saying what happens and how long it took.
+define venv_install
 	@test -x $(PY) || { PYTHON=$(PYTHON) $(SYSTEM_DEPS) venv && $(PYTHON) -m venv $(VENV); }
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
-	$(PY) -m pip install --quiet --disable-pip-version-check $(addprefix -r ,$(REQUIREMENTS))
+	@echo "make: installing $(1) into $(VENV) from $(2) (only on a first run or after they change)" >&2
+	@start=$$(date +%s); $(PY) -m pip install --quiet --disable-pip-version-check $(addprefix -r ,$(2)) \
+	  && echo "make: $(VENV) ready in $$(( $$(date +%s) - start )) s ($$(du -sh $(VENV) | cut -f1))" >&2
+endef
+
+$(GATEWAY_STAMP): $(GATEWAY_REQUIREMENTS)
+	$(call venv_install,the local gateway's pinned requirements (~160 MB),$(GATEWAY_REQUIREMENTS))
 	@touch $@
+
+# The full tool chain is a superset of the gateway's requirements: it satisfies both stamps.
+$(STAMP): $(REQUIREMENTS)
+	$(call venv_install,the full pinned tool chain (tests; lint; Terraform; browser: ~800 MB),$(REQUIREMENTS))
+	@touch $@ $(GATEWAY_STAMP)
 
 venv: $(STAMP) ## Create the virtual environment from pinned requirements
 
@@ -62,6 +78,6 @@ build: $(STAMP) ## Lambda layer and function zips in build/ (RUNTIME=, ARCH=, BY
 clean: ## Remove build outputs and caches (keeps .venv)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-token: $(STAMP) ## Print a dev JWT: make -s token USER=alice TENANT=acme [ROOMS='lobby,team-*']
+token: $(GATEWAY_STAMP) ## Print a dev JWT: make -s token USER=alice TENANT=acme [ROOMS='lobby,team-*']
 	@$(PY) tools/devtoken.py --user "$(USER)" --tenant "$(TENANT)" --rooms "$(ROOMS)"
 
