@@ -38,6 +38,12 @@ async def _serve(config: GatewayConfig) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        print(
+            f"Starting the local gateway on {config.host}:{config.port} "
+            "(embedded AWS emulation, then every handler)...",
+            file=sys.stderr,
+            flush=True,
+        )
         await runner.start()
         print(runner.banner(), flush=True)
         await stop.wait()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from local_gateway.aws import EmbeddedAws, apply_environment, handler_environment
+from local_gateway.config import make_settings
 from local_gateway.events import EventFactory
 from local_gateway.lambdas import LambdaRuntime
 from local_gateway.manifest import load_manifest
@@ -79,6 +80,8 @@ class GatewayRunner:
         self._start_pollers()
         self.gateway.extra_health.update(
             url=self.ws_url,
+            demoUrl=f"{self.base_url}/",
+            makeSettings=self.make_settings,
             managementEndpoint=management,
             awsEndpoint=self.aws.endpoint,
             tableName=self.aws.table_name,
@@ -166,21 +169,32 @@ class GatewayRunner:
         await loop.run_in_executor(None, self.aws.stop)
         log.debug("moto stopped after %.2f s", time.monotonic() - started)
 
+    @property
+    def make_settings(self) -> str:
+        """The `PORT=.. ` prefix that makes a printed make hint reach this gateway."""
+        return make_settings(self.config.host, self.port, self.config.stage)
+
     def banner(self) -> str:
-        """What `make dev` prints: the URL, a ready token and a one-line example."""
+        """What `make dev` prints: the URLs, a ready token and hints that reach this gateway."""
         token = mint("alice", "acme")
         python = sys.executable
         url = f"{self.ws_url}?token={token}"
+        make = " ".join(filter(None, [self.make_settings, "make -s"]))
+        bob = f'"$({make} token USER=bob TENANT=acme)"'
         return "\n".join(
             [
                 f"Local gateway ready: {self.ws_url}",
-                f"  token (user alice, tenant acme, 1 h): {token}",
-                f'  try:      {python} -m websockets "{url}"',
-                '            then type {"action":"joinRoom","roomId":"lobby"}',
-                f"  or:       websocat '{url}'",
-                "  tokens:   make -s token USER=bob TENANT=acme [ROOMS='lobby,team-*']",
-                "  publish:  make -s publish TENANT=acme ROOM=lobby EVENT=hello DATA='{\"n\":1}'",
-                f"  manage:   {self.base_url}/{self.config.stage}/@connections/<connectionId>",
-                f"  health:   {self.base_url}/_dev/health   (Ctrl-C to stop)",
+                f"  demo page: {self.base_url}/   (open it in a browser)",
+                f"  token:     {token}   (user alice, tenant acme, 1 h)",
+                f'  try:       {python} -m websockets "{url}"',
+                '             then type {"action":"joinRoom","roomId":"lobby"}',
+                f"  or:        websocat '{url}'",
+                f"  tokens:    {make} token USER=bob TENANT=acme [ROOMS='lobby,team-*']",
+                f"  publish:   {make} publish TENANT=acme ROOM=lobby EVENT=hello "
+                "DATA='{\"n\":1}'",
+                f"  cli:       PYTHONPATH=clients/python {python} -m wsclient --url {self.ws_url} "
+                f"--token {bob} join lobby",
+                f"  manage:    {self.base_url}/{self.config.stage}/@connections/<connectionId>",
+                f"  health:    {self.base_url}/_dev/health   (Ctrl-C to stop)",
             ]
         )

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from typing import Any
 
 import jwt
@@ -451,7 +453,50 @@ async def test_make_publish_rejects_bad_input(
     assert message in done.stderr and not done.stdout
 
 
+def banner_hint(gw: GatewayProcess, label: str) -> str:
+    """The command the `make dev` banner prints after `label:`."""
+    line = next(line for line in gw.lines if line.startswith(f"  {label}:"))
+    return line.split(":", 1)[1].strip()
+
+
+async def test_the_banner_hints_reach_this_gateway_from_a_fresh_shell(fake: GatewayProcess) -> None:
+    # The gateway runs on a random port and stage "test": every hint must say so.
+    fresh_shell = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT", "STAGE")}
+    tokens = banner_hint(fake, "tokens").split(" [ROOMS=")[0]
+    publish = banner_hint(fake, "publish")
+    assert tokens.startswith(f"PORT={fake.port} STAGE=test make -s token ")
+    assert publish.startswith(f"PORT={fake.port} STAGE=test make -s publish ")
+    assert f"--url {fake.ws_url} " in banner_hint(fake, "cli")
+    assert banner_hint(fake, "demo page").split()[0] == f"{fake.base_url}/"
+
+    def shell(command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", command],
+            cwd=ROOT,
+            env=fresh_shell,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    minted = await asyncio.to_thread(shell, tokens)
+    assert minted.returncode == 0, minted.stderr
+    claims = jwt.decode(minted.stdout.strip(), options={"verify_signature": False})
+    assert (claims["sub"], claims["tenant_id"]) == ("bob", "acme")
+    async with connect(fake.url("allow:ann:acme")) as ws:
+        await request(ws, {"action": "heartbeat"})
+        done = await asyncio.to_thread(shell, publish)
+        assert done.returncode == 0, done.stderr
+        assert await recv_json(ws) == {"type": "event", "data": {"n": 1}}
+    with urllib.request.urlopen(f"{fake.base_url}/", timeout=10) as page:
+        assert page.status == 200
+        assert b"<html" in page.read()
+
+
 async def test_make_publish_without_a_gateway_says_so() -> None:
     done = await asyncio.to_thread(run_make_publish, None, "TENANT=a", "ALL=1", "EVENT=e", "DATA=1")
     assert done.returncode != 0
-    assert "no local gateway at" in done.stderr and "make dev" in done.stderr
+    port = re.search(r"no local gateway at http://127.0.0.1:(\d+) ", done.stderr)
+    assert port, done.stderr
+    assert f"start it with `PORT={port[1]} make dev`" in done.stderr
