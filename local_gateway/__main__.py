@@ -14,21 +14,16 @@ import sys
 
 from local_gateway.aws import EmulatorError
 from local_gateway.config import GatewayConfig
+from local_gateway.logs import setup_gateway_logging
 from local_gateway.runner import GatewayRunner, StartupError
 from wscore.errors import ConfigError
 
 STOP_TIMEOUT_S = 20.0
+log = logging.getLogger("local_gateway")
 
 
 def _setup_logging() -> None:
-    level = os.environ.get("GATEWAY_LOG_LEVEL", "INFO").upper()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("local_gateway %(levelname)s %(message)s"))
-    root = logging.getLogger("local_gateway")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+    setup_gateway_logging(os.environ.get("GATEWAY_LOG_LEVEL", "INFO"))
 
 
 async def _serve(config: GatewayConfig) -> int:
@@ -38,21 +33,20 @@ async def _serve(config: GatewayConfig) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        print(
-            f"Starting the local gateway on {config.host}:{config.port} "
-            "(embedded AWS emulation, then every handler)...",
-            file=sys.stderr,
-            flush=True,
+        log.info(
+            "Starting the local gateway on %s:%d (embedded AWS emulation, then every handler)",
+            config.host,
+            config.port,
         )
         await runner.start()
         print(runner.banner(), flush=True)
         await stop.wait()
-        print("Stopping the local gateway...", file=sys.stderr, flush=True)
+        log.info("Stopping the local gateway...")
     finally:
         try:
             await asyncio.wait_for(runner.stop(), STOP_TIMEOUT_S)
         except TimeoutError:
-            print("local_gateway: forced stop after a timeout", file=sys.stderr)
+            log.warning("forced stop after a timeout")
             runner.aws.stop()
     return 0
 
@@ -63,7 +57,7 @@ def main() -> int:
         config = GatewayConfig.from_env()
         return asyncio.run(_serve(config))
     except (ConfigError, StartupError, EmulatorError) as exc:
-        print(f"local_gateway: {exc}", file=sys.stderr)
+        log.error("%s", exc)
         return 1
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 130

@@ -133,7 +133,9 @@ def handler_environment(aws: EmbeddedAws, management_endpoint: str) -> dict[str,
         "CONNECTION_TTL_SECONDS": os.environ.get("CONNECTION_TTL_SECONDS", "660"),
         "MAX_CONNECTION_SECONDS": os.environ.get("MAX_CONNECTION_SECONDS", "7200"),
         "MANAGEMENT_ENDPOINT": management_endpoint,
-        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # WARNING, not the module's INFO: make dev's log is the gateway's one line per
+        # connection event; LOG_LEVEL=INFO adds the handlers' own lines (DEBUG: metrics too).
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "").strip() or "WARNING",
         "TRACING_ENABLED": "false",
         "JWT_ALGORITHM": "HS256",
         "JWT_ISSUER": DEV_ISSUER,

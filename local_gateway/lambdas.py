@@ -128,14 +128,21 @@ class LambdaRuntime:
             timeout_s=fn.timeout_s,
         )
 
-    def invoke_sync(self, fn: Function, event: Any) -> Any:
-        """Invoke in the calling thread; raises HandlerError when the handler raises."""
+    def invoke_sync(self, fn: Function, event: Any, expected_error: str | None = None) -> Any:
+        """Invoke in the calling thread; raises HandlerError when the handler raises.
+
+        A failure is logged with its traceback, except an exception whose message is
+        `expected_error` (an outcome the caller reports itself, like the authorizer's 401).
+        """
         context = self.context(fn)
         started = time.monotonic()
         try:
             result = self.handler(fn)(event, context)
         except Exception as exc:
-            log.error("function %s failed: %s: %s", fn.name, type(exc).__name__, exc, exc_info=exc)
+            if expected_error is None or str(exc) != expected_error:
+                log.error(
+                    "function %s failed: %s: %s", fn.name, type(exc).__name__, exc, exc_info=exc
+                )
             raise HandlerError(fn.name, exc) from exc
         elapsed = time.monotonic() - started
         if elapsed > fn.timeout_s:
@@ -147,10 +154,12 @@ class LambdaRuntime:
             )
         return result
 
-    async def invoke(self, fn: Function, event: Any) -> Any:
+    async def invoke(self, fn: Function, event: Any, expected_error: str | None = None) -> Any:
         """Invoke on the thread pool without blocking the event loop."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.invoke_sync, fn, event)
+        return await loop.run_in_executor(
+            self.executor, self.invoke_sync, fn, event, expected_error
+        )
 
     def warm(self, functions: list[Function]) -> None:
         """Import every handler now so a broken handler fails the start, not a request."""

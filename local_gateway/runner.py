@@ -20,6 +20,7 @@ from local_gateway.aws import EmbeddedAws, apply_environment, handler_environmen
 from local_gateway.config import make_settings
 from local_gateway.events import EventFactory
 from local_gateway.lambdas import LambdaRuntime
+from local_gateway.logs import adopt_handler_logging
 from local_gateway.manifest import load_manifest
 from local_gateway.pollers import SqsPoller, StreamPoller, TtlMarks, TtlSweeper, Worker
 from local_gateway.server import Gateway
@@ -77,6 +78,7 @@ class GatewayRunner:
             raise StartupError(
                 f"cannot import a handler from {self.config.handlers_dir}: {exc}"
             ) from exc
+        adopt_handler_logging()
         self._start_pollers()
         self.gateway.extra_health.update(
             url=self.ws_url,

@@ -38,6 +38,7 @@ CLOSE_TIMEOUT_S = 2.0
 WRITE_BUFFER_BYTES = 4 * 1024 * 1024
 SHUTDOWN_WAIT_S = 3.0
 NO_STATUS_RECEIVED = 1005  # a close frame without a code (RFC 6455 7.4.1)
+UNAUTHORIZED = "Unauthorized"  # what a REQUEST authorizer raises to answer 401
 _STOP = object()  # queue sentinel: no more messages, fire $disconnect
 
 
@@ -50,9 +51,10 @@ class Rejected(Exception):
         500: "Internal server error",
     }
 
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(status, reason)
         self.status = status
+        self.reason = reason  # for the gateway's log line only, never sent to the client
 
     def response(self) -> web.Response:
         message = self.MESSAGES.get(self.status, "Connection rejected")
@@ -193,7 +195,7 @@ class Gateway:
             )
             await self._connect(request, self._context(conn, "$connect", "CONNECT"))
         except Rejected as rejected:
-            log.info("handshake rejected: HTTP %d", rejected.status)
+            log.info("handshake rejected: HTTP %d (%s) from %s", *rejected.args, source_ip)
             return rejected.response()
         try:
             await ws.prepare(request)
@@ -245,26 +247,31 @@ class Gateway:
         if fn is None:
             return None
         if not request.query.get("token"):
-            raise Rejected(401)  # identity source missing: API Gateway never calls the authorizer
+            # identity source missing: API Gateway never calls the authorizer
+            raise Rejected(401, "no token")
         event = self.events.authorizer_event(context, request.headers, request.query)
         started = time.monotonic()
         try:
-            result = await self.runtime.invoke(fn, event)
+            # Exception("Unauthorized") is the authorizer's documented way to answer 401: an
+            # ordinary outcome, logged as one line below, not as a function failure.
+            result = await self.runtime.invoke(fn, event, expected_error=UNAUTHORIZED)
         except HandlerError as exc:
-            raise Rejected(401 if str(exc.cause) == "Unauthorized" else 500) from exc
+            if str(exc.cause) == UNAUTHORIZED:
+                raise Rejected(401, "the authorizer answered Unauthorized") from exc
+            raise Rejected(500, "the authorizer failed") from exc
         if not isinstance(result, dict) or "principalId" not in result:
             log.error("authorizer returned a malformed response (API Gateway answers 500)")
-            raise Rejected(500)
+            raise Rejected(500, "malformed authorizer response")
         if not policy_allows(result):
-            raise Rejected(403)
+            raise Rejected(403, "the authorizer's policy denies it")
         try:
             ctx = stringify_context(result.get("context") or {})
         except ValueError as exc:
             log.error("authorizer context rejected: %s (API Gateway answers 500)", exc)
-            raise Rejected(500) from exc
+            raise Rejected(500, "malformed authorizer context") from exc
         if len(json.dumps(result)) > 8192:
             log.error("authorizer response over 8 KB (API Gateway answers 500)")
-            raise Rejected(500)
+            raise Rejected(500, "authorizer response over 8 KB")
         ctx["principalId"] = str(result["principalId"])
         latency = int((time.monotonic() - started) * 1000)
         return {**ctx, "integrationLatency": latency}
@@ -277,14 +284,14 @@ class Gateway:
         try:
             result = await self.runtime.invoke(fn, event)
         except HandlerError as exc:
-            raise Rejected(500) from exc
+            raise Rejected(500, "$connect failed") from exc
         status = result.get("statusCode", 200) if isinstance(result, dict) else 200
         try:
             status = int(status)
         except (TypeError, ValueError):
-            raise Rejected(500) from None
+            raise Rejected(500, "$connect returned a non-numeric statusCode") from None
         if not 200 <= status < 300:
-            raise Rejected(status)
+            raise Rejected(status, f"$connect answered {status}")
 
     async def _read_loop(self, conn: Connection) -> tuple[int, str]:
         """Read frames until the connection ends; return ($disconnect's code, reason)."""
@@ -361,7 +368,7 @@ class Gateway:
             await self._send(conn, body if isinstance(body, str) else json.dumps(body))
 
     async def _disconnect(self, conn: Connection, code: int, reason: str) -> None:
-        log.info("disconnected %s (%d %s)", conn.connection_id, code, reason)
+        log.info("disconnected %s (%s)", conn.connection_id, f"{code} {reason}".strip())
         fn = self.routes.get("$disconnect")
         if fn is None:
             return

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 import pytest
 
 from local_gateway.config import GatewayConfig
 from local_gateway.filters import matches
+from local_gateway.logs import LineFormatter, MetricsAtDebug
 from local_gateway.manifest import load_manifest
 from local_gateway.server import policy_allows, select_route, stringify_context
 from tests.helpers import PROTOCOL_ROUTES
@@ -191,3 +194,34 @@ def test_the_moto_speedup_changes_no_response() -> None:
         undo()
     assert fast == plain
     assert plain[0] == [item]
+
+
+def _record(name: str, level: int, msg: str, **extra: Any) -> logging.LogRecord:
+    record = logging.getLogger(name).makeRecord(name, level, "f.py", 1, msg, (), None)
+    record.__dict__.update(extra)
+    return record
+
+
+def test_the_line_format_renders_extra_fields_as_key_value() -> None:
+    record = _record(
+        "wscore.rooms", logging.WARNING, "message.rejected", reason="not member", n=2, ok=True
+    )
+    line = LineFormatter().format(record)
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d\.\d{3} WARNING wscore\.rooms message\.rejected "
+        r'reason="not member" n=2 ok=true',
+        line,
+    ), line
+
+
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("WARNING", False), ("DEBUG", True)])
+def test_metric_lines_show_only_when_the_handlers_log_at_debug(level: str, shown: bool) -> None:
+    logger = logging.getLogger("wscore.units.metrics")
+    logger.setLevel(level)
+    try:
+        metric = _record(logger.name, logging.INFO, "broadcast", _aws={"x": 1}, metric="broadcast")
+        plain = _record(logger.name, logging.INFO, "authorizer.allow")
+        assert MetricsAtDebug().filter(metric) is shown
+        assert MetricsAtDebug().filter(plain) is True
+    finally:
+        logger.setLevel(logging.NOTSET)
