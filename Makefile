@@ -31,8 +31,17 @@ TEST_DEPS :=
 # Installs (as root, with apt) or names the system packages a target needs: venv, node, chromium.
 SYSTEM_DEPS := tools/system_deps.sh
 
+# `make help` lists these first, in this order; the other documented targets follow.
+HELP_FIRST := dev test token publish build plan apply bench
+
 help: ## Show the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' -v first="$(HELP_FIRST)" ' \
+	  BEGIN { n = split(first, order, " "); for (i = 1; i <= n; i++) top[order[i]] = 1 } \
+	  { text[$$1] = $$2; if (!($$1 in top)) rest[++m] = $$1 } \
+	  END { print "Start here:"; \
+	        for (i = 1; i <= n; i++) printf "  %-12s %s\n", order[i], text[order[i]]; \
+	        print "\nOther targets:"; \
+	        for (j = 1; j <= m; j++) printf "  %-12s %s\n", rest[j], text[rest[j]] }'
 
 # Every requirements/*.txt is fully pinned; areas add their own file (e.g. terraform.txt).
 REQUIREMENTS := $(sort $(wildcard requirements/*.txt))

@@ -68,7 +68,7 @@ tf-require-real:
 	fi
 	@test -d "$(TF_ROOTS_DIR)/$(ENV)" || { echo "make: no environment $(TF_ROOTS_DIR)/$(ENV) (ENV=dev or ENV=prod)" >&2; exit 1; }
 
-plan: tf-require-real build ## Real terraform init + plan of terraform/$(ENV) (ENV=dev|prod), after make build
+plan: tf-require-real build ## Real terraform init + plan of terraform/ENV (ENV=dev|prod), after make build
 	terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) init $(if $(wildcard $(TF_ROOTS_DIR)/$(ENV)/backend.hcl),-backend-config=backend.hcl)
 	terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) plan -out=$(ENV).tfplan
 
