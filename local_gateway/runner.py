@@ -19,6 +19,7 @@ from aiohttp import web
 from local_gateway.aws import EmbeddedAws, apply_environment, handler_environment
 from local_gateway.config import make_settings
 from local_gateway.events import EventFactory
+from local_gateway.http_limits import QuietAppRunner
 from local_gateway.lambdas import LambdaRuntime
 from local_gateway.logs import adopt_handler_logging
 from local_gateway.manifest import load_manifest
@@ -92,7 +93,7 @@ class GatewayRunner:
         self.gateway.ready.set()
 
     async def _bind(self, app: web.Application) -> None:
-        self._site_runner = web.AppRunner(
+        self._site_runner = QuietAppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=2.0
         )
         await self._site_runner.setup()

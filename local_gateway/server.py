@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from local_gateway.config import MAX_FRAME_BYTES
-from local_gateway.events import EventFactory, iso_time, new_id, now_ms
+from local_gateway.events import EventFactory, identity, iso_time, new_id, now_ms
+from local_gateway.http_limits import url_limit
 from local_gateway.lambdas import HandlerError
 from tools.devtoken import mint
 from tools.manifest import ROOT
@@ -39,6 +40,7 @@ WRITE_BUFFER_BYTES = 4 * 1024 * 1024
 SHUTDOWN_WAIT_S = 3.0
 NO_STATUS_RECEIVED = 1005  # a close frame without a code (RFC 6455 7.4.1)
 UNAUTHORIZED = "Unauthorized"  # what a REQUEST authorizer raises to answer 401
+UNSUPPORTED_REASON = "Binary frames are not supported"  # the gateway's wording, see the docs
 _STOP = object()  # queue sentinel: no more messages, fire $disconnect
 
 
@@ -69,8 +71,9 @@ class Connection:
     ws: web.WebSocketResponse
     connected_at: int
     source_ip: str
-    user_agent: str
+    user_agent: str | None  # None: the client sent no User-Agent header
     authorizer: dict[str, Any] | None
+    integration_latency: int | None = None  # the authorizer's run time, for $connect only
     last_active: int = 0
     last_active_mono: float = field(default_factory=time.monotonic)
     connected_mono: float = field(default_factory=time.monotonic)
@@ -112,13 +115,12 @@ def policy_allows(result: Any) -> bool:
     return "allow" in effects and "deny" not in effects
 
 
-def select_route(data: str | bytes, routes: dict[str, Function]) -> str:
-    """`$request.body.action`; `$default` for non-JSON, non-objects and unknown actions."""
-    if isinstance(data, bytes):
-        return "$default"
+def select_route(data: str, routes: dict[str, Function]) -> str:
+    """`$request.body.action`; `$default` for non-JSON (nesting too deep for the parser
+    included), non-objects and unknown actions."""
     try:
         body = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return "$default"
     action = body.get("action") if isinstance(body, dict) else None
     if isinstance(action, str) and not action.startswith("$") and action in routes:
@@ -155,7 +157,7 @@ class Gateway:
     # -- application ---------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_MESSAGE_BYTES + 1024)
+        app = web.Application(client_max_size=MAX_MESSAGE_BYTES + 1024, middlewares=[url_limit])
         stage = self.config.stage
         app.router.add_get("/_dev/health", self.health)
         app.router.add_get("/_dev/token", self.dev_token)
@@ -186,13 +188,13 @@ class Gateway:
         if not ws.can_prepare(request).ok:
             return web.json_response({"message": "Upgrade Required"}, status=426)
         source_ip = request.remote or "127.0.0.1"
-        user_agent = request.headers.get("User-Agent", "")
+        user_agent = request.headers.get("User-Agent")
         conn = Connection(new_id(), ws, now_ms(), source_ip, user_agent, authorizer=None)
         connection_id = conn.connection_id
         try:
-            conn.authorizer = await self._authorize(
-                request, self._context(conn, "$connect", "CONNECT")
-            )
+            authorized = await self._authorize(request, self._context(conn, "$connect", "CONNECT"))
+            if authorized is not None:
+                conn.authorizer, conn.integration_latency = authorized
             await self._connect(request, self._context(conn, "$connect", "CONNECT"))
         except Rejected as rejected:
             log.info("handshake rejected: HTTP %d (%s) from %s", *rejected.args, source_ip)
@@ -237,12 +239,14 @@ class Gateway:
             user_agent=conn.user_agent,
             authorizer=conn.authorizer,
             message_id=message_id,
+            integration_latency=conn.integration_latency if event_type == "CONNECT" else None,
         )
 
     async def _authorize(
         self, request: web.Request, context: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """The REQUEST authorizer with identity source `route.request.querystring.token`."""
+    ) -> tuple[dict[str, Any], int] | None:
+        """The REQUEST authorizer with identity source `route.request.querystring.token`:
+        the context every route sees, and the authorizer's latency in ms."""
         fn = self.manifest.authorizer
         if fn is None:
             return None
@@ -273,8 +277,7 @@ class Gateway:
             log.error("authorizer response over 8 KB (API Gateway answers 500)")
             raise Rejected(500, "authorizer response over 8 KB")
         ctx["principalId"] = str(result["principalId"])
-        latency = int((time.monotonic() - started) * 1000)
-        return {**ctx, "integrationLatency": latency}
+        return ctx, int((time.monotonic() - started) * 1000)
 
     async def _connect(self, request: web.Request, context: dict[str, Any]) -> None:
         fn = self.routes.get("$connect")
@@ -298,10 +301,14 @@ class Gateway:
         ws = conn.ws
         while True:
             msg = await ws.receive()
-            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+            if msg.type is WSMsgType.TEXT:
                 conn.touch()
                 self._warn_frame_size(conn, msg.data)
                 conn.queue.put_nowait(msg.data)
+                continue
+            if msg.type is WSMsgType.BINARY:  # API Gateway takes text frames only
+                log.info("closing %s with 1003: it sent a binary frame", conn.connection_id)
+                await self.close(conn, int(WSCloseCode.UNSUPPORTED_DATA), UNSUPPORTED_REASON)
                 continue
             if conn.close_info is not None:
                 return conn.close_info
@@ -313,8 +320,8 @@ class Gateway:
                 return int(WSCloseCode.MESSAGE_TOO_BIG), "Message too big"
             return int(WSCloseCode.ABNORMAL_CLOSURE), "Connection closed abnormally"
 
-    def _warn_frame_size(self, conn: Connection, data: str | bytes) -> None:
-        size = len(data.encode()) if isinstance(data, str) else len(data)
+    def _warn_frame_size(self, conn: Connection, data: str) -> None:
+        size = len(data.encode())
         if size > MAX_FRAME_BYTES and not conn.warned_frame:
             conn.warned_frame = True
             log.warning(
@@ -338,7 +345,7 @@ class Gateway:
             if isinstance(item, tuple):
                 close = item
                 continue
-            assert isinstance(item, str | bytes)
+            assert isinstance(item, str)
             if self.stopping:
                 continue
             try:
@@ -348,7 +355,7 @@ class Gateway:
         if not self.stopping:
             await self._disconnect(conn, *close)
 
-    async def _dispatch(self, conn: Connection, data: str | bytes) -> None:
+    async def _dispatch(self, conn: Connection, data: str) -> None:
         route_key = select_route(data, self.routes)
         fn = self.routes.get(route_key)
         context = self._context(conn, route_key, "MESSAGE", new_id())
@@ -446,7 +453,7 @@ class Gateway:
         return web.json_response(
             {
                 "connectedAt": iso_time(conn.connected_at),
-                "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
+                "identity": identity(conn.source_ip, conn.user_agent),
                 "lastActiveAt": iso_time(conn.last_active),
             }
         )

@@ -1,9 +1,12 @@
+# mypy: disable-error-code="import-not-found"
 """Route test doubles: echo the event and the Lambda context (two-way)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+import _fake
 
 
 def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -18,4 +21,10 @@ def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "remaining_ms": context.get_remaining_time_in_millis(),
     }
     route = event["requestContext"]["routeKey"]
-    return {"statusCode": 200, "body": json.dumps({"route": route, "event": event, "context": ctx})}
+    reply = {"route": route, "event": event, "context": ctx}
+    if body.get("connectEvent"):  # this connection's $connect event, as the handler got it
+        with _fake.LOCK:
+            reply["connectEvent"] = _fake.CONNECT_EVENTS.get(
+                event["requestContext"]["connectionId"]
+            )
+    return {"statusCode": 200, "body": json.dumps(reply)}

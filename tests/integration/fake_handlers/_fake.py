@@ -16,6 +16,7 @@ import boto3
 
 LOCK = threading.Lock()
 CONNECTIONS: dict[str, dict[str, Any]] = {}
+CONNECT_EVENTS: dict[str, dict[str, Any]] = {}  # the $connect event of each connection
 _CLIENT: list[Any] = []
 
 
