@@ -1,7 +1,8 @@
 """`python -m local_gateway`: start the embedded AWS, the handlers and the server.
 
 Stops cleanly on SIGINT/SIGTERM: connections closed (1001, $disconnect fired), pollers
-and moto stopped, exit status 0, no traceback.
+and moto stopped, exit status 0, no traceback. If the embedded emulator dies, it says so in
+one line and stops the same way with exit status 1.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def _setup_logging() -> None:
 
 async def _serve(config: GatewayConfig) -> int:
     runner = GatewayRunner(config)
+    status = 0
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -40,7 +42,16 @@ async def _serve(config: GatewayConfig) -> int:
         )
         await runner.start()
         print(runner.banner(), flush=True)
-        await stop.wait()
+        stopped, failed = (
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(runner.failed.wait()),
+        )
+        await asyncio.wait({stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        failed.cancel()
+        if runner.failed.is_set():
+            log.error("%s", runner.failure)
+            status = 1
         log.info("Stopping the local gateway...")
     finally:
         try:
@@ -48,7 +59,7 @@ async def _serve(config: GatewayConfig) -> int:
         except TimeoutError:
             log.warning("forced stop after a timeout")
             runner.aws.stop()
-    return 0
+    return status
 
 
 def main() -> int:

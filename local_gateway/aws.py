@@ -100,6 +100,14 @@ class EmbeddedAws:
             server.kill()
             server.wait()
 
+    @property
+    def pid(self) -> int | None:
+        return self._server.pid if self._server is not None else None
+
+    def exit_status(self) -> int | None:
+        """The emulator process's exit status once it has ended on its own, else None."""
+        return self._server.poll() if self._server is not None else None
+
     def queue_urls(self) -> dict[str, str]:
         """Every queue's and DLQ's URL by name (fanout, fanout-dlq, ...), for /_dev/health."""
         urls: dict[str, str] = {}

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from local_gateway.config import GatewayConfig
 
 log = logging.getLogger("local_gateway")
+EMULATOR_POLL_S = 0.2  # how often the emulator process is checked
 
 
 class StartupError(RuntimeError):
@@ -52,6 +53,10 @@ class GatewayRunner:
         self.sweeper: TtlSweeper | None = None
         self._site_runner: web.AppRunner | None = None
         self.port = config.port
+        # Set (with the reason) when the gateway can no longer serve: `make dev` then exits 1.
+        self.failed = asyncio.Event()
+        self.failure = ""
+        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def base_url(self) -> str:
@@ -81,12 +86,14 @@ class GatewayRunner:
             ) from exc
         adopt_handler_logging()
         self._start_pollers()
+        self._watcher = asyncio.create_task(self._watch_emulator())
         self.gateway.extra_health.update(
             url=self.ws_url,
             demoUrl=f"{self.base_url}/",
             makeSettings=self.make_settings,
             managementEndpoint=management,
             awsEndpoint=self.aws.endpoint,
+            awsPid=self.aws.pid,
             tableName=self.aws.table_name,
             queues=self.aws.queue_urls(),
         )
@@ -152,12 +159,33 @@ class GatewayRunner:
         )
         self.workers.append(self.sweeper)
         for worker in self.workers:
+            worker.emulator_alive = lambda: self.aws.exit_status() is None
             worker.start()
+
+    async def _watch_emulator(self) -> None:
+        """Fail the gateway, once and loudly, if the emulator process ends on its own.
+
+        Every handler and poller needs it: without this, /_dev/health kept answering ok and
+        each poller logged a traceback every half second.
+        """
+        while (status := self.aws.exit_status()) is None:
+            await asyncio.sleep(EMULATOR_POLL_S)
+        for worker in self.workers:  # silence the pollers first: their calls can only fail
+            worker.stop_event.set()
+        self.failure = (
+            f"the embedded AWS emulator (moto, pid {self.aws.pid}) exited with status {status}; "
+            "the gateway cannot serve without it (its data is gone): stopping. Run make dev again"
+        )
+        if self.gateway is not None:
+            self.gateway.failure = self.failure
+        self.failed.set()
 
     async def stop(self) -> None:
         """Bounded, ordered shutdown; safe to call after a failed start."""
         loop = asyncio.get_running_loop()
         started = time.monotonic()
+        if self._watcher is not None:
+            self._watcher.cancel()
         if self.gateway is not None:
             await self.gateway.shutdown()
         if self._site_runner is not None:

@@ -150,6 +150,7 @@ class Gateway:
         self.connections: dict[str, Connection] = {}
         self.ready = asyncio.Event()
         self.stopping = False
+        self.failure: str | None = None  # why the gateway can no longer serve
         self.extra_health: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._disconnects: set[asyncio.Task[None]] = set()
@@ -469,9 +470,11 @@ class Gateway:
     # -- dev-only endpoints ------------------------------------------------------------------
 
     async def health(self, request: web.Request) -> web.Response:
-        status = 200 if self.ready.is_set() else 503
+        status = 200 if self.ready.is_set() and self.failure is None else 503
+        state = "ok" if status == 200 else "failed" if self.failure else "starting"
         body = {
-            "status": "ok" if status == 200 else "starting",
+            "status": state,
+            **({"error": self.failure} if self.failure else {}),
             "stage": self.config.stage,
             "connections": len(self.connections),
             **self.extra_health,
