@@ -78,7 +78,7 @@ class GatewayRunner:
         apply_environment(handler_environment(self.aws, management))
         try:
             await loop.run_in_executor(
-                self.runtime.executor, self.runtime.warm, list(self.manifest.functions.values())
+                None, self.runtime.warm, list(self.manifest.functions.values())
             )
         except ImportError as exc:
             raise StartupError(

@@ -128,6 +128,18 @@ def select_route(data: str, routes: dict[str, Function]) -> str:
     return "$default"
 
 
+def fairness_key(context: dict[str, Any]) -> str:
+    """Whose turn an invocation takes in the routes' pool (lambdas.FairExecutor): the
+    tenant from the authorizer context, else its principal, else the connection."""
+    authorizer = context.get("authorizer") or {}
+    tenant = authorizer.get("tenantId") or authorizer.get("principalId")
+    return tenant_key(tenant) if tenant else f"connection:{context['connectionId']}"
+
+
+def tenant_key(tenant: object) -> str:
+    return f"tenant:{tenant}"
+
+
 def aws_error(status: int, error_type: str, message: str) -> web.Response:
     """An error in the shape botocore parses into `client.exceptions.<error_type>`."""
     return web.json_response(
@@ -259,7 +271,9 @@ class Gateway:
         try:
             # Exception("Unauthorized") is the authorizer's documented way to answer 401: an
             # ordinary outcome, logged as one line below, not as a function failure.
-            result = await self.runtime.invoke(fn, event, expected_error=UNAUTHORIZED)
+            result = await self.runtime.invoke(
+                fn, event, context["connectionId"], expected_error=UNAUTHORIZED
+            )
         except HandlerError as exc:
             if str(exc.cause) == UNAUTHORIZED:
                 raise Rejected(401, "the authorizer answered Unauthorized") from exc
@@ -286,7 +300,7 @@ class Gateway:
             return
         event = self.events.connect_event(context, request.headers, request.query)
         try:
-            result = await self.runtime.invoke(fn, event)
+            result = await self.runtime.invoke(fn, event, fairness_key(context))
         except HandlerError as exc:
             raise Rejected(500, "$connect failed") from exc
         status = result.get("statusCode", 200) if isinstance(result, dict) else 200
@@ -364,7 +378,8 @@ class Gateway:
             await self._send(conn, json.dumps({"message": "Forbidden", **_ids(context)}))
             return
         try:
-            result = await self.runtime.invoke(fn, self.events.message_event(context, data))
+            event = self.events.message_event(context, data)
+            result = await self.runtime.invoke(fn, event, fairness_key(context))
         except HandlerError:
             if fn.two_way:
                 await self._send(
@@ -381,8 +396,9 @@ class Gateway:
         if fn is None:
             return
         context = self._context(conn, "$disconnect", "DISCONNECT")
+        event = self.events.disconnect_event(context, code, reason)
         with contextlib.suppress(HandlerError):
-            await self.runtime.invoke(fn, self.events.disconnect_event(context, code, reason))
+            await self.runtime.invoke(fn, event, fairness_key(context))
 
     async def _send(self, conn: Connection, data: str | bytes) -> bool:
         if conn.ws.closed:
@@ -509,7 +525,8 @@ class Gateway:
         if fn is None:
             return web.json_response({"message": "no publish function"}, status=404)
         try:
-            result = await self.runtime.invoke(fn, payload)
+            tenant = payload.get("tenantId") if isinstance(payload, dict) else None
+            result = await self.runtime.invoke(fn, payload, tenant_key(tenant or "-"))
         except HandlerError as exc:
             body = {"errorType": type(exc.cause).__name__, "errorMessage": str(exc.cause)}
             return web.json_response(

@@ -258,6 +258,27 @@ async def test_every_manifest_route_is_routed(fake: GatewayProcess) -> None:
             assert reply["event"]["requestContext"]["routeKey"] == action
 
 
+async def test_one_tenants_burst_never_holds_every_route_thread(fake: GatewayProcess) -> None:
+    """8 invocations of one tenant hold their threads (the gateway has 8); another tenant's
+    request is still answered at once, and the held ones finish once released."""
+    busy = [await connect(fake.url(f"allow:b{i}:busy")) for i in range(8)]
+    try:
+        for ws in busy:
+            await ws.send(json.dumps({"action": "heartbeat", "hold": True}))
+        async with connect(fake.url("allow:calm:elsewhere")) as calm:
+            reply = await request(calm, {"action": "heartbeat"})  # fails after 10 s if starved
+            assert reply["route"] == "heartbeat"
+            for ws in busy:  # none of the held invocations has finished
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(ws.recv(), 0.05)
+            await request(calm, {"action": "heartbeat", "release": True})
+        replies = [await recv_json(ws) for ws in busy]
+        assert all(r["route"] == "heartbeat" for r in replies)
+    finally:
+        for ws in busy:
+            await ws.close()
+
+
 async def test_a_failing_two_way_route_answers_internal_server_error(
     fake: GatewayProcess,
 ) -> None:

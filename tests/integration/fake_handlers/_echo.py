@@ -13,6 +13,10 @@ def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
     body = json.loads(event["body"])
     if body.get("explode"):
         raise RuntimeError("boom")
+    if body.get("hold"):  # keep this invocation's thread busy until a "release" arrives
+        _fake.GATE.wait(30)
+    if body.get("release"):
+        _fake.GATE.set()
     ctx = {
         "function_name": context.function_name,
         "aws_request_id": context.aws_request_id,
