@@ -88,5 +88,5 @@ clean: ## Remove build outputs and caches (keeps .venv)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 token: $(GATEWAY_STAMP) ## Print a dev JWT: make -s token USER=alice TENANT=acme [ROOMS='lobby,team-*']
-	@$(PY) tools/devtoken.py --user "$(USER)" --tenant "$(TENANT)" --rooms "$(ROOMS)"
+	@PYTHONPATH=lambda_src $(PY) tools/devtoken.py --user "$(USER)" --tenant "$(TENANT)" --rooms "$(ROOMS)"
 

@@ -22,7 +22,7 @@ from local_gateway.config import MAX_FRAME_BYTES
 from local_gateway.events import EventFactory, identity, iso_time, new_id, now_ms
 from local_gateway.http_limits import url_limit
 from local_gateway.lambdas import HandlerError
-from tools.devtoken import mint
+from tools.devtoken import invalid_ids, mint
 from tools.manifest import ROOT
 from wscore.protocol import MAX_MESSAGE_BYTES
 
@@ -507,6 +507,9 @@ class Gateway:
             return web.json_response(
                 {"message": "user and tenant are required"}, status=400, headers=_CORS
             )
+        refused = invalid_ids(user, tenant)  # a token the authorizer would refuse: say so now
+        if refused:
+            return web.json_response({"message": refused}, status=400, headers=_CORS)
         rooms = [r.strip() for r in request.query.get("rooms", "").split(",") if r.strip()]
         roles = [r.strip() for r in request.query.get("roles", "").split(",") if r.strip()]
         token = mint(user, tenant, rooms=rooms, roles=roles)

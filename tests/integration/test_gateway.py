@@ -514,6 +514,25 @@ async def test_dev_token_mints_a_dev_jwt(fake: GatewayProcess) -> None:
     assert status == 400
 
 
+@pytest.mark.parametrize(
+    ("query", "refused"),
+    [
+        ("user=zoe&tenant=bad%20tenant!", "tenant 'bad tenant!'"),
+        (f"user={'u' * 200}&tenant=acme", "user 'uuu"),
+        ("user=a%23b&tenant=acme", "user 'a#b'"),
+        ("user=%C3%A9&tenant=t%2Fx", "user 'é' and tenant 't/x'"),
+    ],
+)
+async def test_dev_token_refuses_ids_the_authorizer_would_refuse(
+    fake: GatewayProcess, query: str, refused: str
+) -> None:
+    status, body = fake.request("GET", f"/_dev/token?{query}")
+    assert status == 400
+    assert refused in body["message"]
+    assert "1-128 characters of A-Z a-z 0-9 . _ : @ | + = ~ -" in body["message"]
+    assert "token" not in body
+
+
 def run_make_publish(gw: GatewayProcess | None, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
