@@ -44,13 +44,20 @@ def mint(
     return jwt.encode(claims, DEV_SECRET, algorithm="HS256")
 
 
+def _shown(value: str, limit: int = 32) -> str:
+    """A value quoted for a message, cut (with its length) when long."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
+
+
 def invalid_ids(user: str, tenant: str) -> str | None:
     """Why the authorizer would refuse a token for these ids (its rule, wscore.protocol.ID_RE),
     or None. `mint` itself does not check, so that tests can mint refused tokens."""
     from wscore.protocol import ID_RE, ID_RULE
 
     bad = [
-        f"{name} {value!r}"
+        f"{name} {_shown(value)}"
         for name, value in (("user", user), ("tenant", tenant))
         if not ID_RE.fullmatch(value)
     ]

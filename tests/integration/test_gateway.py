@@ -518,7 +518,7 @@ async def test_dev_token_mints_a_dev_jwt(fake: GatewayProcess) -> None:
     ("query", "refused"),
     [
         ("user=zoe&tenant=bad%20tenant!", "tenant 'bad tenant!'"),
-        (f"user={'u' * 200}&tenant=acme", "user 'uuu"),
+        (f"user={'u' * 200}&tenant=acme", "(200 characters)"),
         ("user=a%23b&tenant=acme", "user 'a#b'"),
         ("user=%C3%A9&tenant=t%2Fx", "user 'é' and tenant 't/x'"),
     ],
