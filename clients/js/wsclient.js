@@ -33,6 +33,10 @@ export const DEFAULTS = Object.freeze({
 });
 
 const EVENT_TYPES = Object.freeze(['message', 'presence', 'event', 'state', 'error', 'rejoin']);
+const NO_WEBSOCKET =
+  'no WebSocket implementation in this runtime: use a browser or Node >= 22, run Node 20 with ' +
+  '--experimental-websocket, or pass one: npm install ws, then ' +
+  "new WsClient(url, { token, WebSocket: (await import('ws')).WebSocket })";
 const OPEN = 1; // WebSocket.OPEN in every implementation
 
 /**
@@ -149,7 +153,7 @@ export class WsClient {
     checkUrl(url);
     const Ctor = opts.WebSocket ?? globalThis.WebSocket;
     if (typeof Ctor !== 'function') {
-      throw new TypeError('no WebSocket implementation: pass options.WebSocket (e.g. from "ws")');
+      throw new TypeError(NO_WEBSOCKET);
     }
     this._url = url;
     this._opts = opts;
