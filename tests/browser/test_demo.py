@@ -147,6 +147,11 @@ def test_signed_in_without_a_room_the_page_says_what_to_do_and_signs_out(
     assert gateway.stage == "dev"  # the default: only the port needs saying
     expect(command).to_contain_text(f"PORT={gateway.port} make -s publish TENANT=")
     expect(command).to_contain_text(f"TENANT=empty-{size}")
+    # A command to copy wraps between words, never inside one.
+    wrap = command.evaluate(
+        "e => [getComputedStyle(e).wordBreak, getComputedStyle(e).overflowWrap]"
+    )
+    assert wrap == ["normal", "break-word"]
     expect(page.locator("#tile-event")).to_have_text("Waiting for an event")
     assert _connections(gateway) == before + 1
     _no_horizontal_scroll(page)
