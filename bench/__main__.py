@@ -1,12 +1,13 @@
 """`make bench`: broadcast, cold start, artifact sizes and cost model -> build/bench/results.json.
 
-    python -m bench [--out build/bench] [--quick] [--skip dynamodb,cold_start,cost,sizes]
+    python -m bench [--out build/bench] [--quick] [--skip dynamodb,cold_start,cost,sizes,storm]
 
 The broadcast matrix runs every implementation against one endpoint process
 (`bench.endpoint`), one fresh sender process per cell. The plain boto3 loop is skipped
 where it would take more than a minute (said in the output and in results.json). The
 local gateway capacity run (`bench.gateway_capacity`) reports "pending" when
-`local_gateway/` is absent.
+`local_gateway/` is absent; its storm scenario measures a 150-member room (joins, one
+message) and an unrelated tenant's heartbeat round trips while the room closes at once.
 """
 
 from __future__ import annotations
@@ -313,6 +314,9 @@ def table(results: dict[str, Any]) -> str:
     capacity = results.get("gateway_capacity")
     if capacity:
         lines += ["", "local gateway capacity: " + json.dumps(capacity)]
+    storm = results.get("gateway_storm")
+    if storm:
+        lines += ["", "local gateway, 150-member room and disconnect storm: " + json.dumps(storm)]
     lines += ["", "targets: " + json.dumps(results.get("targets", {}))]
     return "\n".join(lines)
 
@@ -374,6 +378,12 @@ def markdown(results: dict[str, Any]) -> str:
     capacity = results.get("gateway_capacity")
     if capacity:
         out += ["", "Local gateway capacity: `" + json.dumps(capacity) + "`"]
+    storm = results.get("gateway_storm")
+    if storm:
+        out += [
+            "",
+            "Local gateway, 150-member room and disconnect storm: `" + json.dumps(storm) + "`",
+        ]
     out += ["", "Targets: `" + json.dumps(results.get("targets", {})) + "`", ""]
     return "\n".join(out)
 
@@ -385,7 +395,7 @@ def main() -> int:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma list: broadcast,dynamodb,cold_start,sizes,cost,gateway",
+        help="comma list: broadcast,dynamodb,cold_start,sizes,cost,gateway,storm",
     )
     parser.add_argument("--wheelhouse", type=Path, default=ROOT / ".venv" / "wheelhouse")
     args = parser.parse_args()
@@ -416,6 +426,9 @@ def main() -> int:
     if "gateway" not in skip:
         print("local gateway capacity", flush=True)
         results["gateway_capacity"] = gateway_capacity.run()
+    if "storm" not in skip:
+        print("local gateway: 150-member room, then a disconnect storm", flush=True)
+        results["gateway_storm"] = gateway_capacity.run_storm()
     results["targets"] = targets(results)
     results["machine"]["elapsed_s"] = round(time.time() - started, 1)
     results["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -11,6 +11,17 @@ the clients run in another process (`python -m bench.gateway_capacity --clients 
 Reported: connections held (open at the end), p50/p99/max delivery latency, delivered vs
 expected. On a laptop this measures the emulator (moto + in-process handlers), not AWS:
 it tells whether `make dev` keeps up with a demo-sized load.
+
+`--scenario storm` (`run_storm`) measures a large room and the isolation of route
+invocations, with the default FANOUT_THRESHOLD (100):
+
+1. `members` connections of distinct users (tenant `storm`) send joinRoom at the same
+   instant: `join_s` until every ack (each join is announced to everyone already there);
+2. one message to the room: `message_s` until all other members have it;
+3. every member but one watcher closes at once (a $disconnect each, announcing the leave
+   to the rest of the room) while a client of another tenant sends heartbeats one after
+   the other: their round trips during the storm (p50/p99/max) against a quiet baseline,
+   and `drain_s` until the watcher has seen every leave.
 """
 
 from __future__ import annotations
@@ -128,16 +139,118 @@ async def clients(
     }
 
 
-def run(
-    members: int = 100, held: int = 400, rate: float = 1.0, duration: float = 10.0
-) -> dict[str, Any]:
-    """Start the gateway, drive it from a client process, stop it; return the figures."""
+async def _reply(ws: Any) -> dict[str, Any]:
+    """The next ack or error frame (presence and other events before it are skipped)."""
+    while True:
+        frame: dict[str, Any] = json.loads(await ws.recv())
+        if frame.get("type") in ("ack", "error"):
+            return frame
+
+
+async def _heartbeats(ws: Any, stop: asyncio.Event) -> list[float]:
+    """Round trips (ms) of heartbeats sent one after the other until `stop` is set."""
+    rtts: list[float] = []
+    while not stop.is_set():
+        started = time.perf_counter()
+        await ws.send(json.dumps({"action": "heartbeat", "requestId": str(len(rtts))}))
+        await _reply(ws)
+        rtts.append((time.perf_counter() - started) * 1000)
+        await asyncio.sleep(0.05)
+    return rtts
+
+
+def _rtt_stats(prefix: str, rtts: list[float]) -> dict[str, Any]:
+    return {
+        f"{prefix}_heartbeats": len(rtts),
+        f"{prefix}_rtt_p50_ms": round(percentile(rtts, 0.5), 1),
+        f"{prefix}_rtt_p99_ms": round(percentile(rtts, 0.99), 1),
+        f"{prefix}_rtt_max_ms": round(max(rtts, default=0.0), 1),
+    }
+
+
+async def storm_clients(url: str, members: int, timeout: float = 300.0) -> dict[str, Any]:
+    """The large-room and disconnect-storm scenario (see the module docstring)."""
+    gate = asyncio.Semaphore(16)
+
+    async def opened(user: str, tenant: str) -> Any:
+        from websockets.asyncio.client import connect
+
+        from tools.devtoken import mint
+
+        async with gate:
+            return await connect(f"{url}?token={mint(user, tenant)}", max_queue=None)
+
+    room = list(await asyncio.gather(*(opened(f"m{i}", "storm") for i in range(members))))
+    other = await opened("bystander", "other-tenant")
+    joined = time.perf_counter()
+    await asyncio.gather(
+        *(
+            ws.send(json.dumps({"action": "joinRoom", "roomId": ROOM, "requestId": "j"}))
+            for ws in room
+        )
+    )
+    acks = await asyncio.wait_for(asyncio.gather(*(_reply(ws) for ws in room)), timeout)
+    join_s = time.perf_counter() - joined
+    assert all(a["type"] == "ack" for a in acks), [a for a in acks if a["type"] != "ack"][:1]
+    watcher, sender, leaving = room[0], room[1], room[1:]
+    # Drain the join announcements so the next frames are the message and the leaves.
+    await asyncio.sleep(1.0)
+
+    async def message_arrives(ws: Any) -> None:
+        while json.loads(await ws.recv()).get("type") != "message":
+            pass
+
+    waiting = [asyncio.create_task(message_arrives(ws)) for ws in room if ws is not sender]
+    sent = time.perf_counter()
+    await sender.send(json.dumps({"action": "sendMessage", "roomId": ROOM, "data": "hi"}))
+    await asyncio.wait_for(asyncio.gather(*waiting), timeout)
+    message_s = time.perf_counter() - sent
+
+    quiet = asyncio.Event()
+    baseline = asyncio.create_task(_heartbeats(other, quiet))
+    await asyncio.sleep(3.0)
+    quiet.set()
+    baseline_rtts = await baseline
+
+    async def leaves_seen() -> None:
+        seen = 0
+        while seen < len(leaving):
+            frame = json.loads(await watcher.recv())
+            if frame.get("type") == "presence" and frame.get("event") == "leave":
+                seen += 1
+
+    storm_over = asyncio.Event()
+    during = asyncio.create_task(_heartbeats(other, storm_over))
+    drained = asyncio.create_task(leaves_seen())
+    started = time.perf_counter()
+    await asyncio.gather(*(ws.close() for ws in leaving))
+    await asyncio.wait_for(drained, timeout)
+    drain_s = time.perf_counter() - started
+    storm_over.set()
+    storm_rtts = await during
+    await asyncio.gather(watcher.close(), other.close())
+    return {
+        "room_members": members,
+        "join_s": round(join_s, 2),
+        "message_s": round(message_s, 2),
+        "drain_s": round(drain_s, 2),
+        **_rtt_stats("baseline", baseline_rtts),
+        **_rtt_stats("storm", storm_rtts),
+    }
+
+
+def _gateway_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"PORT": str(free_port()), "HOST": "127.0.0.1", "STAGE": "dev"})
+    env.update({"GATEWAY_LOG_LEVEL": "WARNING", "LOG_LEVEL": "WARNING"})
+    return env
+
+
+def _measure(client_args: list[str]) -> dict[str, Any]:
+    """Start a gateway, run this module's client side against it with `client_args`, stop it."""
     if not (ROOT / "local_gateway" / "__main__.py").exists():
         return {"status": "pending: local_gateway is not on this branch yet"}
-    port = free_port()
-    env = dict(os.environ)
-    env.update({"PORT": str(port), "HOST": "127.0.0.1", "STAGE": "dev"})
-    env.update({"GATEWAY_LOG_LEVEL": "WARNING", "LOG_LEVEL": "WARNING"})
+    env = _gateway_env()
     gateway = subprocess.Popen(
         [sys.executable, "-m", "local_gateway"],
         cwd=ROOT,
@@ -156,10 +269,14 @@ def run(
         if not url:
             return {"status": f"error: the gateway did not start (exit {gateway.poll()})"}
         cmd = [sys.executable, "-m", "bench.gateway_capacity", "--clients", "--url", url]
-        cmd += ["--members", str(members), "--held", str(held)]
-        cmd += ["--rate", str(rate), "--duration", str(duration)]
         out = subprocess.run(  # noqa: S603 - our own client module
-            cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+            cmd + client_args,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
         )
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
         if not lines:
@@ -176,6 +293,19 @@ def run(
             gateway.kill()
 
 
+def run_storm(members: int = 150) -> dict[str, Any]:
+    """The large-room and disconnect-storm scenario against a fresh gateway."""
+    return _measure(["--scenario", "storm", "--members", str(members)])
+
+
+def run(
+    members: int = 100, held: int = 400, rate: float = 1.0, duration: float = 10.0
+) -> dict[str, Any]:
+    """Start the gateway, drive it from a client process, stop it; return the figures."""
+    args = ["--members", str(members), "--held", str(held), "--rate", str(rate)]
+    return _measure([*args, "--duration", str(duration)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", action="store_true", help="run the client side only")
@@ -184,10 +314,17 @@ def main() -> None:
     parser.add_argument("--held", type=int, default=400)
     parser.add_argument("--rate", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--scenario", choices=["capacity", "storm"], default="capacity")
     args = parser.parse_args()
-    if args.clients:
+    storm = args.scenario == "storm"
+    if args.clients and storm:
+        result = asyncio.run(storm_clients(args.url, args.members))
+        print("RESULT " + json.dumps(result), flush=True)
+    elif args.clients:
         result = asyncio.run(clients(args.url, args.members, args.held, args.rate, args.duration))
         print("RESULT " + json.dumps(result), flush=True)
+    elif storm:
+        print(json.dumps(run_storm(args.members), indent=2))
     else:
         print(json.dumps(run(args.members, args.held, args.rate, args.duration), indent=2))
 

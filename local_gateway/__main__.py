@@ -1,7 +1,8 @@
 """`python -m local_gateway`: start the embedded AWS, the handlers and the server.
 
 Stops cleanly on SIGINT/SIGTERM: connections closed (1001, $disconnect fired), pollers
-and moto stopped, exit status 0, no traceback.
+and moto stopped, exit status 0, no traceback. If the embedded emulator dies, it says so in
+one line and stops the same way with exit status 1.
 """
 
 from __future__ import annotations
@@ -14,41 +15,51 @@ import sys
 
 from local_gateway.aws import EmulatorError
 from local_gateway.config import GatewayConfig
+from local_gateway.logs import setup_gateway_logging
 from local_gateway.runner import GatewayRunner, StartupError
 from wscore.errors import ConfigError
 
 STOP_TIMEOUT_S = 20.0
+log = logging.getLogger("local_gateway")
 
 
 def _setup_logging() -> None:
-    level = os.environ.get("GATEWAY_LOG_LEVEL", "INFO").upper()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("local_gateway %(levelname)s %(message)s"))
-    root = logging.getLogger("local_gateway")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+    setup_gateway_logging(os.environ.get("GATEWAY_LOG_LEVEL", "INFO"))
 
 
 async def _serve(config: GatewayConfig) -> int:
     runner = GatewayRunner(config)
+    status = 0
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        log.info(
+            "Starting the local gateway on %s:%d (embedded AWS emulation, then every handler)",
+            config.host,
+            config.port,
+        )
         await runner.start()
         print(runner.banner(), flush=True)
-        await stop.wait()
-        print("Stopping the local gateway...", file=sys.stderr, flush=True)
+        stopped, failed = (
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(runner.failed.wait()),
+        )
+        await asyncio.wait({stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        failed.cancel()
+        if runner.failed.is_set():
+            log.error("%s", runner.failure)
+            status = 1
+        log.info("Stopping the local gateway...")
     finally:
         try:
             await asyncio.wait_for(runner.stop(), STOP_TIMEOUT_S)
         except TimeoutError:
-            print("local_gateway: forced stop after a timeout", file=sys.stderr)
+            log.warning("forced stop after a timeout")
             runner.aws.stop()
-    return 0
+    return status
 
 
 def main() -> int:
@@ -57,7 +68,7 @@ def main() -> int:
         config = GatewayConfig.from_env()
         return asyncio.run(_serve(config))
     except (ConfigError, StartupError, EmulatorError) as exc:
-        print(f"local_gateway: {exc}", file=sys.stderr)
+        log.error("%s", exc)
         return 1
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 130

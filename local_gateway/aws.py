@@ -100,6 +100,14 @@ class EmbeddedAws:
             server.kill()
             server.wait()
 
+    @property
+    def pid(self) -> int | None:
+        return self._server.pid if self._server is not None else None
+
+    def exit_status(self) -> int | None:
+        """The emulator process's exit status once it has ended on its own, else None."""
+        return self._server.poll() if self._server is not None else None
+
     def queue_urls(self) -> dict[str, str]:
         """Every queue's and DLQ's URL by name (fanout, fanout-dlq, ...), for /_dev/health."""
         urls: dict[str, str] = {}
@@ -134,7 +142,9 @@ def handler_environment(aws: EmbeddedAws, management_endpoint: str) -> dict[str,
         "MAX_CONNECTION_SECONDS": os.environ.get("MAX_CONNECTION_SECONDS", "7200"),
         "HISTORY_RETENTION_SECONDS": os.environ.get("HISTORY_RETENTION_SECONDS", "86400"),
         "MANAGEMENT_ENDPOINT": management_endpoint,
-        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # WARNING, not the module's INFO: make dev's log is the gateway's one line per
+        # connection event; LOG_LEVEL=INFO adds the handlers' own lines (DEBUG: metrics too).
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "").strip() or "WARNING",
         "TRACING_ENABLED": "false",
         "JWT_ALGORITHM": "HS256",
         "JWT_ISSUER": DEV_ISSUER,

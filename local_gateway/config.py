@@ -24,15 +24,32 @@ if TYPE_CHECKING:
 MAX_FRAME_BYTES = 32 * 1024
 # Upper bound of the gateway's timeouts and intervals: a day is beyond any local use.
 MAX_SECONDS = 86400.0
+# Where `make dev` listens unless HOST, PORT or STAGE say otherwise (the Makefile's defaults).
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3001
+DEFAULT_STAGE = "dev"
+
+
+def client_host(host: str) -> str:
+    """The host a local client dials (a wildcard bind is reached on loopback)."""
+    return DEFAULT_HOST if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+
+
+def make_settings(host: str, port: int, stage: str) -> str:
+    """`HOST=.. PORT=.. STAGE=..` for what differs from the defaults: the prefix that makes a
+    printed `make token` / `make publish` hint reach this gateway ('' for the defaults)."""
+    settings = {"HOST": client_host(host), "PORT": str(port), "STAGE": stage}
+    defaults = {"HOST": DEFAULT_HOST, "PORT": str(DEFAULT_PORT), "STAGE": DEFAULT_STAGE}
+    return " ".join(f"{k}={v}" for k, v in settings.items() if v != defaults[k])
 
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """Everything the gateway needs to start; see docs/LOCAL_GATEWAY.md for each field."""
 
-    host: str = "127.0.0.1"
-    port: int = 3001
-    stage: str = "dev"
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    stage: str = DEFAULT_STAGE
     idle_timeout_s: float = 600.0
     max_duration_s: float = 7200.0
     ttl_sweep_s: float = 30.0
@@ -52,7 +69,7 @@ class GatewayConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewayConfig:
         env = os.environ if env is None else env
-        stage = env.get("STAGE", "dev").strip() or "dev"
+        stage = env.get("STAGE", DEFAULT_STAGE).strip() or DEFAULT_STAGE
         if not stage.replace("-", "").replace("_", "").isalnum() or stage.startswith("_"):
             raise ConfigError(f"STAGE must be letters, digits, '-' or '_', got {stage!r}")
         visibility = env.get("GATEWAY_SQS_VISIBILITY_S", "").strip()
@@ -62,8 +79,8 @@ class GatewayConfig:
             return Path(raw).resolve() if raw else default
 
         return cls(
-            host=env.get("HOST", "127.0.0.1").strip() or "127.0.0.1",
-            port=env_int(env, "PORT", 3001, 0, 65535),
+            host=env.get("HOST", DEFAULT_HOST).strip() or DEFAULT_HOST,
+            port=env_int(env, "PORT", DEFAULT_PORT, 0, 65535),
             stage=stage,
             idle_timeout_s=env_float(env, "GATEWAY_IDLE_TIMEOUT_S", 600.0, 0.05, MAX_SECONDS),
             max_duration_s=env_float(env, "GATEWAY_MAX_DURATION_S", 7200.0, 0.05, MAX_SECONDS),
@@ -81,4 +98,4 @@ class GatewayConfig:
 
     def client_host(self) -> str:
         """The host a local client dials (a wildcard bind is reached on loopback)."""
-        return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return client_host(self.host)

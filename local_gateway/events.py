@@ -6,7 +6,6 @@ sees the same event in AWS. Ids are random in API Gateway's style (base64-like, 
 
 from __future__ import annotations
 
-import base64
 import secrets
 import string
 import time
@@ -42,6 +41,15 @@ def iso_time(epoch_ms: int) -> str:
     return f"{seconds}.{epoch_ms % 1000:03d}Z"
 
 
+def identity(source_ip: str, user_agent: str | None) -> dict[str, str]:
+    """requestContext.identity and GetConnection's identity: no userAgent key when the client
+    sent no User-Agent header (as API Gateway's events)."""
+    out = {"sourceIp": source_ip}
+    if user_agent is not None:
+        out["userAgent"] = user_agent
+    return out
+
+
 def views(field: str, pairs: MultiMapping[str]) -> dict[str, Any]:
     """API Gateway's two views of headers or query parameters, under their event keys:
     `field` (last value wins) and `multiValueField` (every value, in order)."""
@@ -70,10 +78,14 @@ class EventFactory:
         connection_id: str,
         connected_at: int,
         source_ip: str,
-        user_agent: str,
+        user_agent: str | None,
         authorizer: Mapping[str, Any] | None = None,
         message_id: str | None = None,
+        integration_latency: int | None = None,
     ) -> dict[str, Any]:
+        """requestContext as API Gateway sends it. Like AWS's: `identity.userAgent` only when
+        the client sent a User-Agent header, and the authorizer's `integrationLatency` only
+        in the $connect event (the one the authorizer ran for)."""
         epoch = now_ms()
         request_id = new_id()
         context: dict[str, Any] = {
@@ -85,7 +97,7 @@ class EventFactory:
             "stage": self.stage,
             "connectedAt": connected_at,
             "requestTimeEpoch": epoch,
-            "identity": {"sourceIp": source_ip, "userAgent": user_agent},
+            "identity": identity(source_ip, user_agent),
             "requestId": request_id,
             "domainName": self.domain_name,
             "connectionId": connection_id,
@@ -95,6 +107,8 @@ class EventFactory:
             context["messageId"] = message_id
         if authorizer is not None:
             context["authorizer"] = dict(authorizer)
+            if integration_latency is not None:
+                context["authorizer"]["integrationLatency"] = integration_latency
         return context
 
     def method_arn(self, route_key: str) -> str:
@@ -133,13 +147,9 @@ class EventFactory:
             event.update(views("queryStringParameters", query))
         return event
 
-    def message_event(self, context: dict[str, Any], data: str | bytes) -> dict[str, Any]:
-        if isinstance(data, bytes):
-            return {
-                "requestContext": context,
-                "body": base64.b64encode(data).decode("ascii"),
-                "isBase64Encoded": True,
-            }
+    def message_event(self, context: dict[str, Any], data: str) -> dict[str, Any]:
+        """A text frame's event (binary frames never reach a route: API Gateway closes the
+        connection with 1003)."""
         return {"requestContext": context, "body": data, "isBase64Encoded": False}
 
     def disconnect_event(

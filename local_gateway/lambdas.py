@@ -14,9 +14,10 @@ import sys
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, OrderedDict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from local_gateway.events import ACCOUNT_ID
 
@@ -55,6 +56,93 @@ def widen_connection_pools(minimum: int) -> None:
 
     __init__._widened = True  # type: ignore[attr-defined]
     httpsession.URLLib3Session.__init__ = __init__  # type: ignore[method-assign]
+
+
+# A job of the FairExecutor: its future, the function and its arguments.
+_Job: TypeAlias = tuple["Future[Any]", "Callable[..., Any]", tuple[Any, ...]]
+
+
+class FairExecutor:
+    """A fixed pool of threads shared fairly between keys (tenants), not first come first
+    served.
+
+    In Lambda every invocation gets its own container, so nothing queues. Here route
+    invocations share a few threads: with one FIFO queue, 150 members of a room closing at
+    once queued 150 $disconnects, each announcing the leave to the rest of the room, and
+    every other client of the gateway waited behind them (an unrelated tenant's heartbeat
+    took ~30 s). Here each key has its own FIFO, the threads serve the keys in turn, and
+    one key never holds more than `workers - 1` threads, so a thread is always left for
+    another key's next invocation. Jobs of one key still run in submission order of start.
+    """
+
+    def __init__(self, workers: int, name: str) -> None:
+        self.workers = workers
+        self._share = max(1, workers - 1)  # threads one key may hold at once
+        self._cond = threading.Condition()
+        self._waiting: OrderedDict[str, deque[_Job]] = OrderedDict()  # keys in turn order
+        self._running: Counter[str] = Counter()
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, key: str, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the executor is shut down")
+            self._waiting.setdefault(key, deque()).append((future, fn, args))
+            self._cond.notify()
+        return future
+
+    def _next(self) -> tuple[str, _Job] | None:
+        """The first key in turn order below its share, and its oldest job (under the lock)."""
+        for key, jobs in self._waiting.items():
+            if self._running[key] < self._share:
+                job = jobs.popleft()
+                if jobs:
+                    self._waiting.move_to_end(key)  # its turn is over: back of the line
+                else:
+                    del self._waiting[key]
+                self._running[key] += 1
+                return key, job
+        return None
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while (picked := self._next()) is None:
+                    if self._closed:
+                        return
+                    self._cond.wait()
+            key, (future, fn, args) = picked
+            try:
+                if future.set_running_or_notify_cancel():
+                    try:
+                        result = fn(*args)
+                    except BaseException as exc:
+                        future.set_exception(exc)
+                    else:
+                        future.set_result(result)
+            finally:
+                with self._cond:
+                    self._running[key] -= 1
+                    if not self._running[key]:
+                        del self._running[key]
+                    self._cond.notify_all()  # a key at its share may run again
+
+    def shutdown(self) -> None:
+        """Cancel what is waiting; running jobs finish in their daemon threads."""
+        with self._cond:
+            self._closed = True
+            for jobs in self._waiting.values():
+                for future, _, _ in jobs:
+                    future.cancel()
+            self._waiting.clear()
+            self._cond.notify_all()
 
 
 @dataclass
@@ -96,10 +184,10 @@ class LambdaRuntime:
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
         self._lock = threading.Lock()
         # Two pools, so that queue and stream consumers never starve the WebSocket routes
-        # ($connect waiting behind a burst of fan-out batches). Both stay small: every
-        # handler shares this process's GIL with the server and the emulator, and more
-        # threads only add contention.
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="route")
+        # ($connect waiting behind a burst of fan-out batches), and the routes' pool shared
+        # fairly between tenants. Both stay small: every handler shares this process's GIL
+        # with the server and the emulator, and more threads only add contention.
+        self.executor = FairExecutor(workers, "route")
         self.async_executor = ThreadPoolExecutor(
             max_workers=async_workers, thread_name_prefix="consumer"
         )
@@ -128,14 +216,21 @@ class LambdaRuntime:
             timeout_s=fn.timeout_s,
         )
 
-    def invoke_sync(self, fn: Function, event: Any) -> Any:
-        """Invoke in the calling thread; raises HandlerError when the handler raises."""
+    def invoke_sync(self, fn: Function, event: Any, expected_error: str | None = None) -> Any:
+        """Invoke in the calling thread; raises HandlerError when the handler raises.
+
+        A failure is logged with its traceback, except an exception whose message is
+        `expected_error` (an outcome the caller reports itself, like the authorizer's 401).
+        """
         context = self.context(fn)
         started = time.monotonic()
         try:
             result = self.handler(fn)(event, context)
         except Exception as exc:
-            log.error("function %s failed: %s: %s", fn.name, type(exc).__name__, exc, exc_info=exc)
+            if expected_error is None or str(exc) != expected_error:
+                log.error(
+                    "function %s failed: %s: %s", fn.name, type(exc).__name__, exc, exc_info=exc
+                )
             raise HandlerError(fn.name, exc) from exc
         elapsed = time.monotonic() - started
         if elapsed > fn.timeout_s:
@@ -147,10 +242,13 @@ class LambdaRuntime:
             )
         return result
 
-    async def invoke(self, fn: Function, event: Any) -> Any:
-        """Invoke on the thread pool without blocking the event loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.invoke_sync, fn, event)
+    async def invoke(
+        self, fn: Function, event: Any, key: str, expected_error: str | None = None
+    ) -> Any:
+        """Invoke on the routes' pool, served fairly by `key` (the caller's tenant), without
+        blocking the event loop."""
+        future = self.executor.submit(key, self.invoke_sync, fn, event, expected_error)
+        return await asyncio.wrap_future(future)
 
     def warm(self, functions: list[Function]) -> None:
         """Import every handler now so a broken handler fails the start, not a request."""
@@ -159,4 +257,4 @@ class LambdaRuntime:
 
     def shutdown(self) -> None:
         self.async_executor.shutdown(wait=False, cancel_futures=True)
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor.shutdown()

@@ -24,21 +24,29 @@ from local_gateway.filters import matches
 from local_gateway.lambdas import HandlerError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from local_gateway.lambdas import LambdaRuntime
     from local_gateway.manifest import Function
 
 log = logging.getLogger("local_gateway.pollers")
 
 TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+RETRY_S = 0.5  # pause after a failed poll
 
 
 class Worker:
-    """A daemon thread running `run_once` until stopped; errors are logged, not fatal."""
+    """A daemon thread running `run_once` until stopped; errors are logged, not fatal.
+
+    A failure while the emulator process is gone is not logged: the runner reports that
+    once (`emulator_alive` is how a worker tells).
+    """
 
     name = "worker"
 
     def __init__(self) -> None:
         self.stop_event = threading.Event()
+        self.emulator_alive: Callable[[], bool] = lambda: True
         self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
 
     def start(self) -> None:
@@ -54,10 +62,10 @@ class Worker:
             try:
                 self.run_once()
             except Exception:
-                if self.stop_event.is_set():
+                # Wait first: an emulator that just died may not be reaped yet.
+                if self.stop_event.wait(RETRY_S) or not self.emulator_alive():
                     return
                 log.exception("%s: poll failed; retrying", self.name)
-                self.stop_event.wait(0.5)
 
     def run_once(self) -> None:
         raise NotImplementedError

@@ -17,6 +17,14 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from local_gateway.config import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_STAGE,
+    client_host,
+    make_settings,
+)
+
 USAGE = "usage: make -s publish TENANT=t (ROOM=r|USER=u|ALL=1) EVENT=name DATA='<json>'"
 
 
@@ -76,16 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"publish: {exc} ({USAGE})", file=sys.stderr)
         return 2
-    host = os.environ.get("HOST", "127.0.0.1")
-    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
-    base = f"http://{host}:{os.environ.get('PORT', '3001')}"
-    url = f"{base}/{os.environ.get('STAGE', 'dev')}/_dev/publish"
+    host = client_host(os.environ.get("HOST", DEFAULT_HOST).strip())
+    port = os.environ.get("PORT", "").strip() or str(DEFAULT_PORT)
+    stage = os.environ.get("STAGE", "").strip() or DEFAULT_STAGE
+    base = f"http://{host}:{port}"
+    url = f"{base}/{stage}/_dev/publish"
     try:
         status, result = post(url, payload)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
+        start = " ".join(filter(None, [make_settings(host, int(port), stage), "make dev"]))
         print(
-            f"publish: no local gateway at {base} ({reason}); start it with `make dev`",
+            f"publish: no local gateway at {base} ({reason}); start it with `{start}`",
             file=sys.stderr,
         )
         return 3

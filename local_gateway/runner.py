@@ -17,8 +17,11 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from local_gateway.aws import EmbeddedAws, apply_environment, handler_environment
+from local_gateway.config import make_settings
 from local_gateway.events import EventFactory
+from local_gateway.http_limits import QuietAppRunner
 from local_gateway.lambdas import LambdaRuntime
+from local_gateway.logs import adopt_handler_logging
 from local_gateway.manifest import load_manifest
 from local_gateway.pollers import SqsPoller, StreamPoller, TtlMarks, TtlSweeper, Worker
 from local_gateway.server import Gateway
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from local_gateway.config import GatewayConfig
 
 log = logging.getLogger("local_gateway")
+EMULATOR_POLL_S = 0.2  # how often the emulator process is checked
 
 
 class StartupError(RuntimeError):
@@ -49,6 +53,10 @@ class GatewayRunner:
         self.sweeper: TtlSweeper | None = None
         self._site_runner: web.AppRunner | None = None
         self.port = config.port
+        # Set (with the reason) when the gateway can no longer serve: `make dev` then exits 1.
+        self.failed = asyncio.Event()
+        self.failure = ""
+        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def base_url(self) -> str:
@@ -70,24 +78,29 @@ class GatewayRunner:
         apply_environment(handler_environment(self.aws, management))
         try:
             await loop.run_in_executor(
-                self.runtime.executor, self.runtime.warm, list(self.manifest.functions.values())
+                None, self.runtime.warm, list(self.manifest.functions.values())
             )
         except ImportError as exc:
             raise StartupError(
                 f"cannot import a handler from {self.config.handlers_dir}: {exc}"
             ) from exc
+        adopt_handler_logging()
         self._start_pollers()
+        self._watcher = asyncio.create_task(self._watch_emulator())
         self.gateway.extra_health.update(
             url=self.ws_url,
+            demoUrl=f"{self.base_url}/",
+            makeSettings=self.make_settings,
             managementEndpoint=management,
             awsEndpoint=self.aws.endpoint,
+            awsPid=self.aws.pid,
             tableName=self.aws.table_name,
             queues=self.aws.queue_urls(),
         )
         self.gateway.ready.set()
 
     async def _bind(self, app: web.Application) -> None:
-        self._site_runner = web.AppRunner(
+        self._site_runner = QuietAppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=2.0
         )
         await self._site_runner.setup()
@@ -146,12 +159,33 @@ class GatewayRunner:
         )
         self.workers.append(self.sweeper)
         for worker in self.workers:
+            worker.emulator_alive = lambda: self.aws.exit_status() is None
             worker.start()
+
+    async def _watch_emulator(self) -> None:
+        """Fail the gateway, once and loudly, if the emulator process ends on its own.
+
+        Every handler and poller needs it: without this, /_dev/health kept answering ok and
+        each poller logged a traceback every half second.
+        """
+        while (status := self.aws.exit_status()) is None:
+            await asyncio.sleep(EMULATOR_POLL_S)
+        for worker in self.workers:  # silence the pollers first: their calls can only fail
+            worker.stop_event.set()
+        self.failure = (
+            f"the embedded AWS emulator (moto, pid {self.aws.pid}) exited with status {status}; "
+            "the gateway cannot serve without it (its data is gone): stopping. Run make dev again"
+        )
+        if self.gateway is not None:
+            self.gateway.failure = self.failure
+        self.failed.set()
 
     async def stop(self) -> None:
         """Bounded, ordered shutdown; safe to call after a failed start."""
         loop = asyncio.get_running_loop()
         started = time.monotonic()
+        if self._watcher is not None:
+            self._watcher.cancel()
         if self.gateway is not None:
             await self.gateway.shutdown()
         if self._site_runner is not None:
@@ -166,21 +200,32 @@ class GatewayRunner:
         await loop.run_in_executor(None, self.aws.stop)
         log.debug("moto stopped after %.2f s", time.monotonic() - started)
 
+    @property
+    def make_settings(self) -> str:
+        """The `PORT=.. ` prefix that makes a printed make hint reach this gateway."""
+        return make_settings(self.config.host, self.port, self.config.stage)
+
     def banner(self) -> str:
-        """What `make dev` prints: the URL, a ready token and a one-line example."""
+        """What `make dev` prints: the URLs, a ready token and hints that reach this gateway."""
         token = mint("alice", "acme")
         python = sys.executable
         url = f"{self.ws_url}?token={token}"
+        make = " ".join(filter(None, [self.make_settings, "make -s"]))
+        bob = f'"$({make} token USER=bob TENANT=acme)"'
         return "\n".join(
             [
                 f"Local gateway ready: {self.ws_url}",
-                f"  token (user alice, tenant acme, 1 h): {token}",
-                f'  try:      {python} -m websockets "{url}"',
-                '            then type {"action":"joinRoom","roomId":"lobby"}',
-                f"  or:       websocat '{url}'",
-                "  tokens:   make -s token USER=bob TENANT=acme [ROOMS='lobby,team-*']",
-                "  publish:  make -s publish TENANT=acme ROOM=lobby EVENT=hello DATA='{\"n\":1}'",
-                f"  manage:   {self.base_url}/{self.config.stage}/@connections/<connectionId>",
-                f"  health:   {self.base_url}/_dev/health   (Ctrl-C to stop)",
+                f"  demo page: {self.base_url}/   (open it in a browser)",
+                f"  token:     {token}   (user alice, tenant acme, 1 h)",
+                f'  try:       {python} -m websockets "{url}"',
+                '             then type {"action":"joinRoom","roomId":"lobby"}',
+                f"  or:        websocat '{url}'",
+                f"  tokens:    {make} token USER=bob TENANT=acme [ROOMS='lobby,team-*']",
+                f"  publish:   {make} publish TENANT=acme ROOM=lobby EVENT=hello "
+                "DATA='{\"n\":1}'",
+                f"  cli:       PYTHONPATH=clients/python {python} -m wsclient --url {self.ws_url} "
+                f"--token {bob} join lobby",
+                f"  manage:    {self.base_url}/{self.config.stage}/@connections/<connectionId>",
+                f"  health:    {self.base_url}/_dev/health   (Ctrl-C to stop)",
             ]
         )

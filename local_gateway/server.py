@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from local_gateway.config import MAX_FRAME_BYTES
-from local_gateway.events import EventFactory, iso_time, new_id, now_ms
+from local_gateway.events import EventFactory, identity, iso_time, new_id, now_ms
+from local_gateway.http_limits import url_limit
 from local_gateway.lambdas import HandlerError
-from tools.devtoken import mint
+from tools.devtoken import invalid_ids, mint
 from tools.manifest import ROOT
 from wscore.protocol import MAX_MESSAGE_BYTES
 
@@ -38,6 +39,8 @@ CLOSE_TIMEOUT_S = 2.0
 WRITE_BUFFER_BYTES = 4 * 1024 * 1024
 SHUTDOWN_WAIT_S = 3.0
 NO_STATUS_RECEIVED = 1005  # a close frame without a code (RFC 6455 7.4.1)
+UNAUTHORIZED = "Unauthorized"  # what a REQUEST authorizer raises to answer 401
+UNSUPPORTED_REASON = "Binary frames are not supported"  # the gateway's wording, see the docs
 _STOP = object()  # queue sentinel: no more messages, fire $disconnect
 
 
@@ -50,9 +53,10 @@ class Rejected(Exception):
         500: "Internal server error",
     }
 
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(status, reason)
         self.status = status
+        self.reason = reason  # for the gateway's log line only, never sent to the client
 
     def response(self) -> web.Response:
         message = self.MESSAGES.get(self.status, "Connection rejected")
@@ -67,8 +71,9 @@ class Connection:
     ws: web.WebSocketResponse
     connected_at: int
     source_ip: str
-    user_agent: str
+    user_agent: str | None  # None: the client sent no User-Agent header
     authorizer: dict[str, Any] | None
+    integration_latency: int | None = None  # the authorizer's run time, for $connect only
     last_active: int = 0
     last_active_mono: float = field(default_factory=time.monotonic)
     connected_mono: float = field(default_factory=time.monotonic)
@@ -110,18 +115,29 @@ def policy_allows(result: Any) -> bool:
     return "allow" in effects and "deny" not in effects
 
 
-def select_route(data: str | bytes, routes: dict[str, Function]) -> str:
-    """`$request.body.action`; `$default` for non-JSON, non-objects and unknown actions."""
-    if isinstance(data, bytes):
-        return "$default"
+def select_route(data: str, routes: dict[str, Function]) -> str:
+    """`$request.body.action`; `$default` for non-JSON (nesting too deep for the parser
+    included), non-objects and unknown actions."""
     try:
         body = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return "$default"
     action = body.get("action") if isinstance(body, dict) else None
     if isinstance(action, str) and not action.startswith("$") and action in routes:
         return action
     return "$default"
+
+
+def fairness_key(context: dict[str, Any]) -> str:
+    """Whose turn an invocation takes in the routes' pool (lambdas.FairExecutor): the
+    tenant from the authorizer context, else its principal, else the connection."""
+    authorizer = context.get("authorizer") or {}
+    tenant = authorizer.get("tenantId") or authorizer.get("principalId")
+    return tenant_key(tenant) if tenant else f"connection:{context['connectionId']}"
+
+
+def tenant_key(tenant: object) -> str:
+    return f"tenant:{tenant}"
 
 
 def aws_error(status: int, error_type: str, message: str) -> web.Response:
@@ -146,6 +162,7 @@ class Gateway:
         self.connections: dict[str, Connection] = {}
         self.ready = asyncio.Event()
         self.stopping = False
+        self.failure: str | None = None  # why the gateway can no longer serve
         self.extra_health: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._disconnects: set[asyncio.Task[None]] = set()
@@ -153,7 +170,7 @@ class Gateway:
     # -- application ---------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_MESSAGE_BYTES + 1024)
+        app = web.Application(client_max_size=MAX_MESSAGE_BYTES + 1024, middlewares=[url_limit])
         stage = self.config.stage
         app.router.add_get("/_dev/health", self.health)
         app.router.add_get("/_dev/token", self.dev_token)
@@ -184,16 +201,16 @@ class Gateway:
         if not ws.can_prepare(request).ok:
             return web.json_response({"message": "Upgrade Required"}, status=426)
         source_ip = request.remote or "127.0.0.1"
-        user_agent = request.headers.get("User-Agent", "")
+        user_agent = request.headers.get("User-Agent")
         conn = Connection(new_id(), ws, now_ms(), source_ip, user_agent, authorizer=None)
         connection_id = conn.connection_id
         try:
-            conn.authorizer = await self._authorize(
-                request, self._context(conn, "$connect", "CONNECT")
-            )
+            authorized = await self._authorize(request, self._context(conn, "$connect", "CONNECT"))
+            if authorized is not None:
+                conn.authorizer, conn.integration_latency = authorized
             await self._connect(request, self._context(conn, "$connect", "CONNECT"))
         except Rejected as rejected:
-            log.info("handshake rejected: HTTP %d", rejected.status)
+            log.info("handshake rejected: HTTP %d (%s) from %s", *rejected.args, source_ip)
             return rejected.response()
         try:
             await ws.prepare(request)
@@ -235,39 +252,47 @@ class Gateway:
             user_agent=conn.user_agent,
             authorizer=conn.authorizer,
             message_id=message_id,
+            integration_latency=conn.integration_latency if event_type == "CONNECT" else None,
         )
 
     async def _authorize(
         self, request: web.Request, context: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """The REQUEST authorizer with identity source `route.request.querystring.token`."""
+    ) -> tuple[dict[str, Any], int] | None:
+        """The REQUEST authorizer with identity source `route.request.querystring.token`:
+        the context every route sees, and the authorizer's latency in ms."""
         fn = self.manifest.authorizer
         if fn is None:
             return None
         if not request.query.get("token"):
-            raise Rejected(401)  # identity source missing: API Gateway never calls the authorizer
+            # identity source missing: API Gateway never calls the authorizer
+            raise Rejected(401, "no token")
         event = self.events.authorizer_event(context, request.headers, request.query)
         started = time.monotonic()
         try:
-            result = await self.runtime.invoke(fn, event)
+            # Exception("Unauthorized") is the authorizer's documented way to answer 401: an
+            # ordinary outcome, logged as one line below, not as a function failure.
+            result = await self.runtime.invoke(
+                fn, event, context["connectionId"], expected_error=UNAUTHORIZED
+            )
         except HandlerError as exc:
-            raise Rejected(401 if str(exc.cause) == "Unauthorized" else 500) from exc
+            if str(exc.cause) == UNAUTHORIZED:
+                raise Rejected(401, "the authorizer answered Unauthorized") from exc
+            raise Rejected(500, "the authorizer failed") from exc
         if not isinstance(result, dict) or "principalId" not in result:
             log.error("authorizer returned a malformed response (API Gateway answers 500)")
-            raise Rejected(500)
+            raise Rejected(500, "malformed authorizer response")
         if not policy_allows(result):
-            raise Rejected(403)
+            raise Rejected(403, "the authorizer's policy denies it")
         try:
             ctx = stringify_context(result.get("context") or {})
         except ValueError as exc:
             log.error("authorizer context rejected: %s (API Gateway answers 500)", exc)
-            raise Rejected(500) from exc
+            raise Rejected(500, "malformed authorizer context") from exc
         if len(json.dumps(result)) > 8192:
             log.error("authorizer response over 8 KB (API Gateway answers 500)")
-            raise Rejected(500)
+            raise Rejected(500, "authorizer response over 8 KB")
         ctx["principalId"] = str(result["principalId"])
-        latency = int((time.monotonic() - started) * 1000)
-        return {**ctx, "integrationLatency": latency}
+        return ctx, int((time.monotonic() - started) * 1000)
 
     async def _connect(self, request: web.Request, context: dict[str, Any]) -> None:
         fn = self.routes.get("$connect")
@@ -275,26 +300,30 @@ class Gateway:
             return
         event = self.events.connect_event(context, request.headers, request.query)
         try:
-            result = await self.runtime.invoke(fn, event)
+            result = await self.runtime.invoke(fn, event, fairness_key(context))
         except HandlerError as exc:
-            raise Rejected(500) from exc
+            raise Rejected(500, "$connect failed") from exc
         status = result.get("statusCode", 200) if isinstance(result, dict) else 200
         try:
             status = int(status)
         except (TypeError, ValueError):
-            raise Rejected(500) from None
+            raise Rejected(500, "$connect returned a non-numeric statusCode") from None
         if not 200 <= status < 300:
-            raise Rejected(status)
+            raise Rejected(status, f"$connect answered {status}")
 
     async def _read_loop(self, conn: Connection) -> tuple[int, str]:
         """Read frames until the connection ends; return ($disconnect's code, reason)."""
         ws = conn.ws
         while True:
             msg = await ws.receive()
-            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+            if msg.type is WSMsgType.TEXT:
                 conn.touch()
                 self._warn_frame_size(conn, msg.data)
                 conn.queue.put_nowait(msg.data)
+                continue
+            if msg.type is WSMsgType.BINARY:  # API Gateway takes text frames only
+                log.info("closing %s with 1003: it sent a binary frame", conn.connection_id)
+                await self.close(conn, int(WSCloseCode.UNSUPPORTED_DATA), UNSUPPORTED_REASON)
                 continue
             if conn.close_info is not None:
                 return conn.close_info
@@ -306,8 +335,8 @@ class Gateway:
                 return int(WSCloseCode.MESSAGE_TOO_BIG), "Message too big"
             return int(WSCloseCode.ABNORMAL_CLOSURE), "Connection closed abnormally"
 
-    def _warn_frame_size(self, conn: Connection, data: str | bytes) -> None:
-        size = len(data.encode()) if isinstance(data, str) else len(data)
+    def _warn_frame_size(self, conn: Connection, data: str) -> None:
+        size = len(data.encode())
         if size > MAX_FRAME_BYTES and not conn.warned_frame:
             conn.warned_frame = True
             log.warning(
@@ -331,7 +360,7 @@ class Gateway:
             if isinstance(item, tuple):
                 close = item
                 continue
-            assert isinstance(item, str | bytes)
+            assert isinstance(item, str)
             if self.stopping:
                 continue
             try:
@@ -341,7 +370,7 @@ class Gateway:
         if not self.stopping:
             await self._disconnect(conn, *close)
 
-    async def _dispatch(self, conn: Connection, data: str | bytes) -> None:
+    async def _dispatch(self, conn: Connection, data: str) -> None:
         route_key = select_route(data, self.routes)
         fn = self.routes.get(route_key)
         context = self._context(conn, route_key, "MESSAGE", new_id())
@@ -349,7 +378,8 @@ class Gateway:
             await self._send(conn, json.dumps({"message": "Forbidden", **_ids(context)}))
             return
         try:
-            result = await self.runtime.invoke(fn, self.events.message_event(context, data))
+            event = self.events.message_event(context, data)
+            result = await self.runtime.invoke(fn, event, fairness_key(context))
         except HandlerError:
             if fn.two_way:
                 await self._send(
@@ -361,13 +391,14 @@ class Gateway:
             await self._send(conn, body if isinstance(body, str) else json.dumps(body))
 
     async def _disconnect(self, conn: Connection, code: int, reason: str) -> None:
-        log.info("disconnected %s (%d %s)", conn.connection_id, code, reason)
+        log.info("disconnected %s (%s)", conn.connection_id, f"{code} {reason}".strip())
         fn = self.routes.get("$disconnect")
         if fn is None:
             return
         context = self._context(conn, "$disconnect", "DISCONNECT")
+        event = self.events.disconnect_event(context, code, reason)
         with contextlib.suppress(HandlerError):
-            await self.runtime.invoke(fn, self.events.disconnect_event(context, code, reason))
+            await self.runtime.invoke(fn, event, fairness_key(context))
 
     async def _send(self, conn: Connection, data: str | bytes) -> bool:
         if conn.ws.closed:
@@ -439,7 +470,7 @@ class Gateway:
         return web.json_response(
             {
                 "connectedAt": iso_time(conn.connected_at),
-                "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
+                "identity": identity(conn.source_ip, conn.user_agent),
                 "lastActiveAt": iso_time(conn.last_active),
             }
         )
@@ -455,9 +486,11 @@ class Gateway:
     # -- dev-only endpoints ------------------------------------------------------------------
 
     async def health(self, request: web.Request) -> web.Response:
-        status = 200 if self.ready.is_set() else 503
+        status = 200 if self.ready.is_set() and self.failure is None else 503
+        state = "ok" if status == 200 else "failed" if self.failure else "starting"
         body = {
-            "status": "ok" if status == 200 else "starting",
+            "status": state,
+            **({"error": self.failure} if self.failure else {}),
             "stage": self.config.stage,
             "connections": len(self.connections),
             **self.extra_health,
@@ -474,6 +507,9 @@ class Gateway:
             return web.json_response(
                 {"message": "user and tenant are required"}, status=400, headers=_CORS
             )
+        refused = invalid_ids(user, tenant)  # a token the authorizer would refuse: say so now
+        if refused:
+            return web.json_response({"message": refused}, status=400, headers=_CORS)
         rooms = [r.strip() for r in request.query.get("rooms", "").split(",") if r.strip()]
         roles = [r.strip() for r in request.query.get("roles", "").split(",") if r.strip()]
         token = mint(user, tenant, rooms=rooms, roles=roles)
@@ -492,7 +528,8 @@ class Gateway:
         if fn is None:
             return web.json_response({"message": "no publish function"}, status=404)
         try:
-            result = await self.runtime.invoke(fn, payload)
+            tenant = payload.get("tenantId") if isinstance(payload, dict) else None
+            result = await self.runtime.invoke(fn, payload, tenant_key(tenant or "-"))
         except HandlerError as exc:
             body = {"errorType": type(exc.cause).__name__, "errorMessage": str(exc.cause)}
             return web.json_response(

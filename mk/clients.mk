@@ -5,8 +5,7 @@ NODE ?= node
 .PHONY: js-test
 
 js-test: ## JavaScript client unit tests (node --test, fake socket and timers)
-	@command -v $(NODE) >/dev/null 2>&1 || { echo "js-test: '$(NODE)' not found; install Node.js >= 20 (Debian: apt-get install nodejs)" >&2; exit 1; }
-	@$(NODE) -e 'const [major, minor] = process.versions.node.split(".").map(Number); if (major < 20 || (major === 20 && minor < 11)) { console.error("js-test: Node >= 20.11 is required, found " + process.version); process.exit(1); }'
+	@NODE=$(NODE) $(SYSTEM_DEPS) node
 	$(NODE) --test --test-reporter=spec --disable-warning=ExperimentalWarning clients/js/test/
 
 TEST_DEPS += js-test

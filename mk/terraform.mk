@@ -67,8 +67,12 @@ tf-require-real:
 	  exit 1; \
 	fi
 	@test -d "$(TF_ROOTS_DIR)/$(ENV)" || { echo "make: no environment $(TF_ROOTS_DIR)/$(ENV) (ENV=dev or ENV=prod)" >&2; exit 1; }
+	@test -f "$(TF_ROOTS_DIR)/$(ENV)/terraform.tfvars" || { \
+	  echo "make: $(TF_ROOTS_DIR)/$(ENV)/terraform.tfvars is missing; start from the example:" >&2; \
+	  echo "  cp $(TF_ROOTS_DIR)/$(ENV)/terraform.tfvars.example $(TF_ROOTS_DIR)/$(ENV)/terraform.tfvars" >&2; \
+	  echo "  then replace its example values (region, issuer, audience, key ARN or JWKS URL)" >&2; exit 1; }
 
-plan: tf-require-real build ## Real terraform init + plan of terraform/$(ENV) (ENV=dev|prod), after make build
+plan: tf-require-real build ## Real terraform init + plan of terraform/ENV (ENV=dev|prod), after make build
 	terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) init $(if $(wildcard $(TF_ROOTS_DIR)/$(ENV)/backend.hcl),-backend-config=backend.hcl)
 	terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) plan -out=$(ENV).tfplan
 

@@ -41,7 +41,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tools.manifest import MANIFEST_PATH, ROOT
 
@@ -607,6 +607,30 @@ def build(
     return manifest
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} KB"
+
+
+def summary(manifest: Mapping[str, Any], out: Path) -> str:
+    """What `make build` prints: the artifacts, their sizes and whether byte-code ships."""
+    layer = out / str(manifest["layer"]["file"])
+    functions = {
+        name: (out / str(entry["file"])).stat().st_size
+        for name, entry in manifest["functions"].items()
+    }
+    tag = manifest["bytecode"]
+    smallest, largest = min(functions.values()), max(functions.values())
+    return "\n".join(
+        [
+            f"build: {manifest['runtime']}/{manifest['architecture']} -> {out}",
+            f"  byte-code      {f'yes ({tag})' if tag else 'no (sources only)'}",
+            f"  layer.zip      {_size(layer.stat().st_size)}",
+            f"  functions/     {len(functions)} zips, {_size(smallest)} to {_size(largest)}",
+            "  manifest.json  the SHA-256 of every artifact, for Terraform",
+        ]
+    )
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runtime", default="python3.13", help=", ".join(sorted(RUNTIMES)))
@@ -668,8 +692,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BuildError as error:
         print(f"build: error: {error}", file=sys.stderr)
         return 2
-    print(f"build: {target.runtime}/{target.architecture} -> {args.out}")
-    print(json.dumps(manifest, indent=2, sort_keys=True))
+    print(summary(manifest, args.out))
     return 0
 
 

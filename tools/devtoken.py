@@ -44,6 +44,26 @@ def mint(
     return jwt.encode(claims, DEV_SECRET, algorithm="HS256")
 
 
+def _shown(value: str, limit: int = 32) -> str:
+    """A value quoted for a message, cut (with its length) when long."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
+
+
+def invalid_ids(user: str, tenant: str) -> str | None:
+    """Why the authorizer would refuse a token for these ids (its rule, wscore.protocol.ID_RE),
+    or None. `mint` itself does not check, so that tests can mint refused tokens."""
+    from wscore.protocol import ID_RE, ID_RULE
+
+    bad = [
+        f"{name} {_shown(value)}"
+        for name, value in (("user", user), ("tenant", tenant))
+        if not ID_RE.fullmatch(value)
+    ]
+    return f"{' and '.join(bad)} not allowed: ids are {ID_RULE}" if bad else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--user", required=True)
@@ -53,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.user.strip() or not args.tenant.strip():
         print("usage: make -s token USER=<user> TENANT=<tenant> [ROOMS='a,b-*']", file=sys.stderr)
+        return 2
+    refused = invalid_ids(args.user.strip(), args.tenant.strip())
+    if refused:
+        print(f"token: {refused}", file=sys.stderr)
         return 2
     rooms = [r.strip() for r in args.rooms.split(",") if r.strip()]
     roles = [r.strip() for r in args.roles.split(",") if r.strip()]

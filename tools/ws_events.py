@@ -25,10 +25,10 @@ def load_event(name: str) -> dict[str, Any]:
 def authorizer_context(
     user: str, tenant: str, exp: int = FAR_FUTURE, rooms: str = "", roles: str = ""
 ) -> dict[str, Any]:
-    """requestContext.authorizer as API Gateway passes the authorizer's context on."""
+    """requestContext.authorizer as API Gateway passes the authorizer's context on to the
+    routes (the $connect event also carries the authorizer's `integrationLatency`)."""
     return {
         "principalId": f"{tenant}/{user}",
-        "integrationLatency": 3,
         "userId": user,
         "tenantId": tenant,
         "tokenExp": str(exp),
@@ -53,6 +53,8 @@ def ws_event(
     rc = event["requestContext"]
     rc["connectionId"] = connection_id
     rc["authorizer"] = authorizer_context(user, tenant, exp, rooms)
+    if kind == "connect":
+        rc["authorizer"]["integrationLatency"] = 3
     if kind == "message":
         event["body"] = body if isinstance(body, str) or body is None else json.dumps(body)
         action = None

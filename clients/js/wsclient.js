@@ -62,6 +62,10 @@ const EVENT_TYPES = Object.freeze([
 const RETRYABLE_HISTORY_ERRORS = new Set(['timeout', 'internal_error', 'rate_limited']);
 /** How many recent messageIds are remembered for de-duplication (the oldest are forgotten first). */
 const SEEN_IDS_MAX = 10_000;
+const NO_WEBSOCKET =
+  'no WebSocket implementation in this runtime: use a browser or Node >= 22, run Node 20 with ' +
+  '--experimental-websocket, or pass one: npm install ws, then ' +
+  "new WsClient(url, { token, WebSocket: (await import('ws')).WebSocket })";
 const OPEN = 1; // WebSocket.OPEN in every implementation
 
 /**
@@ -287,7 +291,7 @@ export class WsClient {
     checkUrl(url);
     const Ctor = opts.WebSocket ?? globalThis.WebSocket;
     if (typeof Ctor !== 'function') {
-      throw new TypeError('no WebSocket implementation: pass options.WebSocket (e.g. from "ws")');
+      throw new TypeError(NO_WEBSOCKET);
     }
     this._url = url;
     this._opts = opts;

@@ -1,12 +1,13 @@
 """Headless Chromium (Debian's /usr/bin/chromium) driven by Python Playwright.
 
-Never a browser download: the system Chromium is launched by path. `.ci/run` installs it
-when missing; without it these tests fail with a message that says how to install it.
+Never a browser download: the system Chromium is launched by path. `make test` installs it
+when missing (tools/system_deps.sh); without it these tests fail saying how to install it.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,7 +39,10 @@ gateway = gateway_fixture({})
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
+        pytest.fail(
+            f"{CHROMIUM} not found: run tools/system_deps.sh chromium (make test does), "
+            "or set CHROMIUM=/path/to/chromium"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -51,3 +55,9 @@ def browser() -> Iterator[Browser]:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

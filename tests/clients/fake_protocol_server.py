@@ -40,6 +40,7 @@ class FakeGateway:
         self.connections: list[ServerConnection] = []
         self.tokens: list[str] = []
         self.reject_status: int | None = None  # answer handshakes with this HTTP status
+        self.handshakes = 0  # upgrade requests received, rejected ones included
         self.errors: dict[str, str] = {}  # action -> error code to answer with
         self.silent: set[str] = set()  # actions never answered
         self.held: set[str] = set()  # actions answered by the test through reply()
@@ -163,6 +164,7 @@ class FakeGateway:
     # ---- server side ------------------------------------------------------------------------
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        self.handshakes += 1
         if self.reject_status is not None:
             status = HTTPStatus(self.reject_status)
             return connection.respond(status, f"{status.phrase}\n")

@@ -136,20 +136,50 @@ async def test_timeout_exits_1(gateway: FakeGateway) -> None:
 @pytest.mark.parametrize(
     ("status", "expected"), [(401, "HTTP 401 (handshake_rejected)"), (503, "HTTP 503")]
 )
-async def test_refused_handshake_exits_3(gateway: FakeGateway, status: int, expected: str) -> None:
+@pytest.mark.parametrize("command", [["presence"], ["listen"], ["join", "lobby"]])
+async def test_refused_handshake_exits_3_saying_so_once(
+    gateway: FakeGateway, status: int, expected: str, command: list[str]
+) -> None:
     gateway.reject_status = status
-    run = await run_cli(gateway.url, "presence")
+    run = await run_cli(gateway.url, *command)
     assert run.code == cli.EXIT_CONNECTION
-    assert "cannot connect" in run.err
     assert expected in run.err
+    assert run.err.count("cannot connect") == 1, run.err
+    assert len(run.err.splitlines()) == 1, run.err
+    assert gateway.handshakes == 1  # one attempt, no retry loop
 
 
-async def test_unreachable_gateway_exits_3(gateway: FakeGateway) -> None:
+@pytest.mark.parametrize("command", [["presence"], ["listen"], ["join", "lobby"]])
+async def test_unreachable_gateway_exits_3_at_once(
+    gateway: FakeGateway, command: list[str]
+) -> None:
     url = gateway.url
     await gateway.__aexit__(None, None, None)  # nothing listens on that port any more
-    run = await run_cli(url, "presence")
+    run = await run_cli(url, *command)  # run_cli fails the test if this does not end
     assert run.code == cli.EXIT_CONNECTION
-    assert "cannot connect" in run.err
+    assert run.err.count("cannot connect") == 1, run.err
+
+
+@pytest.mark.parametrize(
+    ("env", "url"),
+    [
+        ({}, "ws://127.0.0.1:3001/dev"),
+        ({"PORT": "3401"}, "ws://127.0.0.1:3401/dev"),
+        ({"HOST": "0.0.0.0", "PORT": "4000", "STAGE": "test"}, "ws://127.0.0.1:4000/test"),
+        ({"HOST": "10.0.0.5", "STAGE": ""}, "ws://10.0.0.5:3001/dev"),
+        ({"WSCLIENT_URL": "wss://example.com/prod", "PORT": "3401"}, "wss://example.com/prod"),
+    ],
+)
+def test_the_default_url_follows_the_gateway_settings(env: dict[str, str], url: str) -> None:
+    assert cli.default_url(env) == url
+
+
+def test_the_parser_default_url_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("WSCLIENT_URL", raising=False)
+    monkeypatch.setenv("PORT", "3401")
+    assert cli.parse_args(["--token", "t", "listen"]).url == "ws://127.0.0.1:3401/dev"
 
 
 async def test_invalid_url_exits_2() -> None:

@@ -38,6 +38,7 @@ class GatewayProcess:
     """A running gateway subprocess and what a test needs to reach it."""
 
     env: dict[str, str]
+    python: str = sys.executable
     process: subprocess.Popen[str] | None = None
     lines: list[str] = field(default_factory=list)
     ready: threading.Event = field(default_factory=threading.Event)
@@ -51,7 +52,7 @@ class GatewayProcess:
         env = {**os.environ, "PORT": "0", "HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
         env.update(self.env)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "local_gateway"],
+            [self.python, "-m", "local_gateway"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

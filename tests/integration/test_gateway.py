@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from typing import Any
 
 import jwt
@@ -29,6 +31,7 @@ from tests.integration.conftest import (
     gateway_fixture,
 )
 from tools.devtoken import DEV_AUDIENCE, DEV_SECRET
+from tools.ws_events import load_event
 
 pytestmark = pytest.mark.slow
 
@@ -92,6 +95,58 @@ async def test_handshake_rejections(fake: GatewayProcess, query: str, status: in
     assert rejected.value.response.status_code == status
 
 
+def raw_handshake(gw: GatewayProcess, path: str, extra_headers: str = "") -> tuple[int, bytes]:
+    """A WebSocket upgrade request over a plain socket: (status, body)."""
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{gw.port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        f"Sec-WebSocket-Version: 13\r\n{extra_headers}\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as sock:
+        sock.sendall(request.encode())
+        stream = sock.makefile("rb")
+        status = int(stream.readline().split()[1])
+        headers = {}
+        while (line := stream.readline().strip()) != b"":
+            name, _, value = line.decode().partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = stream.read(int(headers.get("content-length", "0")))
+    return status, body
+
+
+@pytest.mark.parametrize(
+    ("url_chars", "status"),
+    [
+        (4096, 101),  # API Gateway's limit: accepted
+        (4097, 414),  # one over: refused before the authorizer runs
+        (20_000, 414),  # beyond the HTTP parser's own line limit: the same answer
+    ],
+)
+async def test_the_url_limit_is_api_gateways_and_the_token_is_never_echoed(
+    fake: GatewayProcess, url_chars: int, status: int
+) -> None:
+    prefix = f"/{fake.stage}?token=allow:long:acme&pad="
+    secret = "S3CRET" * 5
+    path = prefix + secret + "x" * (url_chars - len(prefix) - len(secret))
+    assert len(path) == url_chars
+    got, body = await asyncio.to_thread(raw_handshake, fake, path)
+    assert got == status
+    if status != 101:
+        assert json.loads(body) == {"message": "Request-URI Too Long"}
+    await asyncio.sleep(0.2)  # let the gateway write its log line
+    assert not any(secret in line for line in fake.lines)
+
+
+async def test_a_header_over_the_parsers_limit_is_431_without_an_echo(fake: GatewayProcess) -> None:
+    secret = "H3ADER" * 2_000
+    got, body = await asyncio.to_thread(
+        raw_handshake, fake, f"/{fake.stage}?token=allow:h:acme", f"X-Big: {secret}\r\n"
+    )
+    assert got == 431
+    assert json.loads(body) == {"message": "Request Header Fields Too Large"}
+    assert not any("H3ADER" in line for line in fake.lines)
+
+
 async def test_plain_http_on_the_websocket_url_is_refused(fake: GatewayProcess) -> None:
     status, _ = fake.request("GET", f"/{fake.stage}")
     assert status == 426
@@ -124,6 +179,7 @@ async def test_message_event_is_shaped_like_api_gateway(fake: GatewayProcess) ->
     assert auth["userId"] == "alice" and auth["tenantId"] == "acme"
     assert auth["tokenExp"] == "4102444800" and auth["admin"] == "false"
     assert auth["principalId"] == "alice"
+    assert "integrationLatency" not in auth  # only the $connect event carries it
     # A Lambda context with the function's settings from the manifest.
     ctx = reply["context"]
     assert ctx["function_name"] == "local-heartbeat"
@@ -151,12 +207,47 @@ async def test_unroutable_frames_go_to_default(fake: GatewayProcess, frame: str)
     assert reply["event"]["requestContext"]["routeKey"] == "$default"
 
 
-async def test_binary_frames_reach_default_base64_encoded(fake: GatewayProcess) -> None:
-    async with connect(fake.url("allow:alice:acme")) as ws:
-        reply = await request(ws, b"\x00\x01binary")
-    assert reply["route"] == "$default"
-    assert reply["event"]["isBase64Encoded"] is True
-    assert reply["event"]["body"] == "AAFiaW5hcnk="
+async def test_a_binary_frame_closes_the_connection_with_1003(fake: GatewayProcess) -> None:
+    async with await observer(fake) as obs:
+        async with connect(fake.url("allow:bin:acme")) as ws:
+            await ws.send(b"\x00\x01binary")
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 10)  # no route ran: no reply, a close
+        assert ws.close_code == 1003
+        rc = (await next_disconnect(obs))["requestContext"]
+        assert rc["authorizer"]["userId"] == "bin"
+        assert rc["disconnectStatusCode"] == 1003
+
+
+async def test_the_connect_event_is_shaped_like_api_gateways(fake: GatewayProcess) -> None:
+    async with connect(fake.url("allow:ua:acme"), user_agent_header=None) as ws:
+        reply = await request(ws, {"action": "heartbeat", "connectEvent": True})
+    connect_rc = reply["connectEvent"]["requestContext"]
+    message_rc = reply["event"]["requestContext"]
+    latency = connect_rc["authorizer"]["integrationLatency"]
+    assert isinstance(latency, int) and latency >= 0
+    assert "integrationLatency" not in message_rc["authorizer"]
+    # No User-Agent header: no userAgent key at all (not an empty string).
+    assert connect_rc["identity"] == {"sourceIp": "127.0.0.1"}
+    assert message_rc["identity"] == {"sourceIp": "127.0.0.1"}
+
+
+@pytest.mark.parametrize("kind", ["connect", "message", "disconnect"])
+async def test_events_have_the_captured_aws_shape(fake: GatewayProcess, kind: str) -> None:
+    """The same keys, at every level, as the captured events in tools/fixtures/events."""
+    captured = load_event(kind)
+    async with await observer(fake) as obs:
+        async with connect(fake.url("allow:shape:acme"), user_agent_header="itest/1.0") as ws:
+            reply = await request(ws, {"action": "heartbeat", "connectEvent": True})
+        gone = await next_disconnect(obs)
+    local = {"connect": reply["connectEvent"], "message": reply["event"], "disconnect": gone}[kind]
+    rc, captured_rc = local["requestContext"], captured["requestContext"]
+    if kind != "connect":  # the captured connect event carries the client's headers/query
+        assert set(local) == set(captured)
+    assert set(rc) == set(captured_rc)
+    assert set(rc["identity"]) == set(captured_rc["identity"])
+    standard = {"principalId", "integrationLatency"}
+    assert set(rc["authorizer"]) & standard == set(captured_rc["authorizer"]) & standard
 
 
 async def test_every_manifest_route_is_routed(fake: GatewayProcess) -> None:
@@ -165,6 +256,27 @@ async def test_every_manifest_route_is_routed(fake: GatewayProcess) -> None:
             reply = await request(ws, {"action": action})
             assert reply["route"] == action
             assert reply["event"]["requestContext"]["routeKey"] == action
+
+
+async def test_one_tenants_burst_never_holds_every_route_thread(fake: GatewayProcess) -> None:
+    """8 invocations of one tenant hold their threads (the gateway has 8); another tenant's
+    request is still answered at once, and the held ones finish once released."""
+    busy = [await connect(fake.url(f"allow:b{i}:busy")) for i in range(8)]
+    try:
+        for ws in busy:
+            await ws.send(json.dumps({"action": "heartbeat", "hold": True}))
+        async with connect(fake.url("allow:calm:elsewhere")) as calm:
+            reply = await request(calm, {"action": "heartbeat"})  # fails after 10 s if starved
+            assert reply["route"] == "heartbeat"
+            for ws in busy:  # none of the held invocations has finished
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(ws.recv(), 0.05)
+            await request(calm, {"action": "heartbeat", "release": True})
+        replies = [await recv_json(ws) for ws in busy]
+        assert all(r["route"] == "heartbeat" for r in replies)
+    finally:
+        for ws in busy:
+            await ws.close()
 
 
 async def test_a_failing_two_way_route_answers_internal_server_error(
@@ -402,6 +514,25 @@ async def test_dev_token_mints_a_dev_jwt(fake: GatewayProcess) -> None:
     assert status == 400
 
 
+@pytest.mark.parametrize(
+    ("query", "refused"),
+    [
+        ("user=zoe&tenant=bad%20tenant!", "tenant 'bad tenant!'"),
+        (f"user={'u' * 200}&tenant=acme", "(200 characters)"),
+        ("user=a%23b&tenant=acme", "user 'a#b'"),
+        ("user=%C3%A9&tenant=t%2Fx", "user 'é' and tenant 't/x'"),
+    ],
+)
+async def test_dev_token_refuses_ids_the_authorizer_would_refuse(
+    fake: GatewayProcess, query: str, refused: str
+) -> None:
+    status, body = fake.request("GET", f"/_dev/token?{query}")
+    assert status == 400
+    assert refused in body["message"]
+    assert "1-128 characters of A-Z a-z 0-9 . _ : @ | + = ~ -" in body["message"]
+    assert "token" not in body
+
+
 def run_make_publish(gw: GatewayProcess | None, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
@@ -451,7 +582,50 @@ async def test_make_publish_rejects_bad_input(
     assert message in done.stderr and not done.stdout
 
 
+def banner_hint(gw: GatewayProcess, label: str) -> str:
+    """The command the `make dev` banner prints after `label:`."""
+    line = next(line for line in gw.lines if line.startswith(f"  {label}:"))
+    return line.split(":", 1)[1].strip()
+
+
+async def test_the_banner_hints_reach_this_gateway_from_a_fresh_shell(fake: GatewayProcess) -> None:
+    # The gateway runs on a random port and stage "test": every hint must say so.
+    fresh_shell = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT", "STAGE")}
+    tokens = banner_hint(fake, "tokens").split(" [ROOMS=")[0]
+    publish = banner_hint(fake, "publish")
+    assert tokens.startswith(f"PORT={fake.port} STAGE=test make -s token ")
+    assert publish.startswith(f"PORT={fake.port} STAGE=test make -s publish ")
+    assert f"--url {fake.ws_url} " in banner_hint(fake, "cli")
+    assert banner_hint(fake, "demo page").split()[0] == f"{fake.base_url}/"
+
+    def shell(command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", command],
+            cwd=ROOT,
+            env=fresh_shell,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    minted = await asyncio.to_thread(shell, tokens)
+    assert minted.returncode == 0, minted.stderr
+    claims = jwt.decode(minted.stdout.strip(), options={"verify_signature": False})
+    assert (claims["sub"], claims["tenant_id"]) == ("bob", "acme")
+    async with connect(fake.url("allow:ann:acme")) as ws:
+        await request(ws, {"action": "heartbeat"})
+        done = await asyncio.to_thread(shell, publish)
+        assert done.returncode == 0, done.stderr
+        assert await recv_json(ws) == {"type": "event", "data": {"n": 1}}
+    with urllib.request.urlopen(f"{fake.base_url}/", timeout=10) as page:
+        assert page.status == 200
+        assert b"<html" in page.read()
+
+
 async def test_make_publish_without_a_gateway_says_so() -> None:
     done = await asyncio.to_thread(run_make_publish, None, "TENANT=a", "ALL=1", "EVENT=e", "DATA=1")
     assert done.returncode != 0
-    assert "no local gateway at" in done.stderr and "make dev" in done.stderr
+    port = re.search(r"no local gateway at http://127.0.0.1:(\d+) ", done.stderr)
+    assert port, done.stderr
+    assert f"start it with `PORT={port[1]} make dev`" in done.stderr

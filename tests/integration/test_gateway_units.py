@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
 from typing import Any
 
 import pytest
 
 from local_gateway.config import GatewayConfig
 from local_gateway.filters import matches
+from local_gateway.lambdas import FairExecutor
+from local_gateway.logs import LineFormatter, MetricsAtDebug
 from local_gateway.manifest import load_manifest
 from local_gateway.server import policy_allows, select_route, stringify_context
 from tests.helpers import PROTOCOL_ROUTES
+from tests.integration.conftest import eventually
 from wscore.errors import ConfigError
 
 ROUTES = load_manifest().routes
@@ -31,10 +37,12 @@ def test_the_route_table_is_the_manifests() -> None:
         ('{"action": null}', "$default"),
         ('"joinRoom"', "$default"),
         ("{", "$default"),
-        (b'{"action": "joinRoom"}', "$default"),
+        # Deeper than the parser goes (RecursionError): $default, which answers invalid_json.
+        ('{"action": "joinRoom", "x": ' + "[" * 1_000 + "]" * 1_000 + "}", "$default"),
+        ('{"a":' * 50_000 + "1" + "}" * 50_000, "$default"),
     ],
 )
-def test_route_selection(frame: str | bytes, route: str) -> None:
+def test_route_selection(frame: str, route: str) -> None:
     assert select_route(frame, ROUTES) == route
 
 
@@ -198,3 +206,93 @@ def test_the_moto_speedup_changes_no_response() -> None:
         undo()
     assert fast == plain
     assert plain[0] == [item]
+
+
+def _record(name: str, level: int, msg: str, **extra: Any) -> logging.LogRecord:
+    record = logging.getLogger(name).makeRecord(name, level, "f.py", 1, msg, (), None)
+    record.__dict__.update(extra)
+    return record
+
+
+def test_the_line_format_renders_extra_fields_as_key_value() -> None:
+    record = _record(
+        "wscore.rooms", logging.WARNING, "message.rejected", reason="not member", n=2, ok=True
+    )
+    line = LineFormatter().format(record)
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d\.\d{3} WARNING wscore\.rooms message\.rejected "
+        r'reason="not member" n=2 ok=true',
+        line,
+    ), line
+
+
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("WARNING", False), ("DEBUG", True)])
+def test_metric_lines_show_only_when_the_handlers_log_at_debug(level: str, shown: bool) -> None:
+    logger = logging.getLogger("wscore.units.metrics")
+    logger.setLevel(level)
+    try:
+        metric = _record(logger.name, logging.INFO, "broadcast", _aws={"x": 1}, metric="broadcast")
+        plain = _record(logger.name, logging.INFO, "authorizer.allow")
+        assert MetricsAtDebug().filter(metric) is shown
+        assert MetricsAtDebug().filter(plain) is True
+    finally:
+        logger.setLevel(logging.NOTSET)
+
+
+def test_the_fair_executor_keeps_a_thread_for_other_keys() -> None:
+    pool = FairExecutor(3, "t")
+    gate = threading.Event()
+    try:
+        held = [pool.submit("busy", gate.wait, 10) for _ in range(5)]
+        # "busy" may hold 2 of the 3 threads; the third serves another key at once.
+        assert pool.submit("calm", lambda: "done").result(timeout=5) == "done"
+        eventually(lambda: sum(f.running() for f in held) == 2, timeout=5)
+        assert not any(f.done() for f in held)
+        gate.set()
+        assert all(f.result(timeout=5) is True for f in held)
+    finally:
+        gate.set()
+        pool.shutdown()
+
+
+def test_the_fair_executor_serves_keys_in_turn_and_each_key_in_order() -> None:
+    pool = FairExecutor(2, "t")  # one key may hold 1 thread: order is fully visible
+    started: list[str] = []
+    gate = threading.Event()
+    try:
+        blocker = pool.submit("x", gate.wait, 10)
+        blocker2 = pool.submit("y", gate.wait, 10)
+        jobs = [
+            pool.submit(key, started.append, f"{key}{n}")
+            for key, n in [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2), ("c", 1)]
+        ]
+        gate.set()
+        for future in [blocker, blocker2, *jobs]:
+            future.result(timeout=5)
+        assert [s for s in started if s.startswith("a")] == ["a1", "a2", "a3"]
+        assert [s for s in started if s.startswith("b")] == ["b1", "b2"]
+        # In turn: each key's first job comes before any key's third.
+        assert started.index("c1") < started.index("a3")
+    finally:
+        gate.set()
+        pool.shutdown()
+
+
+def test_the_fair_executor_reports_errors_and_cancels_waiting_jobs_on_shutdown() -> None:
+    pool = FairExecutor(2, "t")
+    gate = threading.Event()
+    try:
+        with pytest.raises(ZeroDivisionError):
+            pool.submit("k", lambda: 1 / 0).result(timeout=5)
+        started = threading.Event()
+        running = pool.submit("k", lambda: started.set() or gate.wait(10))
+        assert started.wait(5)
+        waiting = pool.submit("k", lambda: "never")  # "k" already holds its one thread
+        pool.shutdown()
+        assert waiting.cancelled()
+        gate.set()
+        assert running.result(timeout=5) is True
+        with pytest.raises(RuntimeError):
+            pool.submit("k", print)
+    finally:
+        gate.set()

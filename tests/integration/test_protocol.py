@@ -218,7 +218,11 @@ async def test_two_connections_of_one_user(real: GatewayProcess) -> None:
     [
         ("not json", "invalid_json", None),
         ('{"action": "fly"}', "unknown_action", "fly"),
+        # Nested deeper than JSON parsers go: invalid_json like any unparsable frame.
+        ('{"action": "joinRoom", "x": ' + "[" * 1_000 + "]" * 1_000 + "}", "invalid_json", None),
+        ('{"a":' * 20_000 + "1" + "}" * 20_000, "invalid_json", None),  # 120 KB
     ],
+    ids=["text", "unknown-action", "nested-1000", "nested-20000"],
 )
 async def test_error_frames_for_unroutable_input(
     real: GatewayProcess, frame: str, code: str, action: str | None

@@ -7,12 +7,13 @@ import base64
 import hashlib
 import json
 import re
+import subprocess
 import textwrap
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tools.manifest import read_manifest
+from tools.manifest import ROOT, read_manifest
 from tools.terraform import (
     check,
     datasources,
@@ -430,3 +431,27 @@ def test_checkov_plan_copy_refuses_a_temp_dir_that_would_look_like_a_secret(
     with pytest.raises(ValueError, match="TMPDIR"), scan.plan_for_checkov(source, tmp_root):
         pass
     assert list(tmp_root.iterdir()) == [], "nothing is left behind"
+
+
+def test_the_checks_plan_with_the_committed_example_not_a_developers_tfvars(
+    tmp_path: Path,
+) -> None:
+    base = tmp_path / "repo"
+    root = base / "terraform" / "dev"
+    root.mkdir(parents=True)
+    (root / "main.tf").write_text("# root\n")
+    (root / "terraform.tfvars.example").write_text('region = "eu-west-1"\n')
+    (root / "terraform.tfvars").write_text('region = "my-real-region"\n')
+    work = check.copy_tree(tmp_path / "work", base)
+    copied = work / "terraform" / "dev"
+    assert (copied / "terraform.tfvars").read_text() == 'region = "eu-west-1"\n'
+    assert (copied / "main.tf").exists()
+
+
+def test_the_environment_roots_ship_an_example_and_ignore_the_real_tfvars() -> None:
+    for env in check.ENV_ROOTS:
+        assert (ROOT / env / "terraform.tfvars.example").is_file()
+        ignored = subprocess.run(
+            ["git", "check-ignore", "-q", f"{env}/terraform.tfvars"], cwd=ROOT, check=False
+        )
+        assert ignored.returncode == 0, f"{env}/terraform.tfvars is not ignored by git"

@@ -462,3 +462,27 @@ def test_dev_and_warm_paths_import_neither_boto3_nor_xray() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("user", "tenant", "refused"),
+    [
+        ("alice", "acme", None),
+        ("u" * 128, "t:x@y|z+w=v~q-r.s_t", None),
+        ("bad user", "acme", "user 'bad user'"),
+        ("u" * 129, "acme", "user 'uuu"),
+        ("a", "b/c", "tenant 'b/c'"),
+    ],
+)
+def test_dev_tokens_are_refused_for_ids_the_authorizer_refuses(
+    env: pytest.MonkeyPatch, user: str, tenant: str, refused: str | None
+) -> None:
+    why = devtoken.invalid_ids(user, tenant)
+    if refused is None:
+        assert why is None
+        # ...and the authorizer accepts exactly those.
+        assert authorizer.handler(connect_event(devtoken.mint(user, tenant)), None)
+    else:
+        assert why is not None and refused in why
+        with pytest.raises(Exception, match="Unauthorized"):
+            authorizer.handler(connect_event(devtoken.mint(user, tenant)), None)

