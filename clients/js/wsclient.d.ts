@@ -190,17 +190,23 @@ export interface PublishEvent {
 }
 
 /**
- * The seqs fromSeq..toSeq of a room will never be delivered (expired from history, or
- * history is off); delivery carries on after them. `toSeq` is null when the server stopped
- * numbering the room's messages: anything after fromSeq may be missing. Reported once per gap.
+ * The seqs fromSeq..toSeq of a room will never be delivered (expired from history, history
+ * is off, the retries ran out or getHistory was refused); delivery carries on after them.
+ * `toSeq` is null when a rejoin's latestSeq is 0 while the last delivered seq is not (the
+ * server stopped numbering the room, or reset it): anything after fromSeq may be missing.
+ * Reported once per gap.
  */
 export interface Discontinuity {
+  /** The event's name, like the `type` of server frames. */
+  type: 'discontinuity';
   roomId: string;
   fromSeq: number;
   toSeq: number | null;
 }
 
 export interface TokenRefreshed {
+  /** The event's name, like the `type` of server frames. */
+  type: 'tokenRefreshed';
   /** The connection's new expiry from the refreshToken ack (ISO 8601 UTC). */
   expiresAt: string;
 }
@@ -239,7 +245,11 @@ export declare const IDLE_TIMEOUT_MS: number;
 export declare const MAX_HEARTBEAT_INTERVAL_MS: number;
 /** Page size of the client's own getHistory calls. */
 export declare const HISTORY_PAGE_LIMIT: number;
-/** Pauses of a history fill that makes no progress, and how many before the gap is reported. */
+/**
+ * Pauses of a history fill that makes no progress (an empty page with hasMore, a page whose
+ * latestSeq is below afterSeq, a last page that ends before the held frames; a timeout,
+ * internal_error or rate_limited reply), and how many in a row before the gap is reported.
+ */
 export declare const HISTORY_RETRY: Readonly<{
   firstDelayMs: number;
   maxDelayMs: number;

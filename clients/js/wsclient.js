@@ -40,9 +40,10 @@ export const DEFAULTS = Object.freeze({
 export const HISTORY_PAGE_LIMIT = 100;
 /**
  * Retries of a history fill that makes no progress (an empty page with `hasMore`, a message
- * still being written; or a timeout, `internal_error`, `rate_limited` reply): wait
- * `firstDelayMs`, doubling up to `maxDelayMs`, at most `maxAttempts` times in a row; then
- * the gap is reported as a `discontinuity`.
+ * still being written; a page whose `latestSeq` is below `afterSeq`, a lagging read; a last
+ * page that ends before the held frames; or a timeout, `internal_error`, `rate_limited`
+ * reply): wait `firstDelayMs`, doubling up to `maxDelayMs`, at most `maxAttempts` times in a
+ * row; then the gap is reported as a `discontinuity`.
  */
 export const HISTORY_RETRY = Object.freeze({ firstDelayMs: 250, maxDelayMs: 4000, maxAttempts: 6 });
 /** In-band token refresh: this long before `exp`, or at this fraction of the lifetime if sooner. */
@@ -841,13 +842,15 @@ export class WsClient {
       return;
     }
     const latest = isSeq(ack.latestSeq) ? ack.latestSeq : 0;
-    if (latest < stream.lastSeq) {
-      // The room's numbering went back (history turned off, or reset): what was sent while
-      // away cannot be known, let alone fetched. Say so, then count afresh.
+    if (latest === 0 && stream.lastSeq > 0) {
+      // The room lost its numbering (history turned off, or reset): what was sent while
+      // away cannot be known, let alone fetched. Say so, then count afresh. (A latestSeq
+      // below the last delivered seq but above 0 is no sign of that: frames sent after the
+      // rejoin can overtake its ack.)
       this._discontinuity(stream, stream.lastSeq + 1, null);
-      stream.lastSeq = latest;
-      stream.known = latest;
-      for (const seq of stream.held.keys()) if (seq <= latest) stream.held.delete(seq);
+      stream.lastSeq = 0;
+      stream.known = 0;
+      stream.held.clear();
     }
     stream.known = Math.max(stream.known, latest);
     if (latest > stream.lastSeq || stream.held.size > 0) this._startFill(stream);
@@ -915,7 +918,7 @@ export class WsClient {
    */
   _discontinuity(stream, fromSeq, toSeq) {
     if (toSeq !== null) stream.lastSeq = toSeq;
-    this._emit('discontinuity', { roomId: stream.roomId, fromSeq, toSeq });
+    this._emit('discontinuity', { type: 'discontinuity', roomId: stream.roomId, fromSeq, toSeq });
   }
 
   /**
@@ -985,12 +988,16 @@ export class WsClient {
           continue;
         }
         if (!current()) return;
-        if (this._applyPage(stream, page, before) === 'off' || !page.hasMore) return;
-        if (/** @type {number} */ (stream.lastSeq) > before) {
-          stalls = 0;
+        if (this._applyPage(stream, page) === 'off') return;
+        const last = /** @type {number} */ (stream.lastSeq);
+        if (page.hasMore === true && last > before) {
+          stalls = 0; // progress, and more to come: the next page at once
           continue;
         }
-        // hasMore without progress: a message is still being written. Ask again shortly.
+        if (stream.held.size === 0 && stream.known <= last) return; // complete
+        // No progress: an empty page with hasMore (a message still being written), a page
+        // whose latestSeq lags behind afterSeq, or a last page that ends before the held
+        // frames (written after it was read). Ask again shortly, a bounded number of times.
         if (stalls >= HISTORY_RETRY.maxAttempts) {
           this._giveUp(stream);
           return;
@@ -1010,22 +1017,23 @@ export class WsClient {
    * Deliver one history page (merged with the held live frames, in seq order).
    * @param {RoomStream} stream
    * @param {Record<string, any>} page the getHistory ack
-   * @param {number} afterSeq what the page was asked after
    * @returns {'off' | 'ok'}
    */
-  _applyPage(stream, page, afterSeq) {
+  _applyPage(stream, page) {
     const latest = page.latestSeq;
-    if (!isSeq(latest) || latest === 0 || latest < afterSeq) {
-      this._giveUp(stream); // history is off (or was reset): nothing can be filled
+    if (!isSeq(latest) || latest === 0) {
+      this._giveUp(stream); // history is off: nothing can be filled
       return 'off';
     }
+    // A latestSeq below afterSeq is a lagging read, not a reset: the page brings nothing
+    // (seqs above its latestSeq are not taken from it) and _fill asks again.
     stream.known = Math.max(stream.known, latest);
     const earliest = page.earliestSeq;
     if (isSeq(earliest) && earliest - 1 > /** @type {number} */ (stream.lastSeq)) {
       this._release(stream, earliest - 1, true); // expired from history
     }
     const messages = (Array.isArray(page.messages) ? page.messages : [])
-      .filter((m) => m !== null && typeof m === 'object' && isSeq(m.seq) && m.seq > 0)
+      .filter((m) => m !== null && typeof m === 'object' && isSeq(m.seq) && m.seq > 0 && m.seq <= latest)
       .sort((a, b) => a.seq - b.seq);
     for (const message of messages) {
       if (message.seq <= /** @type {number} */ (stream.lastSeq)) continue;
@@ -1175,7 +1183,7 @@ export class WsClient {
     if (generation !== this._generation) return;
     this._token = token;
     this._tokenAt = obtainedAt;
-    this._emit('tokenRefreshed', { expiresAt: ack.expiresAt });
+    this._emit('tokenRefreshed', { type: 'tokenRefreshed', expiresAt: ack.expiresAt });
     if (generation === this._generation && this._state === 'open') this._scheduleRefresh(token, obtainedAt);
   }
 

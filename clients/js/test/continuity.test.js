@@ -11,6 +11,8 @@ afterEach(() => mock.timers.reset());
 
 const ROOM = 'lobby';
 const msg = (seq, fields) => roomMessage(ROOM, seq, fields);
+/** The discontinuity payload: seqs fromSeq..toSeq of ROOM will never be delivered. */
+const gap = (fromSeq, toSeq) => ({ type: 'discontinuity', roomId: ROOM, fromSeq, toSeq });
 
 /** A connected client that joined ROOM with this latestSeq, recording what reaches the application. */
 async function inRoom(latestSeq, options = {}) {
@@ -228,14 +230,14 @@ describe('gap fill from history', () => {
     client.close();
   });
 
-  it('waits again after a page that ends before the held frames (they were written after it)', async () => {
-    const { client, socket, delivered } = await inRoom(5);
+  it('asks again after the retry pause when the last page ends before the held frames (written after it)', async () => {
+    const { client, socket, delivered, gaps } = await inRoom(5);
     socket.deliver(msg(9));
     await advance(DEFAULTS.gapWaitMs);
     answerHistory(socket, { messages: [msg(6)], latestSeq: 6, hasMore: false });
     await flush();
     assert.deepEqual(delivered, [6]);
-    await advance(DEFAULTS.gapWaitMs - 1);
+    await advance(HISTORY_RETRY.firstDelayMs - 1);
     assert.equal(historyRequests(socket).length, 1);
     await advance(1);
     assert.equal(historyRequests(socket).length, 2);
@@ -243,6 +245,50 @@ describe('gap fill from history', () => {
     answerHistory(socket, { messages: [msg(7), msg(8), msg(9)], latestSeq: 9, hasMore: false });
     await flush();
     assert.deepEqual(delivered, [6, 7, 8, 9]);
+    assert.deepEqual(gaps, []);
+    client.close();
+  });
+
+  it('a page whose latestSeq is below afterSeq (a lagging read) is no progress: asked again, not given up', async () => {
+    const { client, socket, delivered, gaps } = await inRoom(5);
+    socket.deliver(msg(8));
+    await advance(DEFAULTS.gapWaitMs);
+    answerHistory(socket, { messages: [], latestSeq: 3, hasMore: false });
+    await flush();
+    assert.deepEqual([delivered, gaps], [[], []]);
+    await advance(HISTORY_RETRY.firstDelayMs - 1);
+    assert.equal(historyRequests(socket).length, 1);
+    await advance(1);
+    assert.equal(socket.lastSent('getHistory').afterSeq, 5);
+    answerHistory(socket, { messages: [], latestSeq: 4, hasMore: true }); // lagging still
+    await flush();
+    await advance(2 * HISTORY_RETRY.firstDelayMs - 1);
+    assert.equal(historyRequests(socket).length, 2);
+    await advance(1);
+    assert.equal(historyRequests(socket).length, 3);
+    answerHistory(socket, { messages: [msg(6), msg(7), msg(8)], latestSeq: 8, hasMore: false });
+    await flush();
+    assert.deepEqual(delivered, [6, 7, 8]);
+    assert.deepEqual(gaps, []);
+    await advance(60_000);
+    assert.equal(historyRequests(socket).length, 3);
+    client.close();
+  });
+
+  it('pages that keep lagging behind afterSeq are retried a bounded number of times, then the gap is reported', async () => {
+    const { client, socket, delivered, gaps } = await inRoom(5);
+    socket.deliver(msg(8));
+    await advance(DEFAULTS.gapWaitMs);
+    for (let attempt = 0; attempt <= HISTORY_RETRY.maxAttempts; attempt += 1) {
+      assert.equal(historyRequests(socket).length, attempt + 1);
+      answerHistory(socket, { messages: [], latestSeq: 2, hasMore: false });
+      await flush();
+      await advance(HISTORY_RETRY.maxDelayMs);
+    }
+    assert.deepEqual(gaps, [gap(6, 7)]);
+    assert.deepEqual(delivered, [8]);
+    await advance(60_000);
+    assert.equal(historyRequests(socket).length, HISTORY_RETRY.maxAttempts + 1);
     client.close();
   });
 
@@ -271,7 +317,7 @@ describe('gap fill from history', () => {
     answerHistory(socket, { messages: [], latestSeq: 8, hasMore: true });
     await flush();
     // Out of retries: 7 is reported once, the held 8 delivered.
-    assert.deepEqual(gaps, [{ roomId: ROOM, fromSeq: 7, toSeq: 7 }]);
+    assert.deepEqual(gaps, [gap(7, 7)]);
     assert.deepEqual(delivered, [6, 8]);
     await advance(60_000);
     assert.equal(historyRequests(socket).length, 8);
@@ -285,7 +331,7 @@ describe('gap fill from history', () => {
     const retained = [25, 26, 27, 28, 29, 30].map((seq) => msg(seq));
     answerHistory(socket, { messages: retained, latestSeq: 30, earliestSeq: 25, hasMore: false });
     await flush();
-    assert.deepEqual(gaps, [{ roomId: ROOM, fromSeq: 6, toSeq: 24 }]);
+    assert.deepEqual(gaps, [gap(6, 24)]);
     assert.deepEqual(delivered, [25, 26, 27, 28, 29, 30]);
     // A later gap asks from the new position and never reports 6..24 again.
     socket.deliver(msg(32));
@@ -304,7 +350,7 @@ describe('gap fill from history', () => {
     await advance(DEFAULTS.gapWaitMs);
     answerHistory(socket, { messages: [], latestSeq: 0, earliestSeq: 1, hasMore: false });
     await flush();
-    assert.deepEqual(gaps, [{ roomId: ROOM, fromSeq: 6, toSeq: 7 }]);
+    assert.deepEqual(gaps, [gap(6, 7)]);
     assert.deepEqual(delivered, [8]);
     client.close();
   });
@@ -330,7 +376,7 @@ describe('gap fill from history', () => {
     await flush();
     assert.equal(errors.at(-1).code, 'forbidden');
     assert.equal(errors.at(-1).roomId, ROOM);
-    assert.deepEqual(gaps, [{ roomId: ROOM, fromSeq: 6, toSeq: 6 }]);
+    assert.deepEqual(gaps, [gap(6, 6)]);
     assert.deepEqual(delivered, [7]);
     client.close();
   });
@@ -415,7 +461,7 @@ describe('resume after a reconnect', () => {
     await flush();
     answerHistory(socket, { messages: [msg(11), msg(12)], latestSeq: 12, earliestSeq: 11, hasMore: false });
     await flush();
-    assert.deepEqual(gaps, [{ roomId: ROOM, fromSeq: 6, toSeq: 10 }]);
+    assert.deepEqual(gaps, [gap(6, 10)]);
     assert.deepEqual(delivered, [11, 12]);
     client.close();
   });
@@ -436,27 +482,36 @@ describe('resume after a reconnect', () => {
     client.close();
   });
 
-  it('reports an open-ended discontinuity when the numbering went back, then counts afresh', async () => {
-    const { client, FakeWebSocket, delivered, gaps } = await inRoom(40);
+  it('a rejoin latestSeq below the last delivered seq is no reset: live frames overtook the ack', async () => {
+    const { client, FakeWebSocket, delivered, gaps } = await inRoom(5);
     const socket = await reconnect(FakeWebSocket);
-    socket.ack(socket.lastSent('joinRoom'), { roomId: ROOM, members: [], latestSeq: 3 }); // reset
+    const rejoin = socket.lastSent('joinRoom');
+    socket.deliver(msg(6)); // sent just after the rejoin, delivered before its ack
+    assert.deepEqual(delivered, [6]);
+    socket.ack(rejoin, { roomId: ROOM, members: [], latestSeq: 5 });
     await flush();
-    assert.deepEqual(gaps, [{ roomId: ROOM, fromSeq: 41, toSeq: null }]);
-    assert.equal(socket.lastSent('getHistory'), undefined, 'nothing after 3 is known to be missing');
-    socket.deliver(msg(4, { messageId: 'new-4' }));
-    assert.deepEqual(delivered, [4]);
+    assert.deepEqual(gaps, []);
+    socket.deliver(msg(6)); // still a duplicate: the position was not moved back
+    socket.deliver(msg(7));
+    assert.deepEqual(delivered, [6, 7]);
+    await advance(60_000);
+    assert.equal(historyRequests(socket).length, 0);
     client.close();
   });
 
-  it('reports an open-ended discontinuity when the server stopped numbering the room', async () => {
+  it('reports an open-ended discontinuity when the server stopped numbering the room, then counts afresh', async () => {
     const { client, FakeWebSocket, delivered, gaps } = await inRoom(5);
+    FakeWebSocket.last().deliver(msg(8)); // held behind 6..7 when the connection drops
     const socket = await reconnect(FakeWebSocket);
     socket.ack(socket.lastSent('joinRoom'), { roomId: ROOM, members: [], latestSeq: 0 });
     await flush();
-    assert.deepEqual(gaps, [{ roomId: ROOM, fromSeq: 6, toSeq: null }]);
+    assert.deepEqual(gaps, [gap(6, null)]);
     assert.equal(historyRequests(socket).length, 0);
     socket.deliver({ type: 'message', roomId: ROOM, messageId: 'plain', from: { userId: 'b' }, data: 1 });
-    assert.deepEqual(delivered, ['plain']);
+    socket.deliver(msg(1, { messageId: 'new-1' })); // numbering restarted: 1 follows 0
+    assert.deepEqual(delivered, ['plain', 1]); // the held 8 of the old numbering is dropped
+    await advance(60_000);
+    assert.deepEqual([historyRequests(socket).length, gaps.length], [0, 1]);
     client.close();
   });
 });

@@ -82,7 +82,7 @@ describe('refreshToken', () => {
     const expiresAt = new Date(Date.now() + 400 * S).toISOString();
     socket.ack(frame, { expiresAt });
     await flush();
-    assert.deepEqual(refreshed, [{ expiresAt }]);
+    assert.deepEqual(refreshed, [{ type: 'tokenRefreshed', expiresAt }]); // type: the event's name
     // The next refresh comes 320 s after this one, on the same connection.
     await advance(320 * S - 1);
     assert.equal(refreshes(socket).length, 1);
