@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,10 +21,12 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from local_gateway.config import MAX_FRAME_BYTES
 from local_gateway.events import EventFactory, identity, iso_time, new_id, now_ms
+from local_gateway.faults import Faults
 from local_gateway.http_limits import url_limit
 from local_gateway.lambdas import HandlerError
 from tools.devtoken import invalid_ids, mint
 from tools.manifest import ROOT
+from wscore.errors import ConfigError
 from wscore.protocol import MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
@@ -51,6 +54,7 @@ class Rejected(Exception):
         401: "Unauthorized",
         403: "Forbidden",
         500: "Internal server error",
+        503: "Service Unavailable",
     }
 
     def __init__(self, status: int, reason: str) -> None:
@@ -166,6 +170,7 @@ class Gateway:
         self.extra_health: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._disconnects: set[asyncio.Task[None]] = set()
+        self.faults = Faults.from_env(os.environ)
 
     # -- application ---------------------------------------------------------------------
 
@@ -175,6 +180,7 @@ class Gateway:
         app.router.add_get("/_dev/health", self.health)
         app.router.add_get("/_dev/token", self.dev_token)
         app.router.add_post(f"/{stage}/_dev/publish", self.dev_publish)
+        app.router.add_post(f"/{stage}/_dev/faults", self.dev_faults)
         app.router.add_post(f"/{stage}/@connections/{{connection_id}}", self.post_to_connection)
         app.router.add_get(f"/{stage}/@connections/{{connection_id}}", self.get_connection)
         app.router.add_delete(f"/{stage}/@connections/{{connection_id}}", self.delete_connection)
@@ -208,6 +214,8 @@ class Gateway:
             authorized = await self._authorize(request, self._context(conn, "$connect", "CONNECT"))
             if authorized is not None:
                 conn.authorizer, conn.integration_latency = authorized
+            if self._cut_off(conn.authorizer):
+                raise Rejected(503, "fault injection: this user is cut off")
             await self._connect(request, self._context(conn, "$connect", "CONNECT"))
         except Rejected as rejected:
             log.info("handshake rejected: HTTP %d (%s) from %s", *rejected.args, source_ip)
@@ -452,6 +460,8 @@ class Gateway:
         conn = self.connections.get(request.match_info["connection_id"])
         if conn is None:
             return aws_error(410, "GoneException", "The connection is gone")
+        if self.faults.throttle_post():
+            return aws_error(429, "LimitExceededException", "Rate exceeded (fault injection)")
         data = await request.read()
         if len(data) > MAX_MESSAGE_BYTES:
             return aws_error(413, "PayloadTooLargeException", "Message too long")
@@ -536,6 +546,28 @@ class Gateway:
                 body, status=502, headers={"X-Amz-Function-Error": "Unhandled"}
             )
         return web.json_response(result)
+
+    async def dev_faults(self, request: web.Request) -> web.Response:
+        """Inject faults (local_gateway.faults): @connections 429s, or cut a user off."""
+        try:
+            cut = self.faults.configure(json.loads(await request.read()))
+        except (ValueError, ConfigError) as exc:  # ConfigError says what is wrong
+            return web.json_response({"message": str(exc)}, status=400)
+        closed = 0
+        if cut is not None:
+            for conn in list(self.connections.values()):
+                if self._cut_off(conn.authorizer):
+                    await self.close(conn, 1001, "fault injection: network cut")
+                    closed += 1
+        log.warning(
+            "fault injection: post429=%s, cut=%s (%d closed)", self.faults.post429, cut, closed
+        )
+        return web.json_response({"post429": self.faults.post429, "closed": closed})
+
+    def _cut_off(self, authorizer: dict[str, Any] | None) -> bool:
+        if not authorizer:
+            return False
+        return self.faults.is_cut(str(authorizer.get("tenantId")), str(authorizer.get("userId")))
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(self.config.static_dir / "index.html")
