@@ -25,9 +25,12 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.manifest import ROOT
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ROOM = "capacity"
 
@@ -128,12 +131,15 @@ async def clients(
     }
 
 
-def run(
-    members: int = 100, held: int = 400, rate: float = 1.0, duration: float = 10.0
-) -> dict[str, Any]:
-    """Start the gateway, drive it from a client process, stop it; return the figures."""
+class GatewayError(Exception):
+    """The local gateway or the client process failed; the message says how."""
+
+
+@contextlib.contextmanager
+def local_gateway() -> Iterator[tuple[str, dict[str, str]]]:
+    """`python -m local_gateway` in its own process: (WebSocket URL, environment)."""
     if not (ROOT / "local_gateway" / "__main__.py").exists():
-        return {"status": "pending: local_gateway is not on this branch yet"}
+        raise GatewayError("pending: local_gateway is not on this branch yet")
     port = free_port()
     env = dict(os.environ)
     env.update({"PORT": str(port), "HOST": "127.0.0.1", "STAGE": "dev"})
@@ -154,26 +160,43 @@ def run(
                 url = line.split(":", 1)[1].strip()
                 break
         if not url:
-            return {"status": f"error: the gateway did not start (exit {gateway.poll()})"}
-        cmd = [sys.executable, "-m", "bench.gateway_capacity", "--clients", "--url", url]
-        cmd += ["--members", str(members), "--held", str(held)]
-        cmd += ["--rate", str(rate), "--duration", str(duration)]
-        out = subprocess.run(  # noqa: S603 - our own client module
-            cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
-        )
-        lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
-        if not lines:
-            return {"status": "error: " + (out.stderr.strip().splitlines() or ["no output"])[-1]}
-        result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
-        result["status"] = "measured"
-        result["management_transport"] = env.get("MANAGEMENT_TRANSPORT", "fast")
-        return result
+            raise GatewayError(f"error: the gateway did not start (exit {gateway.poll()})")
+        yield url, env
     finally:
         gateway.terminate()
         try:
             gateway.wait(30)
         except subprocess.TimeoutExpired:
             gateway.kill()
+
+
+def client_result(module: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run `python -m module --clients ...` and return its RESULT line."""
+    cmd = [sys.executable, "-m", module, "--clients", *args]
+    out = subprocess.run(  # noqa: S603 - our own client module
+        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+    if not lines:
+        raise GatewayError("error: " + (out.stderr.strip().splitlines() or ["no output"])[-1])
+    result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
+    return result
+
+
+def run(
+    members: int = 100, held: int = 400, rate: float = 1.0, duration: float = 10.0
+) -> dict[str, Any]:
+    """Start the gateway, drive it from a client process, stop it; return the figures."""
+    try:
+        with local_gateway() as (url, env):
+            args = ["--url", url, "--members", str(members), "--held", str(held)]
+            args += ["--rate", str(rate), "--duration", str(duration)]
+            result = client_result("bench.gateway_capacity", args, env)
+            result["status"] = "measured"
+            result["management_transport"] = env.get("MANAGEMENT_TRANSPORT", "fast")
+            return result
+    except GatewayError as exc:
+        return {"status": str(exc)}
 
 
 def main() -> None:
