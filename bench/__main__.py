@@ -1,6 +1,6 @@
 """`make bench`: broadcast, cold start, artifact sizes and cost model -> build/bench/results.json.
 
-    python -m bench [--out build/bench] [--quick] [--skip dynamodb,cold_start,cost,sizes,storm]
+    python -m bench [--out build/bench] [--quick] [--skip dynamodb,cold_start,cost,sizes,storm,...]
 
 The broadcast matrix runs every implementation against one endpoint process
 (`bench.endpoint`), one fresh sender process per cell. The plain boto3 loop is skipped
@@ -8,6 +8,9 @@ where it would take more than a minute (said in the output and in results.json).
 local gateway capacity run (`bench.gateway_capacity`) reports "pending" when
 `local_gateway/` is absent; its storm scenario measures a 150-member room (joins, one
 message) and an unrelated tenant's heartbeat round trips while the room closes at once.
+Delivery continuity (protocol v1.1): the cost model's persisted, ephemeral and history
+rows (`cost.continuity_summary`), and the latency of a persisted message over an
+ephemeral one through the local gateway (`bench.continuity_latency`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, cost, dynamodb_calls, gateway_capacity
+from bench import cold_start, continuity_latency, cost, dynamodb_calls, gateway_capacity
 from bench.broadcast import IMPLS
 from tools.manifest import ROOT
 
@@ -31,6 +34,8 @@ LATENCIES_MS = (0, 20)
 MEMBERS = (100, 1000, 5000)
 CPU_PER_POST_S = 0.003  # boto3's client cost per post, for run-time estimates only
 SEQUENTIAL_LIMIT_S = 60.0
+LATENCY_PAIRS = 200  # persisted/ephemeral pairs through the local gateway (--quick: 50)
+QUICK_LATENCY_PAIRS = 50
 
 
 def machine() -> dict[str, Any]:
@@ -191,6 +196,13 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
         out["worst_handler_over_boto3_cpu_ms"] = worst_cpu["over_boto3_cpu_ms"]
         out["cold_start_target_met_cpu"] = all(r["over_boto3_cpu_ms"] <= 150 for r in cold)
     out["cold_start_errors"] = [r["handler"] for r in results.get("cold_start", []) if "error" in r]
+    continuity = results.get("cost_continuity")
+    if continuity:
+        out.update({f"continuity_{k}": v for k, v in continuity["targets"].items()})
+    latency = results.get("continuity_latency", {})
+    if latency.get("status") == "measured":
+        out["continuity_ack_median_ratio_persisted_over_ephemeral"] = latency["ack"]["ratio"]
+        out["continuity_ack_median_extra_ms"] = latency["ack"]["median_paired_difference_ms"]
     return out
 
 
@@ -304,13 +316,14 @@ def table(results: dict[str, Any]) -> str:
     if results.get("cost"):
         lines += ["", "cost per operation (DynamoDB units computed from item sizes)"]
         lines.append(
-            f"  {'operation':30} {'ddb req':>7} {'RCU':>6} {'WCU':>6} {'@conn':>6} {'sqs':>4}"
+            f"  {'operation':36} {'ddb req':>7} {'RCU':>6} {'WCU':>6} {'@conn':>6} {'sqs':>4}"
         )
         for r in results["cost"]:
             lines.append(
-                f"  {r['operation']:30} {r['dynamodb_requests']:>7} {r['read_units']:>6} "
+                f"  {r['operation']:36} {r['dynamodb_requests']:>7} {r['read_units']:>6} "
                 f"{r['write_units']:>6} {r['management_calls']:>6} {r['sqs_requests']:>4}"
             )
+    lines += continuity_table(results)
     capacity = results.get("gateway_capacity")
     if capacity:
         lines += ["", "local gateway capacity: " + json.dumps(capacity)]
@@ -319,6 +332,98 @@ def table(results: dict[str, Any]) -> str:
         lines += ["", "local gateway, 150-member room and disconnect storm: " + json.dumps(storm)]
     lines += ["", "targets: " + json.dumps(results.get("targets", {}))]
     return "\n".join(lines)
+
+
+def continuity_table(results: dict[str, Any]) -> list[str]:
+    """Delivery continuity (v1.1) in the text summary."""
+    lines: list[str] = []
+    summary = results.get("cost_continuity")
+    if summary:
+        lines += ["", "persisted minus ephemeral sendMessage (10-member room)"]
+        for x in summary["persisted_minus_ephemeral"]:
+            lines.append(
+                f"  data {x['data_bytes']:>5} B  frame {x['frame_bytes']:>5} B  "
+                f"entry {x['history_item_bytes']:>5} B  +{x['extra_dynamodb_requests']} req  "
+                f"+{x['extra_read_units']} RCU  +{x['extra_write_units']} WCU"
+            )
+        for x in summary["ephemeral_vs_v1"]:
+            lines.append(
+                f"  {x['operation']:30} {x['dynamodb_requests']} req {x['read_units']} RCU "
+                f"{x['write_units']} WCU; v1 {x['v1_dynamodb_requests']} req "
+                f"{x['v1_read_units']} RCU {x['v1_write_units']} WCU; same: {x['same']}"
+            )
+        for x in summary["resume"]:
+            lines.append(
+                f"  {x['operation']:36} {x['calls']:>3} getHistory calls  "
+                f"{x['dynamodb_requests']:>3} req  {x['read_units']:>6} RCU"
+            )
+    latency = results.get("continuity_latency")
+    if latency:
+        lines += ["", "persisted vs ephemeral latency (local gateway): " + json.dumps(latency)]
+    return lines
+
+
+def continuity_markdown(results: dict[str, Any]) -> list[str]:
+    """Delivery continuity (v1.1) as Markdown tables."""
+    out: list[str] = []
+    summary = results.get("cost_continuity")
+    if summary:
+        out += [
+            "",
+            "| data bytes | frame bytes | stored entry bytes | extra DynamoDB requests "
+            "| extra read units | extra write units |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        out += [
+            f"| {x['data_bytes']} | {x['frame_bytes']} | {x['history_item_bytes']} | "
+            f"{x['extra_dynamodb_requests']} | {x['extra_read_units']} | "
+            f"{x['extra_write_units']} |"
+            for x in summary["persisted_minus_ephemeral"]
+        ]
+        out += [
+            "",
+            "| ephemeral row | requests | read units | write units | v1 row | v1 requests "
+            "| v1 read units | v1 write units | same |",
+            "|---|---:|---:|---:|---|---:|---:|---:|---|",
+        ]
+        out += [
+            f"| {x['operation']} | {x['dynamodb_requests']} | {x['read_units']} | "
+            f"{x['write_units']} | {x['v1_operation']} | {x['v1_dynamodb_requests']} | "
+            f"{x['v1_read_units']} | {x['v1_write_units']} | {x['same']} |"
+            for x in summary["ephemeral_vs_v1"]
+        ]
+        out += [
+            "",
+            "| resume | getHistory calls | messages | DynamoDB requests | read units "
+            "| read units / message |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        out += [
+            f"| {x['operation']} | {x['calls']} | {x['messages']} | {x['dynamodb_requests']} | "
+            f"{x['read_units']} | {x['read_units_per_message']} |"
+            for x in summary["resume"]
+        ]
+    latency = results.get("continuity_latency", {})
+    if latency.get("status") == "measured":
+        out += [
+            "",
+            f"Persisted vs ephemeral `sendMessage` through the local gateway "
+            f"({latency['pairs']} pairs, {latency['room_members']}-member room):",
+            "",
+            "| ms | persisted median | ephemeral median | ratio | median paired difference "
+            "| persisted p90 | ephemeral p90 |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name in ("ack", "delivery"):
+            x = latency[name]
+            out.append(
+                f"| {name} | {x['persisted_median_ms']} | {x['ephemeral_median_ms']} | "
+                f"{x['ratio']} | {x['median_paired_difference_ms']} | "
+                f"{x['persisted_p90_ms']} | {x['ephemeral_p90_ms']} |"
+            )
+    elif latency:
+        out += ["", f"Persisted vs ephemeral latency: {latency.get('status')}"]
+    return out
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -375,6 +480,7 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{r['write_units']} | {r['management_calls']} | {r['sqs_requests']} | "
                 f"{r['worker_invocations']} |"
             )
+    out += continuity_markdown(results)
     capacity = results.get("gateway_capacity")
     if capacity:
         out += ["", "Local gateway capacity: `" + json.dumps(capacity) + "`"]
@@ -395,7 +501,7 @@ def main() -> int:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma list: broadcast,dynamodb,cold_start,sizes,cost,gateway,storm",
+        help="comma list: broadcast,dynamodb,cold_start,sizes,cost,gateway,storm,continuity",
     )
     parser.add_argument("--wheelhouse", type=Path, default=ROOT / ".venv" / "wheelhouse")
     args = parser.parse_args()
@@ -423,12 +529,17 @@ def main() -> int:
     if "cost" not in skip:
         print("cost model (moto)", flush=True)
         results["cost"] = cost.run()
+        results["cost_continuity"] = cost.continuity_summary(results["cost"])
     if "gateway" not in skip:
         print("local gateway capacity", flush=True)
         results["gateway_capacity"] = gateway_capacity.run()
     if "storm" not in skip:
         print("local gateway: 150-member room, then a disconnect storm", flush=True)
         results["gateway_storm"] = gateway_capacity.run_storm()
+    if "continuity" not in skip:
+        print("persisted vs ephemeral sendMessage latency (local gateway)", flush=True)
+        pairs = QUICK_LATENCY_PAIRS if args.quick else LATENCY_PAIRS
+        results["continuity_latency"] = continuity_latency.run(pairs=pairs)
     results["targets"] = targets(results)
     results["machine"]["elapsed_s"] = round(time.time() - started, 1)
     results["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]

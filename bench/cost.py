@@ -14,27 +14,59 @@ The 100-byte per-index-entry storage overhead is not a capacity charge and is ig
 
 Rooms are seeded straight into the table (uncounted) so that a 1000-member room costs no
 million presence posts to set up; each row then measures one client operation end to end,
-including the fan-out worker runs its SQS jobs cause.
+including the fan-out worker runs its SQS jobs cause. Room history (protocol v1.1) is seeded
+the same way, through `History.append` (the code `sendMessage` runs) on an uncounted client.
+
+Delivery continuity (`continuity_summary`): each persisted `sendMessage` row is paired with
+the same message sent `"ephemeral": true` (the difference is what numbering and storing
+cost), ephemeral rows are compared with protocol v1's figures (`V1_ROWS`), and a resume
+after N missed messages is the `getHistory` calls a client makes (limit 100, as the clients
+in this repository ask) until `hasMore` is false.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import os
 import threading
+import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tools.ws_events import FAR_FUTURE, ws_event
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 INDEX_KEYS = {"GSI1": "GSI1PK", "GSI2": "GSI2PK"}
 ENDPOINT = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
 TENANT = "acme"
+
+# Protocol v1's figures for the rows an ephemeral message is compared with: this model at
+# 9f85d1f (the last v1 server), same rooms, same data (docs/PERFORMANCE.md).
+V1_ROWS = {
+    "send_to_10_direct": {"dynamodb_requests": 3, "read_units": 2.5, "write_units": 0.0},
+    "send_to_1000_direct": {"dynamodb_requests": 3, "read_units": 25.0, "write_units": 0.0},
+}
+# Ephemeral row -> the v1 row it must equal.
+EPHEMERAL_VS_V1 = {
+    "send_to_10_ephemeral": "send_to_10_direct",
+    "send_to_1000_ephemeral_direct": "send_to_1000_direct",
+}
+SMALL_DATA = {"text": "hello room"}  # 21 bytes of JSON
+# Data sizes (compact JSON bytes) of the persisted/ephemeral pairs, beside the small one and
+# the largest data whose stored entry still fits 1 KB (computed per run).
+PAIR_DATA_BYTES = (1024, 4096)
+# The target: a persisted message of <= 1 KB costs at most this many write units more than
+# the same message sent ephemeral.
+MAX_EXTRA_WRITE_UNITS = 2.0
+HISTORY_PAGE_LIMIT = 100  # what the clients ask for when they resume (the protocol's maximum)
+RESUME_MISSED = (10, 100, 1000)
 
 
 def attr_size(value: dict[str, Any]) -> int:  # noqa: PLR0911 - one return per type
@@ -64,6 +96,37 @@ def item_size(item: dict[str, Any] | None) -> int:
     return sum(len(name.encode()) + attr_size(value) for name, value in item.items())
 
 
+def data_of(size: int) -> dict[str, Any]:
+    """A message's data whose compact JSON is exactly `size` bytes (>= 11)."""
+    return {"text": "x" * (size - len('{"text":""}'))}
+
+
+def largest_within(limit: int, size_of: Callable[[int], int], lo: int, hi: int) -> int:
+    """The largest n in [lo, hi] with size_of(n) <= limit (size_of non-decreasing); lo - 1
+    when even size_of(lo) exceeds it."""
+    best = lo - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if size_of(mid) <= limit:
+            best, lo = mid, mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def stored_entry_bytes(data_bytes: int, room: str, user: str, seq: int, now: float) -> int:
+    """The size of the history item a persisted message of this data is stored as, built
+    by the code `sendMessage` runs (the frame with its seq, then the entry)."""
+    from wscore.protocol import encode, iso_now, message_event
+    from wscore.repository import HistoryEntry
+
+    frame = encode(
+        message_event(room, uuid.uuid4().hex, user, data_of(data_bytes), iso_now(now), seq=seq)
+    )
+    entry = HistoryEntry(TENANT, room, seq, frame, int(now * 1000), int(now) + 86400)
+    return item_size(entry.to_item())
+
+
 def write_units(old: dict[str, Any] | None, new: dict[str, Any] | None) -> float:
     """Table + GSI write units for replacing `old` by `new` (None: absent)."""
     size = max(item_size(old), item_size(new))
@@ -76,6 +139,10 @@ def write_units(old: dict[str, Any] | None, new: dict[str, Any] | None) -> float
         per = max(1, math.ceil(size / 1024))
         units += per * (2 if before is not None and after is not None and before != after else 1)
     return units
+
+
+class Extras(dict[str, Any]):
+    """What an action adds to its row (data and frame sizes, getHistory calls)."""
 
 
 @dataclass
@@ -272,7 +339,7 @@ class Driver:
             repo.put_connection(
                 Connection(cid, TENANT, user, 1, FAR_FUTURE, FAR_FUTURE, FAR_FUTURE, ENDPOINT)
             )
-            repo.put_membership(Membership(TENANT, room, cid, user, 1, FAR_FUTURE))
+            repo.put_membership(Membership(TENANT, room, cid, user, 1, FAR_FUTURE, FAR_FUTURE))
             ids.append(cid)
         return ids
 
@@ -291,9 +358,10 @@ class Driver:
             for m in messages:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
-    def measure(self, operation: str, action: Any) -> dict[str, Any]:
+    def measure(self, operation: str, action: Callable[[], Any]) -> dict[str, Any]:
+        """One row; an action that returns `Extras` adds them to the row."""
         self.counter.reset()
-        action()
+        extra = action()
         self.drain_fanout()
         c = self.counter
         return {
@@ -307,18 +375,82 @@ class Driver:
             "worker_invocations": c.worker_invocations,
             "dynamodb_by_operation": dict(sorted(c.dynamodb.items())),
             "units": "computed from item sizes (moto reports constant capacity)",
+            **(extra if isinstance(extra, Extras) else {}),
         }
 
-    def message(self, cid: str, user: str, body: dict[str, Any]) -> None:
+    def message(self, cid: str, user: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Run one client action through its handler; the ack (an error frame raises)."""
         out = self.call(
             {
                 "joinRoom": "join_room",
                 "sendMessage": "send_message",
                 "getPresence": "get_presence",
+                "getHistory": "get_history",
             }[body["action"]],
             ws_event("message", cid, user, TENANT, body),
         )
         assert out["statusCode"] == 200, out
+        reply: dict[str, Any] = json.loads(out["body"])
+        assert reply["type"] == "ack", reply
+        return reply
+
+    def seed_history(self, room: str, count: int, data: Any = SMALL_DATA) -> int:
+        """`count` messages stored through `History.append` (not counted); the latest seq."""
+        from wscore.history import History
+        from wscore.protocol import encode, iso_now, message_event
+        from wscore.repository import Repository
+
+        history = History(
+            self.world["config"].get_config(), Repository(self.world["raw"], "ws-cost")
+        )
+        seq = 0
+        for _ in range(count):
+            now = time.time()
+            message_id, sent_at = uuid.uuid4().hex, iso_now(now)
+
+            def frame_for(seq: int, message_id: str = message_id, sent_at: str = sent_at) -> str:
+                return encode(message_event(room, message_id, "seed", data, sent_at, seq=seq))
+
+            seq, _ = history.append(TENANT, room, frame_for, now)
+        return seq
+
+    def send(self, cid: str, user: str, room: str, data: Any, ephemeral: bool) -> Extras:
+        """sendMessage; the data and frame sizes, and for a persisted one the stored entry's."""
+        body: dict[str, Any] = {"action": "sendMessage", "roomId": room, "data": data}
+        if ephemeral:
+            body["ephemeral"] = True
+        ack = self.message(cid, user, body)
+        assert ("seq" in ack) is not ephemeral, ack
+        out = Extras(data_bytes=len(json.dumps(data, separators=(",", ":")).encode()))
+        if not ephemeral:
+            from wscore.repository import history_pk, seq_sk
+
+            key = {"PK": {"S": history_pk(TENANT, room)}, "SK": {"S": seq_sk(ack["seq"])}}
+            item = self.world["raw"].get_item(TableName="ws-cost", Key=key)["Item"]
+            out["frame_bytes"] = len(item["frame"]["S"].encode())
+            out["history_item_bytes"] = item_size(item)
+        return out
+
+    def history(self, cid: str, user: str, room: str, after_seq: int | None, limit: int) -> Extras:
+        """One getHistory call; the row's extras: calls, messages, hasMore."""
+        body: dict[str, Any] = {"action": "getHistory", "roomId": room, "limit": limit}
+        if after_seq is not None:
+            body["afterSeq"] = after_seq
+        ack = self.message(cid, user, body)
+        return Extras(calls=1, messages=len(ack["messages"]), has_more=ack["hasMore"])
+
+    def resume(self, cid: str, user: str, room: str, after_seq: int) -> Extras:
+        """What a client's resume costs: getHistory pages until hasMore is false."""
+        calls = messages = 0
+        while True:
+            body = {"action": "getHistory", "roomId": room, "afterSeq": after_seq}
+            ack = self.message(cid, user, {**body, "limit": HISTORY_PAGE_LIMIT})
+            calls += 1
+            messages += len(ack["messages"])
+            if ack["messages"]:
+                after_seq = ack["messages"][-1]["seq"]
+            if not ack["hasMore"]:
+                return Extras(calls=calls, messages=messages)
 
 
 def scan_sample_row(total_connections: int = 10_000, id_len: int = 16) -> dict[str, Any]:
@@ -361,8 +493,12 @@ def run() -> list[dict[str, Any]]:
             )
         )
         sender_10 = "joiner="  # now a member: 10 other members
-        send = {"action": "sendMessage", "roomId": "r10", "data": {"text": "hello room"}}
-        rows.append(d.measure("send_to_10_direct", lambda: d.message(sender_10, "jo", send)))
+        send = {"action": "sendMessage", "roomId": "r10", "data": SMALL_DATA}
+        rows.append(
+            d.measure(
+                "send_to_10_direct", lambda: d.send(sender_10, "jo", "r10", SMALL_DATA, False)
+            )
+        )
         d.threshold(5)
         rows.append(d.measure("send_to_10_sqs", lambda: d.message(sender_10, "jo", send)))
         d.threshold(100)
@@ -391,12 +527,141 @@ def run() -> list[dict[str, Any]]:
                 lambda: d.message(sender_10, "jo", {"action": "getPresence", "roomId": "r10"}),
             )
         )
+        rows += continuity_rows(d, sender_10, members[0])
     rows.append(scan_sample_row())
     return rows
 
 
-if __name__ == "__main__":
-    import json
+def continuity_rows(d: Driver, sender_10: str, sender_1000: str) -> list[dict[str, Any]]:
+    """Protocol v1.1: persisted vs ephemeral sends, getHistory pages, resumes."""
+    rows: list[dict[str, Any]] = []
+    # The small pair: send_to_10_direct (persisted) was measured above with SMALL_DATA.
+    rows.append(
+        d.measure("send_to_10_ephemeral", lambda: d.send(sender_10, "jo", "r10", SMALL_DATA, True))
+    )
+    d.threshold(100_000)
+    rows.append(
+        d.measure(
+            "send_to_1000_ephemeral_direct",
+            lambda: d.send(sender_1000, "b-user-0", "r1000", SMALL_DATA, True),
+        )
+    )
+    d.threshold(100)
+    # The largest data whose stored entry fits 1 KB, at the seq the next persisted message
+    # gets, with clock readings of the most digits (numbers are billed by digits, zeros at
+    # either end dropped), so that the real send cannot store a larger entry.
+    seq = d.message(sender_10, "jo", {"action": "joinRoom", "roomId": "r10"})["latestSeq"] + 1
+    now = int(time.time()) // 10 * 10 + 1.123
+    fits = largest_within(1024, lambda n: stored_entry_bytes(n, "r10", "jo", seq, now), 11, 1024)
+    for label, size in (("entry_fits_1KB", fits), *((f"data_{n}B", n) for n in PAIR_DATA_BYTES)):
+        for kind in ("persisted", "ephemeral"):  # persisted first: it gets `seq`
+            rows.append(
+                d.measure(
+                    f"send_to_10_{kind}_{label}",
+                    partial(d.send, sender_10, "jo", "r10", data_of(size), kind == "ephemeral"),
+                )
+            )
+    # getHistory: 200 small messages stored; the reader is a member of another room (a
+    # token allowing the room is enough).
+    d.seed_history("h200", 200)
+    rows.append(
+        d.measure(
+            "history_page_50_of_200_after_seq_100",
+            lambda: d.history(sender_10, "jo", "h200", 100, 50),
+        )
+    )
+    rows.append(
+        d.measure("history_latest_50_of_200", lambda: d.history(sender_10, "jo", "h200", None, 50))
+    )
+    latest = d.seed_history("resume", max(RESUME_MISSED) + 100)
+    for missed in RESUME_MISSED:
+        rows.append(
+            d.measure(
+                f"resume_after_{missed}_missed",
+                partial(d.resume, sender_10, "jo", "resume", latest - missed),
+            )
+        )
+    latest = d.seed_history("resume1k", 200, data_of(1024))
+    rows.append(
+        d.measure(
+            "resume_after_100_missed_data_1024B",
+            lambda: d.resume(sender_10, "jo", "resume1k", latest - 100),
+        )
+    )
+    return rows
 
-    for row in run():
+
+def continuity_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Persisted minus ephemeral per message size, ephemeral vs v1, and the targets."""
+    by = {r["operation"]: r for r in rows}
+    keys = ("dynamodb_requests", "read_units", "write_units")
+    pairs = [("send_to_10_direct", "send_to_10_ephemeral")]
+    pairs += [
+        (name, name.replace("_persisted_", "_ephemeral_"))
+        for name in by
+        if name.startswith("send_to_10_persisted_")
+    ]
+    extra = []
+    for persisted, ephemeral in pairs:
+        if persisted not in by or ephemeral not in by:
+            continue
+        p, e = by[persisted], by[ephemeral]
+        extra.append(
+            {
+                "data_bytes": p["data_bytes"],
+                "frame_bytes": p.get("frame_bytes"),
+                "history_item_bytes": p.get("history_item_bytes"),
+                **{f"extra_{k}": round(p[k] - e[k], 1) for k in keys},
+            }
+        )
+    extra.sort(key=lambda x: x["data_bytes"])
+    v1 = []
+    for ephemeral, v1_name in EPHEMERAL_VS_V1.items():
+        if ephemeral in by:
+            now, then = by[ephemeral], V1_ROWS[v1_name]
+            v1.append(
+                {
+                    "operation": ephemeral,
+                    "v1_operation": v1_name,
+                    **{k: now[k] for k in keys},
+                    **{f"v1_{k}": then[k] for k in keys},
+                    "same": all(now[k] == then[k] for k in keys),
+                }
+            )
+    within = [x for x in extra if x["data_bytes"] <= 1024]
+    fits = [x for x in within if (x["history_item_bytes"] or 0) <= 1024]
+    resumes = [
+        {
+            "operation": r["operation"],
+            "calls": r["calls"],
+            "messages": r["messages"],
+            **{k: r[k] for k in keys},
+            "read_units_per_message": round(r["read_units"] / max(1, r["messages"]), 3),
+        }
+        for r in rows
+        if r["operation"].startswith("resume_after_")
+    ]
+    return {
+        "persisted_minus_ephemeral": extra,
+        "ephemeral_vs_v1": v1,
+        "resume": resumes,
+        "targets": {
+            "max_extra_write_units_data_le_1kb": max(
+                (x["extra_write_units"] for x in within), default=None
+            ),
+            "extra_write_units_target_met": bool(within)
+            and all(x["extra_write_units"] <= MAX_EXTRA_WRITE_UNITS for x in within),
+            "largest_data_bytes_within_2_extra_write_units": max(
+                (x["data_bytes"] for x in fits if x["extra_write_units"] <= MAX_EXTRA_WRITE_UNITS),
+                default=None,
+            ),
+            "ephemeral_equals_v1": bool(v1) and all(x["same"] for x in v1),
+        },
+    }
+
+
+if __name__ == "__main__":
+    result = run()
+    for row in result:
         print(json.dumps(row))
+    print(json.dumps(continuity_summary(result), indent=2))

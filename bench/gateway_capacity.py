@@ -36,9 +36,12 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.manifest import ROOT
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ROOM = "capacity"
 
@@ -239,18 +242,19 @@ async def storm_clients(url: str, members: int, timeout: float = 300.0) -> dict[
     }
 
 
-def _gateway_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({"PORT": str(free_port()), "HOST": "127.0.0.1", "STAGE": "dev"})
-    env.update({"GATEWAY_LOG_LEVEL": "WARNING", "LOG_LEVEL": "WARNING"})
-    return env
+class GatewayError(Exception):
+    """The local gateway or the client process failed; the message says how."""
 
 
-def _measure(client_args: list[str]) -> dict[str, Any]:
-    """Start a gateway, run this module's client side against it with `client_args`, stop it."""
+@contextlib.contextmanager
+def local_gateway() -> Iterator[tuple[str, dict[str, str]]]:
+    """`python -m local_gateway` in its own process: (WebSocket URL, environment)."""
     if not (ROOT / "local_gateway" / "__main__.py").exists():
-        return {"status": "pending: local_gateway is not on this branch yet"}
-    env = _gateway_env()
+        raise GatewayError("pending: local_gateway is not on this branch yet")
+    port = free_port()
+    env = dict(os.environ)
+    env.update({"PORT": str(port), "HOST": "127.0.0.1", "STAGE": "dev"})
+    env.update({"GATEWAY_LOG_LEVEL": "WARNING", "LOG_LEVEL": "WARNING"})
     gateway = subprocess.Popen(
         [sys.executable, "-m", "local_gateway"],
         cwd=ROOT,
@@ -267,24 +271,8 @@ def _measure(client_args: list[str]) -> dict[str, Any]:
                 url = line.split(":", 1)[1].strip()
                 break
         if not url:
-            return {"status": f"error: the gateway did not start (exit {gateway.poll()})"}
-        cmd = [sys.executable, "-m", "bench.gateway_capacity", "--clients", "--url", url]
-        out = subprocess.run(  # noqa: S603 - our own client module
-            cmd + client_args,
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
-        if not lines:
-            return {"status": "error: " + (out.stderr.strip().splitlines() or ["no output"])[-1]}
-        result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
-        result["status"] = "measured"
-        result["management_transport"] = env.get("MANAGEMENT_TRANSPORT", "fast")
-        return result
+            raise GatewayError(f"error: the gateway did not start (exit {gateway.poll()})")
+        yield url, env
     finally:
         gateway.terminate()
         try:
@@ -293,17 +281,46 @@ def _measure(client_args: list[str]) -> dict[str, Any]:
             gateway.kill()
 
 
+def client_result(module: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run `python -m module --clients ...` and return its RESULT line."""
+    cmd = [sys.executable, "-m", module, "--clients", *args]
+    out = subprocess.run(  # noqa: S603 - our own client module
+        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+    if not lines:
+        raise GatewayError("error: " + (out.stderr.strip().splitlines() or ["no output"])[-1])
+    result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
+    return result
+
+
 def run_storm(members: int = 150) -> dict[str, Any]:
     """The large-room and disconnect-storm scenario against a fresh gateway."""
-    return _measure(["--scenario", "storm", "--members", str(members)])
+    try:
+        with local_gateway() as (url, env):
+            args = ["--url", url, "--scenario", "storm", "--members", str(members)]
+            result = client_result("bench.gateway_capacity", args, env)
+            result["status"] = "measured"
+            result["management_transport"] = env.get("MANAGEMENT_TRANSPORT", "fast")
+            return result
+    except GatewayError as exc:
+        return {"status": str(exc)}
 
 
 def run(
     members: int = 100, held: int = 400, rate: float = 1.0, duration: float = 10.0
 ) -> dict[str, Any]:
     """Start the gateway, drive it from a client process, stop it; return the figures."""
-    args = ["--members", str(members), "--held", str(held), "--rate", str(rate)]
-    return _measure([*args, "--duration", str(duration)])
+    try:
+        with local_gateway() as (url, env):
+            args = ["--url", url, "--members", str(members), "--held", str(held)]
+            args += ["--rate", str(rate), "--duration", str(duration)]
+            result = client_result("bench.gateway_capacity", args, env)
+            result["status"] = "measured"
+            result["management_transport"] = env.get("MANAGEMENT_TRANSPORT", "fast")
+            return result
+    except GatewayError as exc:
+        return {"status": str(exc)}
 
 
 def main() -> None:
