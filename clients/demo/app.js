@@ -1,6 +1,10 @@
 // Relay, the demo page: chat rooms with live presence and a tile fed by server-side publish.
 // Plain ES module over the project's JavaScript client. Every text goes through
 // textContent (never innerHTML), so nothing a user or the server sends can inject markup.
+//
+// Delivery continuity (protocol v1.1): joining a room shows its last messages from history;
+// after a reconnect the client fetches what was missed by itself, and the page says how
+// much that was ("Caught up: N missed messages"), or that some of it had expired.
 import { WsClient } from '/js/wsclient.js';
 
 const $ = (id) => document.getElementById(id);
@@ -13,6 +17,12 @@ const STATE_TEXT = {
 // A demo is watched while it reconnects: retry within 4 s at most (the client's default is
 // 30 s, right for fleets of clients, long for a person looking at the page).
 const BACKOFF = { backoffBaseMs: 300, backoffCapMs: 4000 };
+const HISTORY_LIMIT = 50; // messages shown from history when a room is joined
+// A catch-up normally ends when the room reaches the rejoin's latestSeq; if that seq was
+// skipped by the server (a send that failed), nothing ever carries it: say "caught up" once
+// the catch-up has brought nothing new for this long (longer than the client's history
+// retries, ~12 s in all, so a slow fill is not cut short).
+const RESUME_SETTLE_MS = 15000;
 
 let client = null;
 let me = null; // { user, tenant }
@@ -21,7 +31,16 @@ let online = false;
 let lastProblem = ''; // why the last token request failed, for the offline banner
 let countdown = null;
 const presence = new Map(); // roomId -> Set of userIds (last known while offline)
-const transcripts = new Map(); // roomId -> [{ who, text, kind }]
+// roomId -> { lines: [{ who, text, kind, messageId?, action? }], seen: Set of messageIds
+// shown, lastSeq: the room's position shown here, resume: null or the catch-up under way }
+const rooms = new Map();
+
+const isSeq = (value) => Number.isInteger(value) && value >= 0;
+
+function roomState(roomId) {
+  if (!rooms.has(roomId)) rooms.set(roomId, { lines: [], seen: new Set(), lastSeq: 0, resume: null });
+  return rooms.get(roomId);
+}
 
 // ---- gateway ------------------------------------------------------------------------------
 
@@ -63,16 +82,21 @@ function showText(data) {
   return typeof data === 'string' ? data : JSON.stringify(data);
 }
 
-function lineElement({ who, text, kind }) {
+function lineElement({ who, text, kind, action }) {
   const li = el('li', undefined, kind);
-  if (kind === 'system') li.textContent = text;
-  else li.append(el('span', who, 'from'), el('span', text, 'text'));
+  if (kind === 'mine' || kind === 'other') li.append(el('span', who, 'from'), el('span', text, 'text'));
+  else li.append(el('span', text, 'text'));
+  if (action) {
+    const button = el('button', action.label, 'line-action');
+    button.type = 'button';
+    button.addEventListener('click', action.run);
+    li.append(button);
+  }
   return li;
 }
 
 function addLine(roomId, entry) {
-  if (!transcripts.has(roomId)) transcripts.set(roomId, []);
-  transcripts.get(roomId).push(entry);
+  roomState(roomId).lines.push(entry);
   if (roomId === current) {
     $('messages').append(lineElement(entry));
     $('messages').scrollTop = $('messages').scrollHeight;
@@ -80,8 +104,21 @@ function addLine(roomId, entry) {
   }
 }
 
+/** Put lines at the top of a room's transcript (what came before the join). */
+function prependLines(roomId, entries) {
+  const room = roomState(roomId);
+  room.lines.unshift(...entries);
+  if (roomId === current) renderMessages();
+}
+
+function renderMessages() {
+  $('messages').replaceChildren(...(current ? roomState(current).lines : []).map(lineElement));
+  $('messages').scrollTop = $('messages').scrollHeight;
+  renderChatState();
+}
+
 function renderChatState() {
-  const count = current ? (transcripts.get(current) || []).length : 0;
+  const count = current && rooms.has(current) ? rooms.get(current).lines.length : 0;
   $('messages-empty').hidden = count > 0;
   $('messages-empty').textContent = current
     ? `No messages in ${current} yet. Say hello!`
@@ -127,10 +164,9 @@ function renderRooms() {
 function select(roomId) {
   current = roomId;
   $('chat-room').textContent = roomId ? `· ${roomId}` : '';
-  $('messages').replaceChildren(...(transcripts.get(roomId) || []).map(lineElement));
+  renderMessages();
   renderRooms();
   renderPresence();
-  renderChatState();
 }
 
 // ---- connection state ---------------------------------------------------------------------
@@ -179,6 +215,184 @@ function retryNow() {
   client.connect().catch((err) => showBanner(`Could not reconnect: ${err.message}`, 'Reconnect'));
 }
 
+// ---- messages, history and catching up ------------------------------------------------------
+
+const plural = (n, one, many) => (n === 1 ? `1 ${one}` : `${n} ${many}`);
+
+function messageLine(m) {
+  const from = m.from && typeof m.from.userId === 'string' ? m.from.userId : 'unknown';
+  const mine = from === me.user; // sent by this user from another tab or device
+  return {
+    who: mine ? `${from} (you)` : from,
+    text: showText(m.data),
+    kind: mine ? 'mine' : 'other',
+    messageId: m.messageId,
+  };
+}
+
+/** Chat messages of a history page, ascending (room-targeted events are stored too). */
+function chatMessages(page) {
+  const list = Array.isArray(page.messages) ? page.messages : [];
+  return list.filter((m) => m && m.type === 'message' && typeof m.messageId === 'string');
+}
+
+/**
+ * A message the client delivered: live, or fetched from history to fill a gap or to resume
+ * after a reconnect. Each messageId is shown once, whichever way it came first.
+ */
+function onMessage(m) {
+  const room = roomState(m.roomId);
+  if (room.seen.has(m.messageId)) return;
+  room.seen.add(m.messageId);
+  // What counts as missed: a message delivered after a reconnect whose seq is at or below
+  // the rejoin ack's latestSeq, i.e. one that was sent while this page was away. The client
+  // never delivers a seq twice, so each of them is counted once.
+  const resume = room.resume;
+  if (resume && isSeq(m.seq) && m.seq <= resume.target) resume.count += 1;
+  addLine(m.roomId, messageLine(m));
+  advance(m.roomId, m.seq);
+}
+
+/** The room got as far as `seq` here: a resume that reached its target is over. */
+function advance(roomId, seq) {
+  const room = rooms.get(roomId);
+  if (!room || !isSeq(seq)) return;
+  room.lastSeq = Math.max(room.lastSeq, seq);
+  const resume = room.resume;
+  if (!resume) return;
+  if (room.lastSeq >= resume.target) finishResume(roomId);
+  else settleLater(roomId);
+}
+
+function settleLater(roomId) {
+  const resume = rooms.get(roomId)?.resume;
+  if (!resume) return;
+  clearTimeout(resume.timer);
+  resume.timer = setTimeout(() => finishResume(roomId), RESUME_SETTLE_MS);
+}
+
+/**
+ * A room was rejoined after a reconnect. Its ack's latestSeq is where the room stood at that
+ * moment: the client fetches everything between what this page showed and that seq from
+ * history before any newer live message, and the page counts those as missed.
+ */
+function onRejoin(ack) {
+  setMembers(ack.roomId, ack.members);
+  const room = rooms.get(ack.roomId);
+  if (!room) return;
+  const previous = room.resume; // a reconnect in the middle of a resume: it carries on
+  clearTimeout(previous?.timer);
+  room.resume = null;
+  // No numbering (a v1 server), or the room lost it (the client reports a discontinuity).
+  if (!isSeq(ack.latestSeq) || (ack.latestSeq === 0 && room.lastSeq > 0)) return;
+  room.resume = {
+    target: ack.latestSeq,
+    count: previous?.count ?? 0,
+    gap: previous?.gap ?? false,
+    own: previous?.own ?? 0, // seqs of this page's own messages sent meanwhile
+    timer: null,
+  };
+  if (room.lastSeq >= ack.latestSeq) finishResume(ack.roomId);
+  else settleLater(ack.roomId);
+}
+
+function finishResume(roomId) {
+  const room = rooms.get(roomId);
+  const resume = room?.resume;
+  if (!resume) return;
+  clearTimeout(resume.timer);
+  room.resume = null;
+  room.lastSeq = Math.max(room.lastSeq, resume.own);
+  const missed = plural(resume.count, 'missed message', 'missed messages');
+  if (!resume.gap) {
+    const text = resume.count ? `Caught up: ${missed}` : 'Caught up: no missed messages';
+    addLine(roomId, { text, kind: 'notice' });
+  } else if (resume.count) {
+    // Some were recovered, the rest had expired: the warning above says which.
+    addLine(roomId, { text: `Caught up on ${missed}; the others could not be recovered`, kind: 'notice' });
+  } // else: nothing was recovered, and the warning says so
+}
+
+/** Seqs fromSeq..toSeq of a room will never be delivered (toSeq null: unknown how many). */
+function onDiscontinuity({ roomId, fromSeq, toSeq }) {
+  const room = rooms.get(roomId);
+  if (!room) return;
+  const away = Boolean(room.resume);
+  if (room.resume) room.resume.gap = true;
+  let text;
+  if (toSeq === null) {
+    text = `The history of ${roomId} was reset while you were away: messages may be missing.`;
+  } else {
+    const lost = plural(toSeq - fromSeq + 1, 'message', 'messages');
+    text = away
+      ? `Some messages expired while you were away: ${lost} in ${roomId} could not be fetched.`
+      : `${lost} in ${roomId} could not be delivered.`;
+  }
+  addLine(roomId, {
+    text: `${text} Reload the room to see its current state.`,
+    kind: 'warning',
+    action: { label: `Reload ${roomId}`, run: () => reloadRoom(roomId) },
+  });
+  if (toSeq === null) room.lastSeq = 0; // the client counts afresh from 0
+  else advance(roomId, toSeq);
+}
+
+/**
+ * Show the messages sent before the join: the latest ones from history. Later ones reach the
+ * page live (the client delivers every seq after the join's latestSeq), so the page takes
+ * only seqs up to it, and never a messageId it shows already.
+ */
+async function showEarlier(roomId, latestSeq) {
+  const room = rooms.get(roomId);
+  if (!room || !isSeq(latestSeq) || latestSeq === 0) return; // nothing stored yet (or v1)
+  let page;
+  try {
+    page = await client.getHistory(roomId, { limit: HISTORY_LIMIT });
+  } catch (err) {
+    if (rooms.get(roomId) === room) {
+      $('chat-error').textContent = `Earlier messages of ${roomId} could not be loaded: ${err.message}`;
+    }
+    return;
+  }
+  if (rooms.get(roomId) !== room) return; // left meanwhile
+  const earlier = chatMessages(page).filter(
+    (m) => isSeq(m.seq) && m.seq <= latestSeq && !room.seen.has(m.messageId),
+  );
+  if (earlier.length === 0) return;
+  for (const m of earlier) room.seen.add(m.messageId);
+  const older = isSeq(page.earliestSeq) && earlier[0].seq > page.earliestSeq;
+  const header = older
+    ? `The last ${plural(earlier.length, 'message', 'messages')} before you joined`
+    : `${plural(earlier.length, 'message', 'messages')} before you joined`;
+  prependLines(roomId, [{ text: header, kind: 'system' }, ...earlier.map(messageLine)]);
+}
+
+/** After a discontinuity: the room's latest messages from history replace its transcript. */
+async function reloadRoom(roomId) {
+  const room = rooms.get(roomId);
+  if (!room || !client) return;
+  $('chat-error').textContent = '';
+  const mark = room.lines.length; // lines after this one arrive while the page loads
+  let page;
+  try {
+    page = await client.getHistory(roomId, { limit: HISTORY_LIMIT });
+  } catch (err) {
+    $('chat-error').textContent = `Could not reload ${roomId}: ${err.message}`;
+    return;
+  }
+  if (rooms.get(roomId) !== room) return;
+  const latest = chatMessages(page);
+  const ids = new Set(latest.map((m) => m.messageId));
+  const since = room.lines.slice(mark).filter((line) => !ids.has(line.messageId));
+  const header = latest.length
+    ? `Reloaded ${roomId}: its last ${plural(latest.length, 'message', 'messages')}`
+    : `Reloaded ${roomId}: no messages are kept in its history`;
+  room.lines = [{ text: header, kind: 'system' }, ...latest.map(messageLine), ...since];
+  for (const id of ids) room.seen.add(id);
+  advance(roomId, page.latestSeq);
+  if (roomId === current) renderMessages();
+}
+
 // ---- actions ------------------------------------------------------------------------------
 
 function setMembers(roomId, members) {
@@ -186,16 +400,33 @@ function setMembers(roomId, members) {
   if (roomId === current) renderPresence();
 }
 
+function forgetRoom(roomId) {
+  clearTimeout(rooms.get(roomId)?.resume?.timer);
+  rooms.delete(roomId);
+}
+
 async function joinRoom(roomId) {
   $('chat-error').textContent = '';
-  try {
-    const ack = await client.joinRoom(roomId);
-    setMembers(roomId, ack.members);
-    addLine(roomId, { text: `You joined ${roomId}`, kind: 'system' });
-    select(roomId);
-  } catch (err) {
-    $('chat-error').textContent = `Could not join ${roomId}: ${err.message}`;
+  if (presence.has(roomId) && client.rooms.includes(roomId)) {
+    select(roomId); // joined already
+    return;
   }
+  forgetRoom(roomId); // whatever a late frame of an earlier visit left
+  roomState(roomId); // live messages can arrive before the ack is handled
+  let ack;
+  try {
+    ack = await client.joinRoom(roomId);
+  } catch (err) {
+    forgetRoom(roomId);
+    $('chat-error').textContent = `Could not join ${roomId}: ${err.message}`;
+    return;
+  }
+  const room = roomState(roomId);
+  if (isSeq(ack.latestSeq)) room.lastSeq = Math.max(room.lastSeq, ack.latestSeq);
+  setMembers(roomId, ack.members);
+  prependLines(roomId, [{ text: `You joined ${roomId}`, kind: 'system' }]);
+  select(roomId);
+  await showEarlier(roomId, ack.latestSeq);
 }
 
 async function leaveRoom(roomId) {
@@ -206,21 +437,15 @@ async function leaveRoom(roomId) {
     $('chat-error').textContent = `Left ${roomId} here; the server did not confirm: ${err.message}`;
   }
   presence.delete(roomId);
-  transcripts.delete(roomId);
+  forgetRoom(roomId);
   if (current === roomId) select([...presence.keys()][0] || null);
   else renderRooms();
 }
 
 function wire() {
   client.on('state', onState);
-  client.on('message', (m) => {
-    const mine = m.from.userId === me.user; // sent by this user from another tab or device
-    addLine(m.roomId, {
-      who: mine ? `${m.from.userId} (you)` : m.from.userId,
-      text: showText(m.data),
-      kind: mine ? 'mine' : 'other',
-    });
-  });
+  client.on('message', onMessage);
+  client.on('discontinuity', onDiscontinuity);
   client.on('presence', (p) => {
     const users = presence.get(p.roomId);
     if (!users) return;
@@ -229,14 +454,22 @@ function wire() {
     addLine(p.roomId, { text: `${p.userId} ${p.event === 'join' ? 'joined' : 'left'}`, kind: 'system' });
     if (p.roomId === current) renderPresence();
   });
-  client.on('rejoin', (ack) => setMembers(ack.roomId, ack.members));
+  client.on('rejoin', onRejoin);
   client.on('error', (err) => {
-    if (err.roomId) $('chat-error').textContent = `Could not rejoin ${err.roomId}: ${err.message}`;
+    if (!err.roomId) return;
+    // A room's error is a refused rejoin, or a history fill that failed (then a
+    // discontinuity says what is missing).
+    const fill = err.frame ? err.frame.action === 'getHistory' : /^getHistory /.test(err.message);
+    $('chat-error').textContent = fill
+      ? `Missed messages of ${err.roomId} could not be fetched: ${err.message}`
+      : `Could not rejoin ${err.roomId}: ${err.message}`;
   });
   client.on('event', (e) => {
     $('tile-event').textContent = e.event;
     $('tile-data').textContent = JSON.stringify(e.data, null, 2);
     $('tile-time').textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    // Room-targeted events share the room's numbering: they move a catch-up along too.
+    if (e.target && typeof e.target.roomId === 'string') advance(e.target.roomId, e.seq);
   });
 }
 
@@ -298,7 +531,7 @@ function signOut() {
   online = false;
   current = null;
   presence.clear();
-  transcripts.clear();
+  for (const roomId of [...rooms.keys()]) forgetRoom(roomId);
   leaving?.close(1000, 'signed out');
   clearInterval(countdown);
   $('offline').hidden = true;
@@ -339,9 +572,18 @@ $('send-form').addEventListener('submit', async (e) => {
   }
   $('chat-error').textContent = '';
   $('send').disabled = true;
+  const roomId = current;
   try {
-    await client.sendMessage(current, { text });
-    addLine(current, { who: `${me.user} (you)`, text, kind: 'mine' });
+    const ack = await client.sendMessage(roomId, { text });
+    const room = rooms.get(roomId);
+    if (room) {
+      room.seen.add(ack.messageId); // history may return it: shown once
+      addLine(roomId, { who: `${me.user} (you)`, text, kind: 'mine', messageId: ack.messageId });
+      // The client delivers in seq order, but its own acks come at once: during a catch-up,
+      // the page's position moves past this seq only once the missed messages are in.
+      if (room.resume && isSeq(ack.seq)) room.resume.own = Math.max(room.resume.own, ack.seq);
+      else advance(roomId, ack.seq);
+    }
     $('text').value = '';
   } catch (err) {
     $('chat-error').textContent = `Not sent (${err.code}): ${err.message}. Your text is kept.`;

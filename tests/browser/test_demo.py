@@ -274,6 +274,8 @@ def test_offline_the_page_says_so_greys_presence_refuses_sends_and_retries_now(
     expect(banner).to_be_hidden()
     expect(page.locator("#presence")).not_to_have_attribute("data-offline", "true")
     expect(page.locator("#presence")).to_contain_text("alice (you)")  # rejoined lobby
+    # Nothing was sent while it was away (the restarted gateway has no history either).
+    expect(page.locator("#messages li.notice")).to_have_text("Caught up: no missed messages")
     expect(page.locator("#send")).to_be_enabled()
     page.press("#text", "Enter")
     expect(page.locator("#messages li.mine").last).to_contain_text("typed while offline")
