@@ -133,6 +133,32 @@ resource "aws_lambda_function" "this" {
 }
 
 # -----------------------------------------------------------------------------
+# Reserved concurrency against the account's quota
+# -----------------------------------------------------------------------------
+
+locals {
+  reserved_concurrency_total = sum(concat([0], [for f in values(local.functions) : coalesce(f.reserved_concurrency, 0)]))
+}
+
+# Lambda refuses a reservation that would leave fewer than 100 unreserved executions in
+# the account and region; new accounts often start with a quota of 10, not 1,000. A check
+# (a plan-time warning, not an error: the deployer may lack servicequotas:GetServiceQuota)
+# compares this module's reservations with the applied "Concurrent executions" quota.
+# Reservations made by other stacks in the same account are not visible here: compare
+# `aws lambda get-account-settings` (UnreservedConcurrentExecutions) before applying.
+check "lambda_concurrency_quota" {
+  data "aws_servicequotas_service_quota" "lambda_concurrency" {
+    service_code = "lambda"
+    quota_code   = "L-B99A9384" # Concurrent executions
+  }
+
+  assert {
+    condition     = local.reserved_concurrency_total == 0 || data.aws_servicequotas_service_quota.lambda_concurrency.value - local.reserved_concurrency_total >= 100
+    error_message = "function_overrides reserve ${local.reserved_concurrency_total} concurrent executions, but the account's Lambda concurrency quota in this region is ${data.aws_servicequotas_service_quota.lambda_concurrency.value}: Lambda keeps 100 unreserved, so the apply would fail. Request a quota of at least ${local.reserved_concurrency_total + 100} (Service Quotas, Lambda, \"Concurrent executions\", L-B99A9384) or lower reserved_concurrency."
+  }
+}
+
+# -----------------------------------------------------------------------------
 # Event source mappings: SQS consumers and the table stream
 # -----------------------------------------------------------------------------
 

@@ -302,9 +302,25 @@ variable "stage_logging_level" {
 }
 
 variable "manage_api_gateway_account" {
-  description = "Create the IAM role that lets API Gateway write CloudWatch logs and register it in the account's API Gateway settings (a per-region singleton: enable in exactly one root per account and region, or set it up outside this module). Stage logging fails until this is set up once."
+  description = "Removed: the account-level API Gateway CloudWatch role is a per-account-and-region singleton that a destroy resets, so no deployment manages it any more. Apply modules/api_gateway_account once per account and region (terraform/bootstrap). Kept only so that setting it to true explains itself; false is the only accepted value."
   type        = bool
   default     = false
+
+  validation {
+    condition     = !var.manage_api_gateway_account
+    error_message = "manage_api_gateway_account is no longer supported: a deployment that registers the account's API Gateway CloudWatch role resets it for every API of the region when destroyed. Apply modules/websocket_api/modules/api_gateway_account once per account and region (terraform/bootstrap in this repository) and remove this argument; the existing registration is kept (removed blocks, no destroy)."
+  }
+}
+
+variable "api_gateway_cloudwatch_role_name" {
+  description = "Name of the IAM role registered as API Gateway's CloudWatch Logs role in this account and region (by modules/api_gateway_account, once per account and region). The plan warns when it does not exist or does not trust API Gateway. null = \"apigateway-cloudwatch-logs-<region>\", the name modules/api_gateway_account creates with its default prefix."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.api_gateway_cloudwatch_role_name == null || can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.api_gateway_cloudwatch_role_name))
+    error_message = "api_gateway_cloudwatch_role_name must be an IAM role name: 1-64 characters of letters, digits and + = , . @ _ -."
+  }
 }
 
 variable "consumer_routes" {

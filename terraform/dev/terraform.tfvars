@@ -9,7 +9,3 @@ jwt_secret_arn  = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:wsplatfo
 jwt_issuer      = "https://auth.dev.example.com/"
 jwt_audience    = "wsplatform-dev"
 allowed_origins = ["http://localhost:5173", "https://app.dev.example.com"]
-
-# API Gateway needs a CloudWatch role once per account and region. Leave true unless
-# another root in the same account/region already manages it.
-manage_api_gateway_account = true

@@ -14,7 +14,3 @@ allowed_origins = ["https://app.example.com"]
 #   domain_name     = "ws.example.com"
 #   certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/..."
 # }
-
-# API Gateway needs a CloudWatch role once per account and region. Set false if dev
-# shares this account and region and already manages it.
-manage_api_gateway_account = true

@@ -283,6 +283,36 @@ run "consumer_routes_get_integration_route_and_permission" {
   }
 }
 
+run "permission_statement_ids_are_valid_and_unique_for_every_allowed_key" {
+  command = plan
+
+  variables {
+    # Keys that differ only in "." vs "_" or ":" vs "-", and a 128-character key.
+    consumer_routes = {
+      "a.b"                                   = { function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:one" }
+      "a_b"                                   = { function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:two" }
+      "x:y"                                   = { function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:three" }
+      "x-y"                                   = { function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:four" }
+      (join("", [for i in range(128) : "k"])) = { function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:five" }
+    }
+  }
+
+  assert {
+    condition     = alltrue([for p in values(aws_lambda_permission.route) : can(regex("^[A-Za-z0-9_-]{1,100}$", p.statement_id))])
+    error_message = "Statement ids must be at most 100 characters of [A-Za-z0-9_-]."
+  }
+
+  assert {
+    condition     = length(distinct([for p in values(aws_lambda_permission.route) : p.statement_id])) == length(aws_lambda_permission.route)
+    error_message = "Statement ids must be unique, also for keys that differ only in characters they cannot contain."
+  }
+
+  assert {
+    condition     = startswith(aws_lambda_permission.route["sendMessage"].statement_id, "AllowApiGatewayRoute-sendMessage-") && startswith(aws_lambda_permission.route["$connect"].statement_id, "AllowApiGatewayRoute-_connect-")
+    error_message = "Statement ids keep the route key readable."
+  }
+}
+
 run "consumer_route_cannot_replace_a_manifest_route" {
   command = plan
 

@@ -145,30 +145,3 @@ run "queue_and_stream_access_follows_the_manifest" {
     error_message = "stream_cleanup's role must be able to send failed batches to the stream DLQ."
   }
 }
-
-run "api_gateway_account_role_is_opt_in" {
-  command = plan
-
-  assert {
-    condition     = length(aws_api_gateway_account.this) == 0 && length(aws_iam_role.api_gateway_cloudwatch) == 0
-    error_message = "The account-level API Gateway role is a singleton: not managed unless asked."
-  }
-}
-
-run "api_gateway_account_role_when_asked" {
-  command = plan
-
-  variables {
-    manage_api_gateway_account = true
-  }
-
-  assert {
-    condition     = length(aws_api_gateway_account.this) == 1 && jsondecode(aws_iam_role.api_gateway_cloudwatch[0].assume_role_policy).Statement[0].Principal.Service == "apigateway.amazonaws.com"
-    error_message = "manage_api_gateway_account must register a role API Gateway can assume."
-  }
-
-  assert {
-    condition     = aws_iam_role_policy_attachment.api_gateway_cloudwatch[0].policy_arn == "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-    error_message = "The role must carry AWS's policy for pushing API logs."
-  }
-}

@@ -275,6 +275,51 @@ run "reserved_concurrency_cannot_starve_the_sqs_poller" {
   expect_failures = [aws_lambda_function.this]
 }
 
+run "reserved_concurrency_fits_the_default_quota" {
+  command = plan
+
+  variables {
+    function_overrides = { fanout_worker = { reserved_concurrency = 40 }, publish = { reserved_concurrency = 20 }, stream_cleanup = { reserved_concurrency = 10 } }
+  }
+
+  # 70 reserved of 1,000 (tests/mocks): the check passes, so no failure is expected.
+  assert {
+    condition     = sum([for f in values(aws_lambda_function.this) : coalesce(f.reserved_concurrent_executions, 0)]) == 70
+    error_message = "The reservations must reach the functions."
+  }
+}
+
+run "reserved_concurrency_above_a_new_accounts_quota_is_reported_at_plan_time" {
+  command = plan
+
+  variables {
+    function_overrides = { fanout_worker = { reserved_concurrency = 40 }, publish = { reserved_concurrency = 20 }, stream_cleanup = { reserved_concurrency = 10 } }
+  }
+
+  # New accounts often start at 10 concurrent executions.
+  override_data {
+    target = data.aws_servicequotas_service_quota.lambda_concurrency
+    values = { value = 10 }
+  }
+
+  expect_failures = [check.lambda_concurrency_quota]
+}
+
+run "reserved_concurrency_must_leave_100_unreserved" {
+  command = plan
+
+  variables {
+    function_overrides = { fanout_worker = { reserved_concurrency = 40 }, publish = { reserved_concurrency = 20 }, stream_cleanup = { reserved_concurrency = 10 } }
+  }
+
+  override_data {
+    target = data.aws_servicequotas_service_quota.lambda_concurrency
+    values = { value = 169 }
+  }
+
+  expect_failures = [check.lambda_concurrency_quota]
+}
+
 run "runtime_is_an_enum" {
   command = plan
 
