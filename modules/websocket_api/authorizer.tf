@@ -35,7 +35,9 @@ locals {
     JWT_ROOMS_CLAIM    = var.jwt.rooms_claim
     JWT_ROLES_CLAIM    = var.jwt.roles_claim
     JWT_LEEWAY_SECONDS = tostring(var.jwt.leeway_seconds)
-    ALLOWED_ORIGINS    = length(var.allowed_origins) > 0 ? join(",", var.allowed_origins) : null
+    # HS256 only: how long a container keeps the secret before reading it again.
+    JWT_SECRET_CACHE_SECONDS = var.jwt.secret_arn == null ? null : tostring(var.jwt.secret_cache_seconds)
+    ALLOWED_ORIGINS          = length(var.allowed_origins) > 0 ? join(",", var.allowed_origins) : null
   } : k => v if v != null }
 
   # Which store holds the HS256 secret decides the one read action the authorizer gets.

@@ -12,9 +12,6 @@ locals {
   artifacts_runtime      = try(local.artifacts.runtime, "unknown")
   artifacts_architecture = try(local.artifacts.architecture, "unknown")
   rebuild_hint           = "rerun `make build RUNTIME=${var.lambda_runtime} ARCH=${var.lambda_architecture}` and plan again"
-
-  # Lambda's logging_config uses WARN where Python says WARNING.
-  application_log_level = var.log_level == "WARNING" ? "WARN" : var.log_level
 }
 
 # -----------------------------------------------------------------------------
@@ -60,6 +57,10 @@ locals {
       {
         LOG_LEVEL       = var.log_level
         TRACING_ENABLED = tostring(var.xray_sdk_enabled)
+        # Embedded metrics: one namespace, and dimensions that tell deployments apart.
+        METRIC_NAMESPACE = var.metrics_namespace
+        METRIC_PROJECT   = var.project
+        METRIC_ENV       = var.env
       },
       f.dynamodb == "none" ? {} : {
         TABLE_NAME             = aws_dynamodb_table.this.name
@@ -96,11 +97,14 @@ resource "aws_lambda_function" "this" {
     mode = "Active"
   }
 
+  # One logging path: the functions write one JSON object per line themselves (wscore.logs,
+  # level from LOG_LEVEL, request id, cold start, function name) and their EMF metric lines
+  # whatever the level. Text format keeps Lambda from re-wrapping those lines or filtering
+  # them by a `level` field (it would file the level-less metric lines as INFO and drop
+  # them at WARN); Lambda's own START/END/REPORT lines stay plain text.
   logging_config {
-    log_format            = "JSON"
-    log_group             = aws_cloudwatch_log_group.function[each.key].name
-    application_log_level = local.application_log_level
-    system_log_level      = "WARN"
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.function[each.key].name
   }
 
   environment {

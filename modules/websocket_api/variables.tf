@@ -94,13 +94,24 @@ variable "function_overrides" {
 }
 
 variable "log_level" {
-  description = "Application log level of every function (LOG_LEVEL and the Lambda JSON logging_config)."
+  description = "Application log level of every function (LOG_LEVEL), in Lambda's vocabulary. Records below it are not written; embedded metric lines always are."
   type        = string
   default     = "INFO"
 
   validation {
-    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
-    error_message = "log_level must be one of DEBUG, INFO, WARNING, ERROR."
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
+    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (Lambda's names: WARN, not WARNING)."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the functions' embedded metrics (broadcast outcomes, authorizer outcomes). Every metric also carries the dimensions Project and Env, so several deployments can share one namespace in an account and region."
+  type        = string
+  default     = "ServerlessWebSocket"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/") && !startswith(var.metrics_namespace, ":")
+    error_message = "metrics_namespace must be 1-255 of letters, digits and . _ / # : -, not start with a colon and not use the reserved AWS/ prefix."
   }
 }
 
@@ -157,7 +168,7 @@ variable "fanout_threshold" {
 
 variable "jwt" {
   description = <<-EOT
-    JWT verification on $connect. algorithm HS256 needs secret_arn (a Secrets Manager secret ARN or an SSM SecureString parameter ARN; the secret value never enters Terraform or the environment); RS256/ES256 need jwks_url (https). secret_kms_key_arn is the customer managed key that encrypts the secret, if any (grants kms:Decrypt to the authorizer only). issuer and audience are required claims; the *_claim settings name the claims that carry identity; leeway_seconds allows clock skew (0-60).
+    JWT verification on $connect. algorithm HS256 needs secret_arn (a Secrets Manager secret ARN or an SSM SecureString parameter ARN; the secret value never enters Terraform or the environment); RS256/ES256 need jwks_url (https). secret_kms_key_arn is the customer managed key that encrypts the secret, if any (grants kms:Decrypt to the authorizer only). issuer and audience are required claims; the *_claim settings name the claims that carry identity; leeway_seconds allows clock skew on iat and nbf (0-60; never on exp, which the authorizer and $connect check alike); secret_cache_seconds bounds how long an HS256 secret is cached (1-3600, default 300).
   EOT
   type = object({
     algorithm          = optional(string, "HS256")
@@ -171,6 +182,10 @@ variable "jwt" {
     rooms_claim        = optional(string, "rooms")
     roles_claim        = optional(string, "roles")
     leeway_seconds     = optional(number, 30)
+    # HS256: how long a container keeps the secret (and its previous version) before reading
+    # the store again; a token signed with an unknown key also triggers a read (at most every
+    # 30 s), so a rotation is picked up within seconds (docs/OPERATIONS.md).
+    secret_cache_seconds = optional(number, 300)
   })
 
   validation {
@@ -216,6 +231,11 @@ variable "jwt" {
   validation {
     condition     = var.jwt.leeway_seconds >= 0 && var.jwt.leeway_seconds <= 60
     error_message = "jwt.leeway_seconds must be between 0 and 60."
+  }
+
+  validation {
+    condition     = var.jwt.secret_cache_seconds >= 1 && var.jwt.secret_cache_seconds <= 3600 && floor(var.jwt.secret_cache_seconds) == var.jwt.secret_cache_seconds
+    error_message = "jwt.secret_cache_seconds must be a whole number of seconds between 1 and 3600."
   }
 }
 

@@ -191,11 +191,26 @@ def test_stage_access_logs_carry_no_query_string_and_no_data_trace(dev_plan: Dev
 
 
 def test_functions_trace_log_json_and_use_the_layer(dev_plan: DevPlan) -> None:
+    """One logging path: wscore.logs writes the JSON lines and applies LOG_LEVEL; Lambda's
+    format is Text so that it neither re-wraps them nor drops the level-less metric lines."""
     layer = dev_plan.one("aws_lambda_layer_version")
     for fn in dev_plan.of_type("aws_lambda_function"):
         assert _single_block(fn, "tracing_config")["mode"] == "Active"
-        assert _single_block(fn, "logging_config")["log_format"] == "JSON"
+        logging_config = _single_block(fn, "logging_config")
+        assert logging_config["log_format"] == "Text", fn.address
+        assert not logging_config.get("application_log_level"), fn.address
         assert layer.values["arn"] in fn.values["layers"], fn.address
+
+
+def test_function_environment_matches_what_the_code_parses(dev_plan: DevPlan) -> None:
+    from wscore.logs import parse_level
+
+    for fn in dev_plan.of_type("aws_lambda_function"):
+        variables = _single_block(fn, "environment")["variables"]
+        parse_level(variables["LOG_LEVEL"])  # raises on a name the code does not know
+        assert variables["METRIC_PROJECT"] == "wsplatform", fn.address
+        assert variables["METRIC_ENV"] == "dev", fn.address
+        assert variables["METRIC_NAMESPACE"], fn.address
 
 
 def test_route_permissions_are_scoped_to_their_route(dev_plan: DevPlan) -> None:

@@ -45,8 +45,8 @@ run "functions_follow_the_manifest" {
   }
 
   assert {
-    condition     = alltrue([for k, f in values(aws_lambda_function.this) : f.logging_config[0].log_format == "JSON" && f.logging_config[0].application_log_level == "INFO"])
-    error_message = "Every function must log JSON at the configured level."
+    condition     = alltrue([for f in values(aws_lambda_function.this) : f.logging_config[0].log_format == "Text" && f.logging_config[0].application_log_level == null && f.logging_config[0].system_log_level == null])
+    error_message = "One logging path: the functions format and filter their JSON lines themselves, so Lambda's log format is Text (no JSON re-wrapping, no level filter that would drop metric lines)."
   }
 
   assert {
@@ -128,6 +128,16 @@ run "environment_matches_what_each_function_does" {
   }
 
   assert {
+    condition     = alltrue([for f in values(aws_lambda_function.this) : f.environment[0].variables["METRIC_NAMESPACE"] == "ServerlessWebSocket" && f.environment[0].variables["METRIC_PROJECT"] == "chat" && f.environment[0].variables["METRIC_ENV"] == "test"])
+    error_message = "Every function's metrics must carry the deployment (Project, Env) in the configured namespace."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["authorizer"].environment[0].variables["JWT_SECRET_CACHE_SECONDS"] == "300"
+    error_message = "An HS256 authorizer must get the secret's cache age."
+  }
+
+  assert {
     condition     = alltrue([for k, f in aws_lambda_function.this : k == "authorizer" || length([for v in keys(f.environment[0].variables) : v if startswith(v, "JWT_")]) == 0])
     error_message = "JWT settings go to the authorizer only."
   }
@@ -142,10 +152,11 @@ run "settings_reach_the_environment" {
   command = plan
 
   variables {
-    log_level        = "WARNING"
-    fanout_threshold = 250
-    connection       = { ttl_seconds = 900, max_seconds = 3600 }
-    xray_sdk_enabled = true
+    log_level         = "WARN"
+    metrics_namespace = "Acme/Realtime"
+    fanout_threshold  = 250
+    connection        = { ttl_seconds = 900, max_seconds = 3600 }
+    xray_sdk_enabled  = true
   }
 
   assert {
@@ -159,8 +170,8 @@ run "settings_reach_the_environment" {
   }
 
   assert {
-    condition     = aws_lambda_function.this["publish"].environment[0].variables["LOG_LEVEL"] == "WARNING" && aws_lambda_function.this["publish"].logging_config[0].application_log_level == "WARN"
-    error_message = "WARNING is Python's name; Lambda's logging_config calls it WARN."
+    condition     = aws_lambda_function.this["publish"].environment[0].variables["LOG_LEVEL"] == "WARN" && aws_lambda_function.this["publish"].environment[0].variables["METRIC_NAMESPACE"] == "Acme/Realtime"
+    error_message = "log_level and metrics_namespace must reach every function."
   }
 }
 
@@ -374,10 +385,30 @@ run "log_level_is_an_enum" {
   command = plan
 
   variables {
-    log_level = "TRACE"
+    log_level = "VERBOSE"
   }
 
   expect_failures = [var.log_level]
+}
+
+run "log_level_uses_lambdas_names" {
+  command = plan
+
+  variables {
+    log_level = "WARNING"
+  }
+
+  expect_failures = [var.log_level]
+}
+
+run "metrics_namespace_cannot_be_an_aws_namespace" {
+  command = plan
+
+  variables {
+    metrics_namespace = "AWS/Lambda"
+  }
+
+  expect_failures = [var.metrics_namespace]
 }
 
 run "connection_ttl_is_bounded" {
