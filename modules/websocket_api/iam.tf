@@ -3,11 +3,10 @@
 # -----------------------------------------------------------------------------
 
 locals {
+  # Only what the code calls (tests/terraform checks this against lambda_src).
   table_read_actions = [
     "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
     "dynamodb:Query",
-    "dynamodb:ConditionCheckItem",
   ]
   table_write_actions = [
     "dynamodb:PutItem",
@@ -65,13 +64,13 @@ locals {
         Action   = ["sqs:SendMessage"]
         Resource = [for q in sort(f.sqs_send) : local.queue_arns[q]]
       }],
+      # What Lambda's SQS poller needs, with the function's role (the code calls none).
       f.consumes_queue == null ? [] : [{
         Sid    = "ConsumeQueue"
         Effect = "Allow"
         Action = [
           "sqs:ReceiveMessage",
           "sqs:DeleteMessage",
-          "sqs:ChangeMessageVisibility",
           "sqs:GetQueueAttributes",
         ]
         Resource = [local.queue_arns[f.consumes_queue]]

@@ -53,6 +53,7 @@ locals {
       invoke_arn = aws_lambda_function.this[name].invoke_arn
       function_n = aws_lambda_function.this[name].function_name
       two_way    = f.two_way
+      account    = local.account_id
     } if f.route != null
   }
   consumer_routes = {
@@ -61,14 +62,17 @@ locals {
       invoke_arn = "arn:${local.partition}:apigateway:${local.region}:lambda:path/2015-03-31/functions/${r.function_arn}/invocations"
       function_n = r.function_arn
       two_way    = r.two_way
+      account    = split(":", r.function_arn)[4]
     }
   }
-  routes          = merge(local.consumer_routes, local.manifest_routes)
-  manifest_keys   = toset([for f in values(local.functions) : f.route if f.route != null])
-  two_way_routes  = toset([for key, r in local.routes : key if r.two_way])
-  all_route_keys  = toset(keys(local.routes))
-  connect_route   = "$connect"
-  management_base = "https://${aws_apigatewayv2_api.this.id}.execute-api.${local.region}.amazonaws.com/${local.stage_name}"
+  routes         = merge(local.consumer_routes, local.manifest_routes)
+  manifest_keys  = toset([for f in values(local.functions) : f.route if f.route != null])
+  two_way_routes = toset([for key, r in local.routes : key if r.two_way])
+  all_route_keys = toset(keys(local.routes))
+  connect_route  = "$connect"
+  # The @connections endpoint is the API's own endpoint over https: its DNS suffix is the
+  # partition's (amazonaws.com, amazonaws.com.cn, ...), never assumed here.
+  management_base = "${replace(aws_apigatewayv2_api.this.api_endpoint, "/^wss:/", "https:")}/${local.stage_name}"
 }
 
 # -----------------------------------------------------------------------------
@@ -154,6 +158,13 @@ resource "aws_lambda_permission" "route" {
   # is removed, so the route is never without its permission.
   lifecycle {
     create_before_destroy = true
+
+    # AddPermission works on functions of the deploying account only: a function in another
+    # account would fail at apply (and its owner must grant the invoke permission anyway).
+    precondition {
+      condition     = local.routes[each.key].account == local.account_id
+      error_message = "consumer_routes[\"${each.key}\"].function_arn is in account ${local.routes[each.key].account}, not in ${local.account_id} where this API is deployed: the module cannot grant API Gateway the invoke permission there. Deploy the function (or an alias of a function) in ${local.account_id}."
+    }
   }
 }
 
@@ -195,7 +206,8 @@ resource "aws_apigatewayv2_stage" "this" {
 
   # route_settings can only name routes that exist. The account's CloudWatch role must be
   # registered before a stage with logging can be created: see check.api_gateway_account.
-  depends_on = [aws_apigatewayv2_route.this]
+  # The execution log group must exist before API Gateway creates it itself.
+  depends_on = [aws_apigatewayv2_route.this, aws_cloudwatch_log_group.execution]
 
   lifecycle {
     precondition {

@@ -432,7 +432,7 @@ variable "queue_settings" {
 # -----------------------------------------------------------------------------
 
 variable "alarms" {
-  description = "CloudWatch alarms: DLQ depth, function errors and throttles, API integration and execution errors. sns_topic_arn receives alarm and OK notifications (null = alarms without actions)."
+  description = "CloudWatch alarms, each with what to do in its description: DLQ depth, age of the oldest message in the fan-out and publish queues (queue_age_seconds), function errors (the authorizer's without rejected tokens) and throttles, authorizer outages (secret store, JWKS, configuration), API integration and execution errors. sns_topic_arn receives alarm and OK notifications (null = alarms without actions)."
   type = object({
     enabled                   = optional(bool, true)
     sns_topic_arn             = optional(string)
@@ -440,6 +440,7 @@ variable "alarms" {
     evaluation_periods        = optional(number, 1)
     function_errors_threshold = optional(number, 1)
     api_errors_threshold      = optional(number, 5)
+    queue_age_seconds         = optional(number, 120)
   })
   default = {}
 
@@ -457,4 +458,15 @@ variable "alarms" {
     condition     = var.alarms.function_errors_threshold >= 1 && var.alarms.api_errors_threshold >= 1
     error_message = "alarms.function_errors_threshold and alarms.api_errors_threshold must be at least 1."
   }
+
+  validation {
+    condition     = var.alarms.queue_age_seconds >= 10 && var.alarms.queue_age_seconds <= 86400
+    error_message = "alarms.queue_age_seconds must be between 10 s and one day."
+  }
+}
+
+variable "dashboard_enabled" {
+  description = "Create a CloudWatch dashboard (<project>-<env>-websocket-<region>) with what on-call needs: connections and messages, route errors and latency, authorizer outcomes, deliveries, pruned and failed recipients, fan-out queue depth and age, DLQ depth, throttles. Alarm descriptions link to it."
+  type        = bool
+  default     = true
 }

@@ -150,6 +150,31 @@ run "endpoints_are_derived_from_api_and_stage" {
   }
 }
 
+run "management_endpoint_follows_the_partition" {
+  command = plan
+
+  # aws-cn: the API's endpoint ends in amazonaws.com.cn.
+  override_resource {
+    target          = aws_apigatewayv2_api.this
+    override_during = plan
+    values = {
+      id            = "a1b2c3d4e5"
+      api_endpoint  = "wss://a1b2c3d4e5.execute-api.cn-north-1.amazonaws.com.cn"
+      execution_arn = "arn:aws-cn:execute-api:cn-north-1:123456789012:a1b2c3d4e5"
+    }
+  }
+
+  assert {
+    condition     = output.management_endpoint == "https://a1b2c3d4e5.execute-api.cn-north-1.amazonaws.com.cn/test"
+    error_message = "The @connections endpoint must be derived from the API's endpoint, not assume amazonaws.com."
+  }
+
+  assert {
+    condition     = alltrue([for f in values(aws_lambda_function.this) : lookup(f.environment[0].variables, "MANAGEMENT_ENDPOINT", "https://a1b2c3d4e5.execute-api.cn-north-1.amazonaws.com.cn/test") == "https://a1b2c3d4e5.execute-api.cn-north-1.amazonaws.com.cn/test"])
+    error_message = "MANAGEMENT_ENDPOINT must be the same partition-correct endpoint."
+  }
+}
+
 run "stage_auto_deploys_throttles_and_never_traces_data" {
   command = plan
 
@@ -311,6 +336,18 @@ run "permission_statement_ids_are_valid_and_unique_for_every_allowed_key" {
     condition     = startswith(aws_lambda_permission.route["sendMessage"].statement_id, "AllowApiGatewayRoute-sendMessage-") && startswith(aws_lambda_permission.route["$connect"].statement_id, "AllowApiGatewayRoute-_connect-")
     error_message = "Statement ids keep the route key readable."
   }
+}
+
+run "consumer_route_in_another_account_is_refused_at_plan_time" {
+  command = plan
+
+  variables {
+    consumer_routes = {
+      getHistory = { function_arn = "arn:aws:lambda:eu-west-1:210987654321:function:history" }
+    }
+  }
+
+  expect_failures = [aws_lambda_permission.route]
 }
 
 run "consumer_route_cannot_replace_a_manifest_route" {
