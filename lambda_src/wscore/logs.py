@@ -18,9 +18,11 @@ tight (docs/PERFORMANCE.md).
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
+import random
 import sys
 import threading
 import time
@@ -123,6 +125,30 @@ class _Invocation:
 
 
 INVOCATION = _Invocation()
+
+
+def after_snapshot_restore() -> None:
+    """SnapStart: every environment resumed from one snapshot starts with the memory of the
+    same init, `random`'s state included (the retry jitter would be drawn alike in every
+    container). Reseed it from the OS, and count the next invocation as this environment's
+    cold start."""
+    random.seed()
+    INVOCATION.reset()
+
+
+def register_snapstart_hooks(module: Any = None) -> bool:
+    """Register `after_snapshot_restore` with the runtime's hook module (snapshot_restore_py,
+    present in Lambda's Python runtimes that support SnapStart); False elsewhere."""
+    if module is None:
+        try:
+            module = importlib.import_module("snapshot_restore_py")
+        except ImportError:
+            return False
+    module.register_after_restore(after_snapshot_restore)
+    return True
+
+
+register_snapstart_hooks()
 
 
 def context_fields(record: logging.LogRecord) -> dict[str, Any]:

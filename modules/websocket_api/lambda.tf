@@ -39,6 +39,12 @@ resource "aws_lambda_layer_version" "this" {
       condition     = !local.artifacts_found || (can(local.artifacts.layer.file) && can(local.artifacts.layer.sha256_base64))
       error_message = "${local.artifacts_manifest_path} names no layer file and hash: ${local.rebuild_hint}."
     }
+    # TRACING_ENABLED=true imports the X-Ray SDK at cold start: a layer without it would
+    # make every function fail to start.
+    precondition {
+      condition     = !var.xray_sdk_enabled || !local.artifacts_found || try(local.artifacts.xray_sdk, false) == true
+      error_message = "xray_sdk_enabled = true needs the AWS X-Ray SDK in the layer, and ${local.artifacts_manifest_path} records a build without it: run `make build RUNTIME=${var.lambda_runtime} ARCH=${var.lambda_architecture} XRAY_SDK=true` (or set xray_sdk_enabled = false)."
+    }
     precondition {
       condition     = length(setsubtract(toset(keys(var.function_overrides)), toset(keys(local.functions)))) == 0
       error_message = "function_overrides keys must be manifest function names: ${join(", ", sort(keys(local.functions)))}."
@@ -93,6 +99,16 @@ resource "aws_lambda_function" "this" {
 
   reserved_concurrent_executions = each.value.reserved_concurrency
 
+  # SnapStart (opt-in): Lambda initialises a published version once and resumes new
+  # execution environments from its snapshot; every caller then invokes the "live" alias.
+  publish = var.snap_start_enabled
+  dynamic "snap_start" {
+    for_each = var.snap_start_enabled ? [1] : []
+    content {
+      apply_on = "PublishedVersions"
+    }
+  }
+
   tracing_config {
     mode = "Active"
   }
@@ -130,9 +146,42 @@ resource "aws_lambda_function" "this" {
       error_message = "${each.key} serves route ${coalesce(each.value.route, "-")}: API Gateway integrations time out after 29 s, so its timeout must be at most 29 s."
     }
     precondition {
+      condition     = !var.snap_start_enabled || contains(["python3.12", "python3.13", "python3.14"], var.lambda_runtime)
+      error_message = "snap_start_enabled needs a Python runtime that supports SnapStart (python3.12 or later), not ${var.lambda_runtime}."
+    }
+    precondition {
       condition     = each.value.reserved_concurrency == null || each.value.maximum_concurrency == null || try(each.value.reserved_concurrency >= each.value.maximum_concurrency, false)
       error_message = "${each.key}: reserved_concurrency must not be below the SQS event source's maximum_concurrency (${coalesce(each.value.maximum_concurrency, 0)}), or the poller is throttled."
     }
+  }
+}
+
+# -----------------------------------------------------------------------------
+# What callers invoke: the function, or with SnapStart its "live" alias
+# -----------------------------------------------------------------------------
+
+# $LATEST has no snapshot: with SnapStart the integrations, the authorizer, the event source
+# mappings and the outputs all point at an alias that follows each newly published version.
+resource "aws_lambda_alias" "live" {
+  for_each = var.snap_start_enabled ? local.functions : {}
+
+  name             = local.snap_start_alias
+  description      = "The published version callers invoke (SnapStart)"
+  function_name    = aws_lambda_function.this[each.key].function_name
+  function_version = aws_lambda_function.this[each.key].version
+}
+
+locals {
+  snap_start_alias   = "live"
+  function_qualifier = var.snap_start_enabled ? local.snap_start_alias : null
+  function_invoke_arn = {
+    for name in keys(local.functions) :
+    name => var.snap_start_enabled ? aws_lambda_alias.live[name].invoke_arn : aws_lambda_function.this[name].invoke_arn
+  }
+  # The ARN to invoke, subscribe or grant: the alias's (qualified) or the function's.
+  function_target_arn = {
+    for name in keys(local.functions) :
+    name => var.snap_start_enabled ? aws_lambda_alias.live[name].arn : aws_lambda_function.this[name].arn
   }
 }
 
@@ -169,7 +218,7 @@ check "lambda_concurrency_quota" {
 resource "aws_lambda_event_source_mapping" "sqs" {
   for_each = { for name, f in local.functions : name => f if f.consumes_queue != null }
 
-  function_name    = aws_lambda_function.this[each.key].arn
+  function_name    = local.function_target_arn[each.key]
   event_source_arn = aws_sqs_queue.this[each.value.consumes_queue].arn
   batch_size       = each.value.batch_size
 
@@ -191,7 +240,7 @@ resource "aws_lambda_event_source_mapping" "sqs" {
 resource "aws_lambda_event_source_mapping" "stream" {
   for_each = { for name, f in local.functions : name => f if f.reads_stream }
 
-  function_name          = aws_lambda_function.this[each.key].arn
+  function_name          = local.function_target_arn[each.key]
   event_source_arn       = aws_dynamodb_table.this.stream_arn
   starting_position      = "LATEST"
   batch_size             = each.value.batch_size

@@ -50,8 +50,9 @@ locals {
   manifest_routes = {
     for name, f in local.functions : f.route => {
       function   = name
-      invoke_arn = aws_lambda_function.this[name].invoke_arn
+      invoke_arn = local.function_invoke_arn[name]
       function_n = aws_lambda_function.this[name].function_name
+      qualifier  = local.function_qualifier
       two_way    = f.two_way
       account    = local.account_id
     } if f.route != null
@@ -61,6 +62,7 @@ locals {
       function   = null
       invoke_arn = "arn:${local.partition}:apigateway:${local.region}:lambda:path/2015-03-31/functions/${r.function_arn}/invocations"
       function_n = r.function_arn
+      qualifier  = null # an alias ARN carries its own qualifier
       two_way    = r.two_way
       account    = split(":", r.function_arn)[4]
     }
@@ -150,6 +152,7 @@ resource "aws_lambda_permission" "route" {
   statement_id  = local.route_statement_ids[each.key]
   action        = "lambda:InvokeFunction"
   function_name = local.routes[each.key].function_n
+  qualifier     = local.routes[each.key].qualifier
   principal     = "apigateway.amazonaws.com"
   # Scoped to this API, this stage and this route only.
   source_arn = "${aws_apigatewayv2_api.this.execution_arn}/${local.stage_name}/${each.key}"

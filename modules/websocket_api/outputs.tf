@@ -122,8 +122,8 @@ output "function_names" {
 }
 
 output "function_arns" {
-  description = "Lambda function ARNs, by manifest function name."
-  value       = { for name, f in aws_lambda_function.this : name => f.arn }
+  description = "ARNs to invoke, by manifest function name: the function's, or with snap_start_enabled its \"live\" alias's (qualified; $LATEST has no snapshot)."
+  value       = local.function_target_arn
 }
 
 output "function_role_arns" {
@@ -137,8 +137,8 @@ output "publish_function_name" {
 }
 
 output "publish_function_arn" {
-  description = "ARN of the server-side publish function."
-  value       = aws_lambda_function.this[local.manifest.queues.publish.consumer].arn
+  description = "ARN to invoke for a server-side publish (with snap_start_enabled, the \"live\" alias)."
+  value       = local.function_target_arn[local.manifest.queues.publish.consumer]
 }
 
 output "layer_arn" {
@@ -156,7 +156,7 @@ output "publisher_policy_json" {
           Sid      = "InvokePublish"
           Effect   = "Allow"
           Action   = ["lambda:InvokeFunction"]
-          Resource = [aws_lambda_function.this[local.manifest.queues.publish.consumer].arn]
+          Resource = distinct([aws_lambda_function.this[local.manifest.queues.publish.consumer].arn, local.function_target_arn[local.manifest.queues.publish.consumer]])
         },
         {
           Sid      = "SendToPublishQueue"

@@ -116,7 +116,13 @@ variable "metrics_namespace" {
 }
 
 variable "xray_sdk_enabled" {
-  description = "Patch botocore with the AWS X-Ray SDK in every function (TRACING_ENABLED) for per-call subsegments. The layer must then ship aws-xray-sdk (add it to requirements/lambda.txt and rebuild; functions fail at start with a message saying so otherwise), and cold starts grow by ~800 ms. Lambda active tracing records every invocation without it."
+  description = "Patch botocore with the AWS X-Ray SDK in every function (TRACING_ENABLED) for per-call subsegments (DynamoDB then goes through boto3's client). The layer must ship the SDK: build with `make build XRAY_SDK=true` (the build manifest records \"xray_sdk\": true; the plan refuses a build without it). Cold starts grow by ~800 ms. Lambda active tracing records every invocation without it."
+  type        = bool
+  default     = false
+}
+
+variable "snap_start_enabled" {
+  description = "Lambda SnapStart for every function (python3.12 or later): each deploy publishes a version, Lambda initialises it once and resumes new execution environments from its snapshot, and the integrations, the authorizer, the event source mappings and the function outputs use the \"live\" alias. Trade-offs (README, \"SnapStart\"): Python pays a snapshot caching charge per published version and a restore charge per resumed environment; deploys take longer (a snapshot per function); restored environments share the memory of init (the retry jitter's random generator is reseeded after restore by wscore.logs)."
   type        = bool
   default     = false
 }

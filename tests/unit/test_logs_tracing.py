@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -217,3 +218,22 @@ def test_missing_configuration_fails_at_import_with_a_clear_message() -> None:
     )
     assert out.returncode != 0
     assert "TABLE_NAME is required" in out.stderr
+
+
+def test_snapstart_restore_reseeds_random_and_starts_a_new_cold_start() -> None:
+    """Environments resumed from one snapshot must not share random's state (retry jitter)."""
+    import random
+
+    from wscore import logs
+
+    hooks: list[Any] = []
+    fake_runtime = type("Hooks", (), {"register_after_restore": staticmethod(hooks.append)})
+    assert logs.register_snapstart_hooks(fake_runtime) is True
+    assert hooks == [logs.after_snapshot_restore]
+    random.seed(42)
+    snapshot_state = random.getstate()
+    INVOCATION.cold_start("req-before-snapshot")
+    hooks[0]()
+    assert random.getstate() != snapshot_state
+    assert INVOCATION.cold_start("req-after-restore") is True
+    INVOCATION.reset()

@@ -152,6 +152,7 @@ run "settings_reach_the_environment" {
   command = plan
 
   variables {
+    artifacts_dir     = "./tests/fixtures/artifacts_xray"
     log_level         = "WARN"
     metrics_namespace = "Acme/Realtime"
     fanout_threshold  = 250
@@ -221,6 +222,80 @@ run "artifacts_built_for_another_architecture_are_rejected" {
 
   variables {
     lambda_architecture = "x86_64"
+  }
+
+  expect_failures = [aws_lambda_layer_version.this]
+}
+
+run "snap_start_publishes_versions_and_wires_the_alias" {
+  command = plan
+
+  variables {
+    snap_start_enabled = true
+  }
+
+  assert {
+    condition     = alltrue([for f in values(aws_lambda_function.this) : f.publish == true && f.snap_start[0].apply_on == "PublishedVersions"])
+    error_message = "SnapStart applies to published versions: every function must publish one."
+  }
+
+  assert {
+    condition     = toset(keys(aws_lambda_alias.live)) == toset(keys(aws_lambda_function.this)) && alltrue([for a in values(aws_lambda_alias.live) : a.name == "live"])
+    error_message = "Every function needs the live alias."
+  }
+
+  assert {
+    condition     = alltrue([for i in values(aws_apigatewayv2_integration.this) : endswith(i.integration_uri, ":live/invocations")])
+    error_message = "Routes must invoke the alias ($LATEST has no snapshot)."
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_authorizer.this.authorizer_uri == aws_lambda_alias.live["authorizer"].invoke_arn && aws_lambda_permission.authorizer.qualifier == "live"
+    error_message = "The authorizer must invoke, and be allowed to invoke, the alias."
+  }
+
+  assert {
+    condition     = alltrue([for p in values(aws_lambda_permission.route) : p.qualifier == "live"])
+    error_message = "Invoke permissions must name the alias."
+  }
+
+  assert {
+    condition     = alltrue([for m in concat(values(aws_lambda_event_source_mapping.sqs), values(aws_lambda_event_source_mapping.stream)) : endswith(m.function_name, ":live")])
+    error_message = "Event source mappings must invoke the alias."
+  }
+
+  assert {
+    condition     = output.publish_function_arn == aws_lambda_alias.live["publish"].arn
+    error_message = "Backends must be given the alias to invoke."
+  }
+}
+
+run "snap_start_is_off_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_lambda_alias.live) == 0 && alltrue([for f in values(aws_lambda_function.this) : f.publish != true && length(f.snap_start) == 0])
+    error_message = "SnapStart is opt-in."
+  }
+}
+
+run "snap_start_needs_python_312_or_later" {
+  command = plan
+
+  variables {
+    snap_start_enabled = true
+    lambda_runtime     = "python3.11"
+    artifacts_dir      = "./tests/fixtures/artifacts_python311"
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "xray_needs_a_build_that_ships_the_sdk" {
+  command = plan
+
+  variables {
+    xray_sdk_enabled = true
   }
 
   expect_failures = [aws_lambda_layer_version.this]

@@ -111,3 +111,10 @@ mock_resource "aws_iam_role" {
     arn = "arn:aws:iam::123456789012:role/mock"
   }
 }
+
+mock_resource "aws_lambda_alias" {
+  defaults = {
+    arn        = "arn:aws:lambda:eu-west-1:123456789012:function:mock:live"
+    invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:mock:live/invocations"
+  }
+}
