@@ -3,7 +3,9 @@
 # -----------------------------------------------------------------------------
 
 locals {
-  artifacts_manifest_path = "${var.artifacts_dir}/manifest.json"
+  # A release archive (`make release`) carries the build next to the module.
+  artifacts_dir           = coalesce(var.artifacts_dir, "${path.module}/artifacts")
+  artifacts_manifest_path = "${local.artifacts_dir}/manifest.json"
   # Checked at plan time (precondition on the layer), not by `terraform validate`, so that
   # CI can validate before building.
   artifacts_found = fileexists(local.artifacts_manifest_path)
@@ -21,7 +23,7 @@ locals {
 resource "aws_lambda_layer_version" "this" {
   layer_name               = "${local.name}-core"
   description              = "wscore and dependencies for ${var.lambda_runtime}/${var.lambda_architecture}"
-  filename                 = "${var.artifacts_dir}/${try(local.artifacts.layer.file, "layer.zip")}"
+  filename                 = "${local.artifacts_dir}/${try(local.artifacts.layer.file, "layer.zip")}"
   source_code_hash         = try(local.artifacts.layer.sha256_base64, null)
   compatible_runtimes      = [var.lambda_runtime]
   compatible_architectures = [var.lambda_architecture]
@@ -29,11 +31,11 @@ resource "aws_lambda_layer_version" "this" {
   lifecycle {
     precondition {
       condition     = local.artifacts_found
-      error_message = "${local.artifacts_manifest_path} does not exist: run `make build RUNTIME=${var.lambda_runtime} ARCH=${var.lambda_architecture}` and point artifacts_dir at its output directory."
+      error_message = "${local.artifacts_manifest_path} does not exist: run `make build RUNTIME=${var.lambda_runtime} ARCH=${var.lambda_architecture}` and point artifacts_dir at its output directory, or use a release archive of the module (`make release`), which carries them."
     }
     precondition {
       condition     = !local.artifacts_found || (local.artifacts_runtime == var.lambda_runtime && local.artifacts_architecture == var.lambda_architecture)
-      error_message = "The artifacts in ${var.artifacts_dir} were built for ${local.artifacts_runtime}/${local.artifacts_architecture} but the module deploys ${var.lambda_runtime}/${var.lambda_architecture}: ${local.rebuild_hint}."
+      error_message = "The artifacts in ${local.artifacts_dir} were built for ${local.artifacts_runtime}/${local.artifacts_architecture} but the module deploys ${var.lambda_runtime}/${var.lambda_architecture}: ${local.rebuild_hint}."
     }
     precondition {
       condition     = !local.artifacts_found || (can(local.artifacts.layer.file) && can(local.artifacts.layer.sha256_base64))
@@ -94,7 +96,7 @@ resource "aws_lambda_function" "this" {
   timeout       = each.value.timeout_s
   layers        = [aws_lambda_layer_version.this.arn]
 
-  filename         = "${var.artifacts_dir}/${try(local.artifacts.functions[each.key].file, "functions/${each.key}.zip")}"
+  filename         = "${local.artifacts_dir}/${try(local.artifacts.functions[each.key].file, "functions/${each.key}.zip")}"
   source_code_hash = try(local.artifacts.functions[each.key].sha256_base64, null)
 
   reserved_concurrent_executions = each.value.reserved_concurrency

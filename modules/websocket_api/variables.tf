@@ -33,12 +33,13 @@ variable "tags" {
 # -----------------------------------------------------------------------------
 
 variable "artifacts_dir" {
-  description = "Directory written by `make build`: it holds manifest.json (runtime, architecture, layer and function zips with their base64 SHA-256) and the zips it names. Relative paths are relative to the directory Terraform runs in; prefer \"$${path.root}/...\"."
+  description = "Directory written by `make build`: it holds manifest.json (runtime, architecture, layer and function zips with their base64 SHA-256) and the zips it names. null = \"<module>/artifacts\", where a release archive (`make release`) carries them, so a consumer of a release sets nothing. Relative paths are relative to the directory Terraform runs in; prefer \"$${path.root}/...\"."
   type        = string
+  default     = null
 
   validation {
-    condition     = length(trimspace(var.artifacts_dir)) > 0
-    error_message = "artifacts_dir must name the output directory of `make build`."
+    condition     = var.artifacts_dir == null || try(length(trimspace(var.artifacts_dir)) > 0, false)
+    error_message = "artifacts_dir must name the output directory of `make build`, or be null to use the artifacts of a release archive."
   }
 }
 

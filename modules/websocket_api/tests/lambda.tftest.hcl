@@ -321,6 +321,18 @@ run "artifacts_dir_must_hold_a_build_manifest" {
   expect_failures = [aws_lambda_layer_version.this]
 }
 
+run "without_artifacts_dir_the_release_layout_is_expected" {
+  command = plan
+
+  # A release archive carries the build in <module>/artifacts; this repository's module
+  # directory does not, so the plan must stop and say so.
+  variables {
+    artifacts_dir = null
+  }
+
+  expect_failures = [aws_lambda_layer_version.this]
+}
+
 run "artifacts_dir_cannot_be_empty" {
   command = plan
 
