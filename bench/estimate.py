@@ -57,6 +57,8 @@ AUTHORIZER_METRICS = 4
 # X-Ray's default sampling rule: the first request each second, then 5 %.
 XRAY_RESERVOIR_PER_S = 1.0
 XRAY_RATE = 0.05
+# API Gateway's default account throttle per region (PostToConnection counts against it).
+ACCOUNT_RPS = 10_000
 
 
 @dataclass(frozen=True)
@@ -404,6 +406,14 @@ def estimate(  # noqa: PLR0915 - one line of the bill after another
         )
     )
 
+    posts_per_s = posts / SECONDS_PER_MONTH
+    if posts_per_s > ACCOUNT_RPS / 2:
+        est.notes.append(
+            f"on average {posts_per_s:,.0f} @connections posts/s: API Gateway's account "
+            f"throttle ({ACCOUNT_RPS:,} requests/s by default, shared with every API of the "
+            "account and region) leaves little headroom; peaks will be throttled and retried. "
+            "Request a quota increase (README: Costs and limits)"
+        )
     scaled = {r.get("scaled_from") for r in measured.values()} - {None}
     if scaled:
         est.notes.append(

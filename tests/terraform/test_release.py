@@ -149,8 +149,23 @@ def http_server(archive: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
         server.server_close()
 
 
+ACCOUNT_MODULE = """
+module "api_gateway_account" {
+  source = "SOURCE//modules/api_gateway_account"
+}
+"""
+
+
 def test_a_release_url_is_a_module_source(archive: Path, http_server: str, tmp_path: Path) -> None:
-    shown = _plan_consumer(tmp_path / "consumer", f"{http_server}/{archive.name}")
+    """Both modules of the README's usage, from the archive's URL (the account module as a
+    sub-directory of it: in a real setup it lives in a root of its own)."""
+    url = f"{http_server}/{archive.name}"
+    root = tmp_path / "consumer"
+    root.mkdir()
+    (root / "account.tf").write_text(ACCOUNT_MODULE.replace("SOURCE", url))
+    shown = _plan_consumer(root, url)
+    account = [rc for rc in shown["resource_changes"] if rc["type"] == "aws_api_gateway_account"]
+    assert [rc["module_address"] for rc in account] == ["module.api_gateway_account"]
     functions = _functions(shown)
     assert sorted(functions) == sorted(read_manifest()["functions"])
     for after in functions.values():
