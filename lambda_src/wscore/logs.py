@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from wscore.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 TRACE = 5
 logging.addLevelName(TRACE, "TRACE")
@@ -220,6 +220,15 @@ def deployment_dimensions(env: Mapping[str, str] | None = None) -> dict[str, str
     }
 
 
+def _to_stdout(logger: logging.Logger, document: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(document, default=str, separators=(",", ":")) + "\n")
+
+
+# Where metric lines go: stdout, which Lambda ships to CloudWatch Logs (EMF is extracted
+# there). The local gateway replaces it to keep them out of its console unless asked.
+metric_writer: Callable[[logging.Logger, dict[str, Any]], None] = _to_stdout
+
+
 def metric(
     logger: logging.Logger,
     name: str,
@@ -262,4 +271,4 @@ def metric(
         **deployment,
         **values,
     }
-    sys.stdout.write(json.dumps(document, default=str, separators=(",", ":")) + "\n")
+    metric_writer(logger, document)
