@@ -24,13 +24,7 @@ import statistics
 import time
 from typing import Any
 
-from bench.gateway_capacity import (
-    GatewayError,
-    client_result,
-    local_gateway,
-    open_client,
-    percentile,
-)
+from bench.gateway_capacity import measure, open_client, percentile
 
 ROOM = "continuity"
 TEXT = "hello room"
@@ -154,15 +148,8 @@ async def clients(url: str, members: int, pairs: int, warmup: int) -> dict[str, 
 
 def run(pairs: int = 200, members: int = 10, warmup: int = 20) -> dict[str, Any]:
     """Start the gateway, drive it from a client process, stop it; return the figures."""
-    try:
-        with local_gateway() as (url, env):
-            args = ["--url", url, "--members", str(members)]
-            args += ["--pairs", str(pairs), "--warmup", str(warmup)]
-            result = client_result("bench.continuity_latency", args, env)
-            result["status"] = "measured"
-            return result
-    except GatewayError as exc:
-        return {"status": str(exc)}
+    args = ["--members", str(members), "--pairs", str(pairs), "--warmup", str(warmup)]
+    return measure("bench.continuity_latency", args)
 
 
 def main() -> None:

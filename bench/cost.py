@@ -386,6 +386,7 @@ class Driver:
                 "sendMessage": "send_message",
                 "getPresence": "get_presence",
                 "getHistory": "get_history",
+                "heartbeat": "heartbeat",
             }[body["action"]],
             ws_event("message", cid, user, TENANT, body),
         )
@@ -475,10 +476,66 @@ def scan_sample_row(total_connections: int = 10_000, id_len: int = 16) -> dict[s
     }
 
 
+# The largest room `measure_workload` seeds; above it, per-recipient counts are scaled.
+MEASURED_ROOM_CAP = 1000
+DEFAULT_FANOUT_THRESHOLD = 100  # the module's default (variable fanout_threshold)
+
+
+def measure_workload(
+    room_size: int, fanout_threshold: int = DEFAULT_FANOUT_THRESHOLD
+) -> dict[str, dict[str, Any]]:
+    """What one of each operation a workload is made of costs, in a room of `room_size`
+    members (the sender or joiner included), through the real handlers.
+
+    connect, join (presence to the others), send (a message to the others; through the
+    fan-out queue above the threshold, worker runs included), heartbeat (of a member of one
+    room) and disconnect (leaving that room). Metric lines the handlers print are swallowed.
+    """
+    import contextlib
+    import io
+
+    members = max(2, min(room_size, MEASURED_ROOM_CAP))
+    counter = Counter()
+    rows: dict[str, dict[str, Any]] = {}
+    with contextlib.redirect_stdout(io.StringIO()), emulated(counter) as world:
+        d = Driver(world, counter)
+        d.threshold(fanout_threshold)
+        ev = ws_event
+        rows["connect"] = d.measure("connect", lambda: d.call("connect", ev("connect", "n1=", "u")))
+        others = d.seed_room("room", members - 1, "m")
+        d.call("connect", ev("connect", "joiner=", "jo", TENANT))
+        join = {"action": "joinRoom", "roomId": "room"}
+        rows["join"] = d.measure("join", lambda: d.message("joiner=", "jo", join))
+        send = {"action": "sendMessage", "roomId": "room", "data": {"text": "x" * 120}}
+        rows["send"] = d.measure("send", lambda: d.message("joiner=", "jo", send))
+        beat = {"action": "heartbeat"}
+        rows["heartbeat"] = d.measure("heartbeat", lambda: d.message("joiner=", "jo", beat))
+        rows["disconnect"] = d.measure(
+            "disconnect", lambda: d.call("disconnect", ev("disconnect", "joiner=", "jo", TENANT))
+        )
+        del others
+    scale = (room_size - 1) / (members - 1) if room_size > members else 1.0
+    for name in ("join", "send", "disconnect"):
+        row = rows[name]
+        row["measured_room_size"] = members
+        if scale != 1.0:  # per-recipient work grows with the room; the rest does not
+            row["management_calls"] = round(row["management_calls"] * scale)
+            row["read_units"] = round(row["read_units"] * scale, 1)
+            row["sqs_messages"] = math.ceil(row["sqs_messages"] * scale)
+            row["sqs_requests"] = math.ceil(row["sqs_requests"] * scale)
+            row["worker_invocations"] = math.ceil(row["worker_invocations"] * scale)
+            row["scaled_from"] = members
+    return rows
+
+
 def run() -> list[dict[str, Any]]:
+    import contextlib
+    import io
+
     counter = Counter()
     rows: list[dict[str, Any]] = []
-    with emulated(counter) as world:
+    # The handlers' metric lines go to stdout whatever LOG_LEVEL says: not into the report.
+    with contextlib.redirect_stdout(io.StringIO()), emulated(counter) as world:
         d = Driver(world, counter)
         ev = ws_event
         rows.append(

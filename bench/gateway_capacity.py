@@ -294,33 +294,29 @@ def client_result(module: str, args: list[str], env: dict[str, str]) -> dict[str
     return result
 
 
-def run_storm(members: int = 150) -> dict[str, Any]:
-    """The large-room and disconnect-storm scenario against a fresh gateway."""
+def measure(module: str, args: list[str]) -> dict[str, Any]:
+    """Start a gateway, run `module`'s client side against it with `args`, stop it."""
     try:
         with local_gateway() as (url, env):
-            args = ["--url", url, "--scenario", "storm", "--members", str(members)]
-            result = client_result("bench.gateway_capacity", args, env)
-            result["status"] = "measured"
-            result["management_transport"] = env.get("MANAGEMENT_TRANSPORT", "fast")
-            return result
+            result = client_result(module, ["--url", url, *args], env)
     except GatewayError as exc:
         return {"status": str(exc)}
+    result["status"] = "measured"
+    result["management_transport"] = env.get("MANAGEMENT_TRANSPORT", "fast")
+    return result
+
+
+def run_storm(members: int = 150) -> dict[str, Any]:
+    """The large-room and disconnect-storm scenario against a fresh gateway."""
+    return measure("bench.gateway_capacity", ["--scenario", "storm", "--members", str(members)])
 
 
 def run(
     members: int = 100, held: int = 400, rate: float = 1.0, duration: float = 10.0
 ) -> dict[str, Any]:
     """Start the gateway, drive it from a client process, stop it; return the figures."""
-    try:
-        with local_gateway() as (url, env):
-            args = ["--url", url, "--members", str(members), "--held", str(held)]
-            args += ["--rate", str(rate), "--duration", str(duration)]
-            result = client_result("bench.gateway_capacity", args, env)
-            result["status"] = "measured"
-            result["management_transport"] = env.get("MANAGEMENT_TRANSPORT", "fast")
-            return result
-    except GatewayError as exc:
-        return {"status": str(exc)}
+    args = ["--members", str(members), "--held", str(held), "--rate", str(rate)]
+    return measure("bench.gateway_capacity", [*args, "--duration", str(duration)])
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 import time
+from typing import Any
 
 # The attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -86,6 +87,14 @@ def adopt_handler_logging() -> None:
     logger once (its level from the handlers' LOG_LEVEL) and never again; only its output
     changes here.
     """
-    from wscore.logs import get_logger
+    from wscore import logs
 
-    get_logger(HANDLER_LOGGER).handlers[:] = [stderr_handler()]
+    logs.get_logger(HANDLER_LOGGER).handlers[:] = [stderr_handler()]
+    logs.metric_writer = _metric_at_debug
+
+
+def _metric_at_debug(logger: logging.Logger, document: dict[str, Any]) -> None:
+    """A handler's metric line, in the gateway's format, only when it logs at DEBUG."""
+    if logger.isEnabledFor(logging.DEBUG):
+        fields = {k: v for k, v in document.items() if k not in ("message", "timestamp", "logger")}
+        logger.debug(document["message"], extra=fields)

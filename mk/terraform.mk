@@ -12,7 +12,7 @@ TF_ROOTS_DIR  := terraform
 ENV           ?= dev
 TF_SCHEMA_WHEEL_VERSION := 25.8.1
 
-.PHONY: tf-check tf-test checkov lint-tf tf-schema plan apply tf-require-real
+.PHONY: tf-check tf-test checkov lint-tf tf-schema plan apply tf-require-real tf-require-backend
 
 # checkov's pins conflict with requirements/dev.txt, so it gets its own venv (~290 MB),
 # created like .venv on first use.
@@ -66,19 +66,39 @@ tf-require-real:
 	  echo "(tools/terraform/terraform is the offline checker: its AWS provider is a stand-in that cannot deploy)" >&2; \
 	  exit 1; \
 	fi
-	@test -d "$(TF_ROOTS_DIR)/$(ENV)" || { echo "make: no environment $(TF_ROOTS_DIR)/$(ENV) (ENV=dev or ENV=prod)" >&2; exit 1; }
-	@test -f "$(TF_ROOTS_DIR)/$(ENV)/terraform.tfvars" || { \
+	@test -d "$(TF_ROOTS_DIR)/$(ENV)" || { echo "make: no environment $(TF_ROOTS_DIR)/$(ENV) (ENV=bootstrap, dev or prod)" >&2; exit 1; }
+
+# Each root keeps its state in S3 through a partial backend configuration, and its values
+# in terraform.tfvars (made from the example): neither is committed; without them `terraform
+# init` would prompt and the plan would use placeholder values.
+tf-require-backend:
+	@if [ ! -f "$(TF_ROOTS_DIR)/$(ENV)/backend.hcl" ]; then \
+	  echo "make plan: $(TF_ROOTS_DIR)/$(ENV)/backend.hcl is missing: the S3 bucket, key and region of this root's state." >&2; \
+	  echo "  cp $(TF_ROOTS_DIR)/$(ENV)/backend.hcl.example $(TF_ROOTS_DIR)/$(ENV)/backend.hcl" >&2; \
+	  echo "  then edit bucket, key and region (one key per environment; bootstrap: one per account and region)" >&2; \
+	  echo "  and run make plan ENV=$(ENV) again. See terraform/README.md, First deployment." >&2; \
+	  exit 1; \
+	fi
+	@if [ -f "$(TF_ROOTS_DIR)/$(ENV)/terraform.tfvars.example" ] && [ ! -f "$(TF_ROOTS_DIR)/$(ENV)/terraform.tfvars" ]; then \
 	  echo "make: $(TF_ROOTS_DIR)/$(ENV)/terraform.tfvars is missing; start from the example:" >&2; \
 	  echo "  cp $(TF_ROOTS_DIR)/$(ENV)/terraform.tfvars.example $(TF_ROOTS_DIR)/$(ENV)/terraform.tfvars" >&2; \
-	  echo "  then replace its example values (region, issuer, audience, key ARN or JWKS URL)" >&2; exit 1; }
-
-plan: tf-require-real build ## Real terraform init + plan of terraform/ENV (ENV=dev|prod), after make build
-	terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) init $(if $(wildcard $(TF_ROOTS_DIR)/$(ENV)/backend.hcl),-backend-config=backend.hcl)
-	terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) plan -out=$(ENV).tfplan
-
-apply: tf-require-real ## Apply the plan saved by `make plan ENV=...` (or plan and confirm if there is none)
-	@if [ -f "$(TF_ROOTS_DIR)/$(ENV)/$(ENV).tfplan" ]; then \
-	  terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) apply $(ENV).tfplan && rm -f "$(TF_ROOTS_DIR)/$(ENV)/$(ENV).tfplan"; \
-	else \
-	  terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) apply; \
+	  echo "  then replace its example values (region, issuer, audience, key ARN or JWKS URL)" >&2; exit 1; \
 	fi
+
+# The bootstrap root (API Gateway's account-level logging role) deploys no Lambda: no build.
+PLAN_BUILD = $(if $(filter bootstrap,$(ENV)),,build)
+
+plan: tf-require-real tf-require-backend $(PLAN_BUILD) ## Real terraform init + plan of terraform/$(ENV) (ENV=bootstrap|dev|prod), saved for make apply
+	terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) init -input=false -backend-config=backend.hcl
+	terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) plan -input=false -out=$(ENV).tfplan
+	@echo "make plan: saved $(TF_ROOTS_DIR)/$(ENV)/$(ENV).tfplan; review it, then: make apply ENV=$(ENV)"
+
+apply: tf-require-real ## Apply exactly the plan saved by `make plan ENV=...`
+	@if [ ! -f "$(TF_ROOTS_DIR)/$(ENV)/$(ENV).tfplan" ]; then \
+	  echo "make apply: there is no saved plan $(TF_ROOTS_DIR)/$(ENV)/$(ENV).tfplan to apply." >&2; \
+	  echo "  Run make plan ENV=$(ENV), review what it will change, then make apply ENV=$(ENV)." >&2; \
+	  echo "  (apply only ever applies a reviewed plan; it never plans and applies in one step)" >&2; \
+	  exit 1; \
+	fi
+	terraform -chdir=$(TF_ROOTS_DIR)/$(ENV) apply -input=false $(ENV).tfplan
+	@rm -f "$(TF_ROOTS_DIR)/$(ENV)/$(ENV).tfplan"

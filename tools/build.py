@@ -20,6 +20,10 @@ says so, and the manifest's `bytecode` is null (--bytecode required makes it an 
 
 Third-party dependencies are installed by pip for the Lambda platform (manylinux wheels
 for the runtime's glibc and the function architecture), never for this machine.
+`--xray-sdk` (or XRAY_SDK=true in the environment: `make build XRAY_SDK=true`) adds the
+AWS X-Ray SDK from requirements/lambda-extras/xray.txt, installed without dependencies
+(botocore comes with the runtime); the manifest records it as `"xray_sdk": true`, which
+the Terraform module requires when xray_sdk_enabled = true.
 `--find-links DIR --no-index` builds offline from a wheelhouse made with `--download-wheels`.
 """
 
@@ -165,6 +169,10 @@ class Target:
         ]
 
 
+XRAY_REQUIREMENTS = ROOT / "requirements" / "lambda-extras" / "xray.txt"
+_TRUE = {"1", "true", "yes", "on"}
+
+
 @dataclass(frozen=True)
 class Sources:
     """Where the inputs live; tests point this at a temporary tree."""
@@ -172,6 +180,8 @@ class Sources:
     lambda_src: Path
     manifest: Path
     requirements: Path
+    # Optional extras, each installed with --no-deps on top of `requirements`.
+    extras: tuple[Path, ...] = ()
 
     @property
     def core_package(self) -> Path:
@@ -265,7 +275,13 @@ def index_args(find_links: Path | None, no_index: bool) -> list[str]:
 
 
 def install_dependencies(
-    target: Target, requirements: Path, dest: Path, find_links: Path | None, no_index: bool
+    target: Target,
+    requirements: Path,
+    dest: Path,
+    find_links: Path | None,
+    no_index: bool,
+    *,
+    no_deps: bool = False,
 ) -> None:
     """pip-install the pinned requirements for the Lambda platform into `dest`."""
     command = pip_command(
@@ -277,6 +293,7 @@ def install_dependencies(
         "--no-warn-conflicts",  # the check scans the build venv (seconds) and is moot here
         "--progress-bar",
         "off",
+        *(["--no-deps"] if no_deps else []),
         *index_args(find_links, no_index),
         "-r",
         str(requirements),
@@ -285,7 +302,13 @@ def install_dependencies(
 
 
 def download_wheels(
-    target: Target, requirements: Path, dest: Path, find_links: Path | None, no_index: bool
+    target: Target,
+    requirements: Path,
+    dest: Path,
+    find_links: Path | None,
+    no_index: bool,
+    *,
+    no_deps: bool = False,
 ) -> None:
     """Fill a wheelhouse with the wheels `install_dependencies` needs, for offline builds."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -296,6 +319,7 @@ def download_wheels(
         str(dest),
         "--progress-bar",
         "off",
+        *(["--no-deps"] if no_deps else []),
         *index_args(find_links, no_index),
         "-r",
         str(requirements),
@@ -537,7 +561,11 @@ def layer_contents(
     with tempfile.TemporaryDirectory(prefix="wsbuild-") as tmp:
         site = Path(tmp) / "site"
         install_dependencies(target, sources.requirements, site, find_links, no_index)
-        deps = dependency_files(site, pinned_requirements(sources.requirements))
+        pins = pinned_requirements(sources.requirements)
+        for extra in sources.extras:
+            install_dependencies(target, extra, site, find_links, no_index, no_deps=True)
+            pins.update(pinned_requirements(extra))
+        deps = dependency_files(site, pins)
         clash = sorted(set(core) & set(deps))
         if clash:
             raise BuildError(f"a dependency ships files of the core package: {clash[:3]}")
@@ -593,6 +621,7 @@ def build(
         "runtime": target.runtime,
         "architecture": target.architecture,
         "bytecode": target.cache_tag if python is not None else None,
+        "xray_sdk": XRAY_REQUIREMENTS.name in {p.name for p in sources.extras},
         "layer": {"file": "layer.zip", "sha256_base64": file_base64_sha256(out / "layer.zip")},
         "functions": {
             name: {
@@ -659,6 +688,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the interpreter that writes the byte-code (CPython of the runtime's version)",
     )
     parser.add_argument(
+        "--xray-sdk",
+        action="store_true",
+        default=os.environ.get("XRAY_SDK", "").strip().lower() in _TRUE,
+        help="ship the AWS X-Ray SDK in the layer (default: XRAY_SDK=true in the environment)",
+    )
+    parser.add_argument(
         "--download-wheels",
         type=Path,
         metavar="DIR",
@@ -678,8 +713,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             download_wheels(
                 target, args.requirements, args.download_wheels, args.find_links, args.no_index
             )
+            # Every optional extra too, so that offline builds can test them.
+            download_wheels(
+                target,
+                XRAY_REQUIREMENTS,
+                args.download_wheels,
+                args.find_links,
+                args.no_index,
+                no_deps=True,
+            )
             return 0
-        sources = Sources(args.src, args.manifest, args.requirements)
+        extras = (XRAY_REQUIREMENTS,) if args.xray_sdk else ()
+        sources = Sources(args.src, args.manifest, args.requirements, extras)
         manifest = build(
             sources,
             target,

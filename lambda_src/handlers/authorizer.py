@@ -2,8 +2,14 @@
 
 API Gateway contract: raising `Exception("Unauthorized")` answers 401; a Deny policy
 answers 403; an Allow policy's flat `context` reaches every route as
-`requestContext.authorizer`. Any other exception answers 500 (used for key-store outages,
-so they show up in the function's error metric instead of looking like bad tokens).
+`requestContext.authorizer`. Any other exception answers 500.
+
+Lambda counts every raised exception in the function's `Errors` metric, so that metric
+mixes ordinary client mistakes (bad or expired tokens: 401) with outages. Each outcome is
+therefore also written as an embedded metric (wscore.logs.metric): `AuthorizerAllowed`,
+`AuthorizerDenied`, `AuthorizerRejected` (401, with the reason as a property: no paging)
+and `AuthorizerUnavailable` (secret store or JWKS unreachable, configuration error: a 500,
+what the outage alarm watches).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from wscore.auth.authorizer import Authorizer, AuthorizerRequest, Decision
 from wscore.auth.settings import AuthSettings
 from wscore.auth.verify import AuthRejectedError, AuthUnavailableError
 from wscore.errors import ConfigError
-from wscore.logs import get_logger
+from wscore.logs import get_logger, metric
 
 logger = get_logger("wscore.authorizer")
 
@@ -62,11 +68,24 @@ def _evaluate(authorizer: Authorizer, event: dict[str, Any]) -> _Outcome:
     return _Outcome(request, decision, decision.reason)
 
 
+OUTCOME_METRICS = {
+    "allow": "AuthorizerAllowed",
+    "deny": "AuthorizerDenied",
+    "reject": "AuthorizerRejected",
+    "unavailable": "AuthorizerUnavailable",
+}
+
+
+def _count(outcome: str, reason: str) -> None:
+    metric(logger, "authorizer", properties={"reason": reason}, **{OUTCOME_METRICS[outcome]: 1})
+
+
 def _configured() -> Authorizer:
     try:
         return get_authorizer()
     except ConfigError as exc:  # names the variable; never holds a secret value
         logger.error("authorizer.config_error", extra={"error": str(exc)})
+        _count("unavailable", "config_error")
         raise
 
 
@@ -77,14 +96,18 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     log_fields: dict[str, Any] = {
         "reason": outcome.reason,
         "connectionId": request.connection_id if request else None,
-        "requestId": request.request_id if request else None,
+        "apiRequestId": request.request_id if request else None,
     }
     if decision is None or request is None:
         if outcome.unavailable:
             logger.error("authorizer.unavailable", extra=log_fields)
+            _count("unavailable", outcome.reason)
             raise RuntimeError("authorizer unavailable")
         logger.info("authorizer.reject", extra=log_fields)
+        _count("reject", outcome.reason)
         raise Exception("Unauthorized")  # the exact message API Gateway maps to 401
     log_fields.update(tenantId=decision.identity.tenant_id, userId=decision.identity.user_id)
-    logger.info("authorizer.allow" if decision.allowed else "authorizer.deny", extra=log_fields)
+    kind = "allow" if decision.allowed else "deny"
+    logger.info(f"authorizer.{kind}", extra=log_fields)
+    _count(kind, outcome.reason)
     return decision.response(request.method_arn)

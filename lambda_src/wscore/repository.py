@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from wscore.aws.retry import Failure, RetryPolicy
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -269,6 +269,27 @@ class Repository:
         self._retry = retry or RetryPolicy(_BATCH_WRITE_ATTEMPTS)
 
     # -- generic helpers ---------------------------------------------------------------
+    def _conditional(self, operation: Callable[..., Any], **params: Any) -> bool:
+        """A conditional write; False (nothing written) when its condition does not hold."""
+        try:
+            operation(TableName=self._table, **params)
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def _mirror(self, memberships: Iterable[Membership], attribute: str, value: int) -> None:
+        """Copy a connection's value onto its memberships (skipping ones removed since)."""
+        for membership in memberships:
+            self._conditional(
+                self._db.update_item,
+                Key=membership.key,
+                UpdateExpression=f"SET {attribute} = :value",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":value": _n(value)},
+            )
+
     def _query(self, **kwargs: Any) -> Iterator[Item]:
         """Yield every item of a Query, following LastEvaluatedKey."""
         kwargs["TableName"] = self._table
@@ -309,17 +330,9 @@ class Repository:
     # -- connections -------------------------------------------------------------------
     def put_connection(self, conn: Connection) -> bool:
         """Store a new connection; False when the id already exists (a replayed $connect)."""
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item=conn.to_item(),
-                ConditionExpression="attribute_not_exists(PK)",
-            )
-        except ClientError as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return self._conditional(
+            self._db.put_item, Item=conn.to_item(), ConditionExpression="attribute_not_exists(PK)"
+        )
 
     def get_connection(self, connection_id: str, now: int) -> Connection | None:
         """The live connection, or None when absent or expired (TTL not yet applied)."""
@@ -336,19 +349,13 @@ class Repository:
 
     def touch_connection(self, connection_id: str, expires_at: int, now: int) -> bool:
         """Extend a live connection's expiry; False when it is gone or already expired."""
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key={"PK": _s(conn_pk(connection_id)), "SK": _s("META")},
-                UpdateExpression="SET expiresAt = :exp",
-                ConditionExpression="attribute_exists(PK) AND expiresAt > :now",
-                ExpressionAttributeValues={":exp": _n(expires_at), ":now": _n(now)},
-            )
-        except ClientError as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return self._conditional(
+            self._db.update_item,
+            Key={"PK": _s(conn_pk(connection_id)), "SK": _s("META")},
+            UpdateExpression="SET expiresAt = :exp",
+            ConditionExpression="attribute_exists(PK) AND expiresAt > :now",
+            ExpressionAttributeValues={":exp": _n(expires_at), ":now": _n(now)},
+        )
 
     def delete_connection(self, connection_id: str) -> Connection | None:
         """Delete the connection item; return what was there (None if already gone)."""
@@ -444,56 +451,28 @@ class Repository:
 
     def extend_memberships(self, memberships: Iterable[Membership], expires_at: int) -> None:
         """Mirror a connection's new expiry onto its memberships (skip ones removed since)."""
-        for membership in memberships:
-            try:
-                self._db.update_item(
-                    TableName=self._table,
-                    Key=membership.key,
-                    UpdateExpression="SET expiresAt = :exp",
-                    ConditionExpression="attribute_exists(PK)",
-                    ExpressionAttributeValues={":exp": _n(expires_at)},
-                )
-            except ClientError as exc:
-                if not _is_conditional_failure(exc):
-                    raise
+        self._mirror(memberships, "expiresAt", expires_at)
 
     def update_token(
         self, connection_id: str, token_exp: int, rooms: tuple[str, ...], now: int
     ) -> bool:
         """Replace a live connection's token expiry and rooms claim (refreshToken)."""
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key={"PK": _s(conn_pk(connection_id)), "SK": _s("META")},
-                UpdateExpression="SET tokenExp = :texp, #rooms = :rooms",
-                ConditionExpression="attribute_exists(PK) AND expiresAt > :now",
-                ExpressionAttributeNames={"#rooms": "rooms"},
-                ExpressionAttributeValues={
-                    ":texp": _n(token_exp),
-                    ":rooms": _rooms_attr(rooms),
-                    ":now": _n(now),
-                },
-            )
-        except ClientError as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return self._conditional(
+            self._db.update_item,
+            Key={"PK": _s(conn_pk(connection_id)), "SK": _s("META")},
+            UpdateExpression="SET tokenExp = :texp, #rooms = :rooms",
+            ConditionExpression="attribute_exists(PK) AND expiresAt > :now",
+            ExpressionAttributeNames={"#rooms": "rooms"},
+            ExpressionAttributeValues={
+                ":texp": _n(token_exp),
+                ":rooms": _rooms_attr(rooms),
+                ":now": _n(now),
+            },
+        )
 
     def set_memberships_token(self, memberships: Iterable[Membership], token_exp: int) -> None:
         """Mirror a refreshed token expiry onto memberships (skip ones removed since)."""
-        for membership in memberships:
-            try:
-                self._db.update_item(
-                    TableName=self._table,
-                    Key=membership.key,
-                    UpdateExpression="SET tokenExp = :texp",
-                    ConditionExpression="attribute_exists(PK)",
-                    ExpressionAttributeValues={":texp": _n(token_exp)},
-                )
-            except ClientError as exc:
-                if not _is_conditional_failure(exc):
-                    raise
+        self._mirror(memberships, "tokenExp", token_exp)
 
     # -- room history ------------------------------------------------------------------
     def _sequence_key(self, tenant_id: str, room_id: str) -> Item:
@@ -526,34 +505,22 @@ class Repository:
 
     def raise_earliest_hint(self, tenant_id: str, room_id: str, seq: int) -> None:
         """Remember where retained history starts, so the next reader starts there."""
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=self._sequence_key(tenant_id, room_id),
-                UpdateExpression="SET earliestHint = :seq",
-                ConditionExpression=(
-                    "attribute_exists(PK) AND "
-                    "(attribute_not_exists(earliestHint) OR earliestHint < :seq)"
-                ),
-                ExpressionAttributeValues={":seq": _n(seq)},
-            )
-        except ClientError as exc:
-            if not _is_conditional_failure(exc):
-                raise
+        self._conditional(
+            self._db.update_item,
+            Key=self._sequence_key(tenant_id, room_id),
+            UpdateExpression="SET earliestHint = :seq",
+            ConditionExpression=(
+                "attribute_exists(PK) AND "
+                "(attribute_not_exists(earliestHint) OR earliestHint < :seq)"
+            ),
+            ExpressionAttributeValues={":seq": _n(seq)},
+        )
 
     def put_history(self, entry: HistoryEntry) -> bool:
         """Store a message or a tombstone at its seq; False when that seq is already taken."""
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item=entry.to_item(),
-                ConditionExpression="attribute_not_exists(PK)",
-            )
-        except ClientError as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return self._conditional(
+            self._db.put_item, Item=entry.to_item(), ConditionExpression="attribute_not_exists(PK)"
+        )
 
     def history(
         self, tenant_id: str, room_id: str, *, from_seq: int, forward: bool, page_size: int

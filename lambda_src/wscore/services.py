@@ -96,8 +96,8 @@ def _enable_tracing() -> None:
         from aws_xray_sdk.core import patch
     except ImportError:
         raise ConfigError(
-            "TRACING_ENABLED=true needs the aws-xray-sdk package in the layer: add it to "
-            "requirements/lambda.txt and rebuild, or set TRACING_ENABLED=false "
+            "TRACING_ENABLED=true needs the aws-xray-sdk package in the layer: rebuild "
+            "with `make build XRAY_SDK=true`, or set TRACING_ENABLED=false "
             "(module variable xray_sdk_enabled)"
         ) from None
     patch(["botocore"])

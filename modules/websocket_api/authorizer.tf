@@ -9,7 +9,7 @@ resource "aws_apigatewayv2_authorizer" "this" {
   api_id           = aws_apigatewayv2_api.this.id
   name             = "${local.name}-jwt"
   authorizer_type  = "REQUEST"
-  authorizer_uri   = aws_lambda_function.this[local.authorizer_function].invoke_arn
+  authorizer_uri   = local.function_invoke_arn[local.authorizer_function]
   identity_sources = ["route.request.querystring.token"]
 }
 
@@ -17,6 +17,7 @@ resource "aws_lambda_permission" "authorizer" {
   statement_id  = "AllowApiGatewayAuthorizer"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.this[local.authorizer_function].function_name
+  qualifier     = local.function_qualifier
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/authorizers/${aws_apigatewayv2_authorizer.this.id}"
 }
@@ -35,7 +36,9 @@ locals {
     JWT_ROOMS_CLAIM    = var.jwt.rooms_claim
     JWT_ROLES_CLAIM    = var.jwt.roles_claim
     JWT_LEEWAY_SECONDS = tostring(var.jwt.leeway_seconds)
-    ALLOWED_ORIGINS    = length(var.allowed_origins) > 0 ? join(",", var.allowed_origins) : null
+    # HS256 only: how long a container keeps the secret before reading it again.
+    JWT_SECRET_CACHE_SECONDS = var.jwt.secret_arn == null ? null : tostring(var.jwt.secret_cache_seconds)
+    ALLOWED_ORIGINS          = length(var.allowed_origins) > 0 ? join(",", var.allowed_origins) : null
   } : k => v if v != null }
 
   # Which store holds the HS256 secret decides the one read action the authorizer gets.

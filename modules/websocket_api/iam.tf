@@ -3,11 +3,10 @@
 # -----------------------------------------------------------------------------
 
 locals {
+  # Only what the code calls (tests/terraform checks this against lambda_src).
   table_read_actions = [
     "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
     "dynamodb:Query",
-    "dynamodb:ConditionCheckItem",
   ]
   table_write_actions = [
     "dynamodb:PutItem",
@@ -65,13 +64,13 @@ locals {
         Action   = ["sqs:SendMessage"]
         Resource = [for q in sort(f.sqs_send) : local.queue_arns[q]]
       }],
+      # What Lambda's SQS poller needs, with the function's role (the code calls none).
       f.consumes_queue == null ? [] : [{
         Sid    = "ConsumeQueue"
         Effect = "Allow"
         Action = [
           "sqs:ReceiveMessage",
           "sqs:DeleteMessage",
-          "sqs:ChangeMessageVisibility",
           "sqs:GetQueueAttributes",
         ]
         Resource = [local.queue_arns[f.consumes_queue]]
@@ -133,13 +132,26 @@ locals {
   }
 }
 
+# IAM names are global to the account while everything else here is regional: the region
+# in the name lets the same project and env run in a second region. Names that would pass
+# IAM's 64 characters keep a readable head and end in a hash of the full name.
+locals {
+  role_names = {
+    for name in keys(local.functions) : name => (
+      length("${local.name}-${name}-${local.region}") <= 64
+      ? "${local.name}-${name}-${local.region}"
+      : "${substr("${local.name}-${name}-${local.region}", 0, 55)}-${substr(sha256("${local.name}-${name}-${local.region}"), 0, 8)}"
+    )
+  }
+}
+
 # The standard service trust: Lambda does not document aws:SourceAccount/aws:SourceArn on
 # the AssumeRole call for execution roles, and a condition on a key that is absent denies.
 resource "aws_iam_role" "function" {
   for_each = local.functions
 
-  name        = "${local.name}-${each.key}"
-  description = "Execution role of ${local.name}-${each.key}"
+  name        = local.role_names[each.key]
+  description = "Execution role of ${local.name}-${each.key} in ${local.region}"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -174,35 +186,35 @@ resource "aws_iam_role_policy" "api_and_stream" {
 }
 
 # -----------------------------------------------------------------------------
-# API Gateway's account-level CloudWatch role (optional, one per account and region)
+# API Gateway's account-level CloudWatch role: no longer managed here
 # -----------------------------------------------------------------------------
+#
+# It is a per-account-and-region singleton that hashicorp/aws v6 resets on destroy, so an
+# environment that is destroyed (dev) must not own it: modules/api_gateway_account (applied
+# once per account and region, e.g. from terraform/bootstrap) does. Deployments that had
+# manage_api_gateway_account = true forget these objects instead of destroying them: the
+# role stays registered until the bootstrap root registers its own (see the README).
 
-resource "aws_iam_role" "api_gateway_cloudwatch" {
-  count = var.manage_api_gateway_account ? 1 : 0
+removed {
+  from = aws_api_gateway_account.this
 
-  name        = "${local.name}-apigw-cloudwatch"
-  description = "Lets API Gateway write access and execution logs"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "apigateway.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
-  tags = local.tags
+  lifecycle {
+    destroy = false
+  }
 }
 
-resource "aws_iam_role_policy_attachment" "api_gateway_cloudwatch" {
-  count = var.manage_api_gateway_account ? 1 : 0
+removed {
+  from = aws_iam_role_policy_attachment.api_gateway_cloudwatch
 
-  role       = aws_iam_role.api_gateway_cloudwatch[0].name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+  lifecycle {
+    destroy = false
+  }
 }
 
-resource "aws_api_gateway_account" "this" {
-  count = var.manage_api_gateway_account ? 1 : 0
+removed {
+  from = aws_iam_role.api_gateway_cloudwatch
 
-  cloudwatch_role_arn = aws_iam_role.api_gateway_cloudwatch[0].arn
-  depends_on          = [aws_iam_role_policy_attachment.api_gateway_cloudwatch]
+  lifecycle {
+    destroy = false
+  }
 }

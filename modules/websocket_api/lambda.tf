@@ -3,7 +3,9 @@
 # -----------------------------------------------------------------------------
 
 locals {
-  artifacts_manifest_path = "${var.artifacts_dir}/manifest.json"
+  # A release archive (`make release`) carries the build next to the module.
+  artifacts_dir           = coalesce(var.artifacts_dir, "${path.module}/artifacts")
+  artifacts_manifest_path = "${local.artifacts_dir}/manifest.json"
   # Checked at plan time (precondition on the layer), not by `terraform validate`, so that
   # CI can validate before building.
   artifacts_found = fileexists(local.artifacts_manifest_path)
@@ -12,9 +14,6 @@ locals {
   artifacts_runtime      = try(local.artifacts.runtime, "unknown")
   artifacts_architecture = try(local.artifacts.architecture, "unknown")
   rebuild_hint           = "rerun `make build RUNTIME=${var.lambda_runtime} ARCH=${var.lambda_architecture}` and plan again"
-
-  # Lambda's logging_config uses WARN where Python says WARNING.
-  application_log_level = var.log_level == "WARNING" ? "WARN" : var.log_level
 }
 
 # -----------------------------------------------------------------------------
@@ -24,7 +23,7 @@ locals {
 resource "aws_lambda_layer_version" "this" {
   layer_name               = "${local.name}-core"
   description              = "wscore and dependencies for ${var.lambda_runtime}/${var.lambda_architecture}"
-  filename                 = "${var.artifacts_dir}/${try(local.artifacts.layer.file, "layer.zip")}"
+  filename                 = "${local.artifacts_dir}/${try(local.artifacts.layer.file, "layer.zip")}"
   source_code_hash         = try(local.artifacts.layer.sha256_base64, null)
   compatible_runtimes      = [var.lambda_runtime]
   compatible_architectures = [var.lambda_architecture]
@@ -32,15 +31,21 @@ resource "aws_lambda_layer_version" "this" {
   lifecycle {
     precondition {
       condition     = local.artifacts_found
-      error_message = "${local.artifacts_manifest_path} does not exist: run `make build RUNTIME=${var.lambda_runtime} ARCH=${var.lambda_architecture}` and point artifacts_dir at its output directory."
+      error_message = "${local.artifacts_manifest_path} does not exist: run `make build RUNTIME=${var.lambda_runtime} ARCH=${var.lambda_architecture}` and point artifacts_dir at its output directory, or use a release archive of the module (`make release`), which carries them."
     }
     precondition {
       condition     = !local.artifacts_found || (local.artifacts_runtime == var.lambda_runtime && local.artifacts_architecture == var.lambda_architecture)
-      error_message = "The artifacts in ${var.artifacts_dir} were built for ${local.artifacts_runtime}/${local.artifacts_architecture} but the module deploys ${var.lambda_runtime}/${var.lambda_architecture}: ${local.rebuild_hint}."
+      error_message = "The artifacts in ${local.artifacts_dir} were built for ${local.artifacts_runtime}/${local.artifacts_architecture} but the module deploys ${var.lambda_runtime}/${var.lambda_architecture}: ${local.rebuild_hint}."
     }
     precondition {
       condition     = !local.artifacts_found || (can(local.artifacts.layer.file) && can(local.artifacts.layer.sha256_base64))
       error_message = "${local.artifacts_manifest_path} names no layer file and hash: ${local.rebuild_hint}."
+    }
+    # TRACING_ENABLED=true imports the X-Ray SDK at cold start: a layer without it would
+    # make every function fail to start.
+    precondition {
+      condition     = !var.xray_sdk_enabled || !local.artifacts_found || try(local.artifacts.xray_sdk, false) == true
+      error_message = "xray_sdk_enabled = true needs the AWS X-Ray SDK in the layer, and ${local.artifacts_manifest_path} records a build without it: run `make build RUNTIME=${var.lambda_runtime} ARCH=${var.lambda_architecture} XRAY_SDK=true` (or set xray_sdk_enabled = false)."
     }
     precondition {
       condition     = length(setsubtract(toset(keys(var.function_overrides)), toset(keys(local.functions)))) == 0
@@ -60,6 +65,10 @@ locals {
       {
         LOG_LEVEL       = var.log_level
         TRACING_ENABLED = tostring(var.xray_sdk_enabled)
+        # Embedded metrics: one namespace, and dimensions that tell deployments apart.
+        METRIC_NAMESPACE = var.metrics_namespace
+        METRIC_PROJECT   = var.project
+        METRIC_ENV       = var.env
       },
       f.dynamodb == "none" ? {} : {
         TABLE_NAME                = aws_dynamodb_table.this.name
@@ -88,20 +97,33 @@ resource "aws_lambda_function" "this" {
   timeout       = each.value.timeout_s
   layers        = [aws_lambda_layer_version.this.arn]
 
-  filename         = "${var.artifacts_dir}/${try(local.artifacts.functions[each.key].file, "functions/${each.key}.zip")}"
+  filename         = "${local.artifacts_dir}/${try(local.artifacts.functions[each.key].file, "functions/${each.key}.zip")}"
   source_code_hash = try(local.artifacts.functions[each.key].sha256_base64, null)
 
   reserved_concurrent_executions = each.value.reserved_concurrency
+
+  # SnapStart (opt-in): Lambda initialises a published version once and resumes new
+  # execution environments from its snapshot; every caller then invokes the "live" alias.
+  publish = var.snap_start_enabled
+  dynamic "snap_start" {
+    for_each = var.snap_start_enabled ? [1] : []
+    content {
+      apply_on = "PublishedVersions"
+    }
+  }
 
   tracing_config {
     mode = "Active"
   }
 
+  # One logging path: the functions write one JSON object per line themselves (wscore.logs,
+  # level from LOG_LEVEL, request id, cold start, function name) and their EMF metric lines
+  # whatever the level. Text format keeps Lambda from re-wrapping those lines or filtering
+  # them by a `level` field (it would file the level-less metric lines as INFO and drop
+  # them at WARN); Lambda's own START/END/REPORT lines stay plain text.
   logging_config {
-    log_format            = "JSON"
-    log_group             = aws_cloudwatch_log_group.function[each.key].name
-    application_log_level = local.application_log_level
-    system_log_level      = "WARN"
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.function[each.key].name
   }
 
   environment {
@@ -127,9 +149,68 @@ resource "aws_lambda_function" "this" {
       error_message = "${each.key} serves route ${coalesce(each.value.route, "-")}: API Gateway integrations time out after 29 s, so its timeout must be at most 29 s."
     }
     precondition {
+      condition     = !var.snap_start_enabled || contains(["python3.12", "python3.13", "python3.14"], var.lambda_runtime)
+      error_message = "snap_start_enabled needs a Python runtime that supports SnapStart (python3.12 or later), not ${var.lambda_runtime}."
+    }
+    precondition {
       condition     = each.value.reserved_concurrency == null || each.value.maximum_concurrency == null || try(each.value.reserved_concurrency >= each.value.maximum_concurrency, false)
       error_message = "${each.key}: reserved_concurrency must not be below the SQS event source's maximum_concurrency (${coalesce(each.value.maximum_concurrency, 0)}), or the poller is throttled."
     }
+  }
+}
+
+# -----------------------------------------------------------------------------
+# What callers invoke: the function, or with SnapStart its "live" alias
+# -----------------------------------------------------------------------------
+
+# $LATEST has no snapshot: with SnapStart the integrations, the authorizer, the event source
+# mappings and the outputs all point at an alias that follows each newly published version.
+resource "aws_lambda_alias" "live" {
+  for_each = var.snap_start_enabled ? local.functions : {}
+
+  name             = local.snap_start_alias
+  description      = "The published version callers invoke (SnapStart)"
+  function_name    = aws_lambda_function.this[each.key].function_name
+  function_version = aws_lambda_function.this[each.key].version
+}
+
+locals {
+  snap_start_alias   = "live"
+  function_qualifier = var.snap_start_enabled ? local.snap_start_alias : null
+  function_invoke_arn = {
+    for name in keys(local.functions) :
+    name => var.snap_start_enabled ? aws_lambda_alias.live[name].invoke_arn : aws_lambda_function.this[name].invoke_arn
+  }
+  # The ARN to invoke, subscribe or grant: the alias's (qualified) or the function's.
+  function_target_arn = {
+    for name in keys(local.functions) :
+    name => var.snap_start_enabled ? aws_lambda_alias.live[name].arn : aws_lambda_function.this[name].arn
+  }
+}
+
+# -----------------------------------------------------------------------------
+# Reserved concurrency against the account's quota
+# -----------------------------------------------------------------------------
+
+locals {
+  reserved_concurrency_total = sum(concat([0], [for f in values(local.functions) : coalesce(f.reserved_concurrency, 0)]))
+}
+
+# Lambda refuses a reservation that would leave fewer than 100 unreserved executions in
+# the account and region; new accounts often start with a quota of 10, not 1,000. A check
+# (a plan-time warning, not an error: the deployer may lack servicequotas:GetServiceQuota)
+# compares this module's reservations with the applied "Concurrent executions" quota.
+# Reservations made by other stacks in the same account are not visible here: compare
+# `aws lambda get-account-settings` (UnreservedConcurrentExecutions) before applying.
+check "lambda_concurrency_quota" {
+  data "aws_servicequotas_service_quota" "lambda_concurrency" {
+    service_code = "lambda"
+    quota_code   = "L-B99A9384" # Concurrent executions
+  }
+
+  assert {
+    condition     = local.reserved_concurrency_total == 0 || data.aws_servicequotas_service_quota.lambda_concurrency.value - local.reserved_concurrency_total >= 100
+    error_message = "function_overrides reserve ${local.reserved_concurrency_total} concurrent executions, but the account's Lambda concurrency quota in this region is ${data.aws_servicequotas_service_quota.lambda_concurrency.value}: Lambda keeps 100 unreserved, so the apply would fail. Request a quota of at least ${local.reserved_concurrency_total + 100} (Service Quotas, Lambda, \"Concurrent executions\", L-B99A9384) or lower reserved_concurrency."
   }
 }
 
@@ -140,7 +221,7 @@ resource "aws_lambda_function" "this" {
 resource "aws_lambda_event_source_mapping" "sqs" {
   for_each = { for name, f in local.functions : name => f if f.consumes_queue != null }
 
-  function_name    = aws_lambda_function.this[each.key].arn
+  function_name    = local.function_target_arn[each.key]
   event_source_arn = aws_sqs_queue.this[each.value.consumes_queue].arn
   batch_size       = each.value.batch_size
 
@@ -162,7 +243,7 @@ resource "aws_lambda_event_source_mapping" "sqs" {
 resource "aws_lambda_event_source_mapping" "stream" {
   for_each = { for name, f in local.functions : name => f if f.reads_stream }
 
-  function_name          = aws_lambda_function.this[each.key].arn
+  function_name          = local.function_target_arn[each.key]
   event_source_arn       = aws_dynamodb_table.this.stream_arn
   starting_position      = "LATEST"
   batch_size             = each.value.batch_size

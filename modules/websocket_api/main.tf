@@ -51,9 +51,11 @@ locals {
   manifest_routes = {
     for name, f in local.functions : f.route => {
       function   = name
-      invoke_arn = aws_lambda_function.this[name].invoke_arn
+      invoke_arn = local.function_invoke_arn[name]
       function_n = aws_lambda_function.this[name].function_name
+      qualifier  = local.function_qualifier
       two_way    = f.two_way
+      account    = local.account_id
     } if f.route != null
   }
   consumer_routes = {
@@ -61,15 +63,19 @@ locals {
       function   = null
       invoke_arn = "arn:${local.partition}:apigateway:${local.region}:lambda:path/2015-03-31/functions/${r.function_arn}/invocations"
       function_n = r.function_arn
+      qualifier  = null # an alias ARN carries its own qualifier
       two_way    = r.two_way
+      account    = split(":", r.function_arn)[4]
     }
   }
-  routes          = merge(local.consumer_routes, local.manifest_routes)
-  manifest_keys   = toset([for f in values(local.functions) : f.route if f.route != null])
-  two_way_routes  = toset([for key, r in local.routes : key if r.two_way])
-  all_route_keys  = toset(keys(local.routes))
-  connect_route   = "$connect"
-  management_base = "https://${aws_apigatewayv2_api.this.id}.execute-api.${local.region}.amazonaws.com/${local.stage_name}"
+  routes         = merge(local.consumer_routes, local.manifest_routes)
+  manifest_keys  = toset([for f in values(local.functions) : f.route if f.route != null])
+  two_way_routes = toset([for key, r in local.routes : key if r.two_way])
+  all_route_keys = toset(keys(local.routes))
+  connect_route  = "$connect"
+  # The @connections endpoint is the API's own endpoint over https: its DNS suffix is the
+  # partition's (amazonaws.com, amazonaws.com.cn, ...), never assumed here.
+  management_base = "${replace(aws_apigatewayv2_api.this.api_endpoint, "/^wss:/", "https:")}/${local.stage_name}"
 }
 
 # -----------------------------------------------------------------------------
@@ -131,15 +137,39 @@ resource "aws_apigatewayv2_route_response" "this" {
   route_response_key = "$default"
 }
 
+# Statement ids: at most 100 of [A-Za-z0-9_-]. Route keys may be 128 characters and may
+# differ only in characters that are not allowed (a.b and a_b), so the id is a readable,
+# truncated head plus a hash of the exact key: valid and unique for every allowed key.
+locals {
+  route_statement_ids = {
+    for key in local.all_route_keys :
+    key => "AllowApiGatewayRoute-${substr(replace(key, "/[^A-Za-z0-9_-]/", "_"), 0, 60)}-${substr(sha256(key), 0, 16)}"
+  }
+}
+
 resource "aws_lambda_permission" "route" {
   for_each = local.all_route_keys
 
-  statement_id  = "AllowApiGatewayRoute-${replace(each.key, "/[^A-Za-z0-9_-]/", "_")}"
+  statement_id  = local.route_statement_ids[each.key]
   action        = "lambda:InvokeFunction"
   function_name = local.routes[each.key].function_n
+  qualifier     = local.routes[each.key].qualifier
   principal     = "apigateway.amazonaws.com"
   # Scoped to this API, this stage and this route only.
   source_arn = "${aws_apigatewayv2_api.this.execution_arn}/${local.stage_name}/${each.key}"
+
+  # A new statement id (e.g. after an upgrade of this module) is added before the old one
+  # is removed, so the route is never without its permission.
+  lifecycle {
+    create_before_destroy = true
+
+    # AddPermission works on functions of the deploying account only: a function in another
+    # account would fail at apply (and its owner must grant the invoke permission anyway).
+    precondition {
+      condition     = local.routes[each.key].account == local.account_id
+      error_message = "consumer_routes[\"${each.key}\"].function_arn is in account ${local.routes[each.key].account}, not in ${local.account_id} where this API is deployed: the module cannot grant API Gateway the invoke permission there. Deploy the function (or an alias of a function) in ${local.account_id}."
+    }
+  }
 }
 
 # -----------------------------------------------------------------------------
@@ -178,14 +208,40 @@ resource "aws_apigatewayv2_stage" "this" {
     format          = local.access_log_format
   }
 
-  # route_settings can only name routes that exist; the account's CloudWatch role must be
-  # registered before a stage with logging can be created.
-  depends_on = [aws_apigatewayv2_route.this, aws_api_gateway_account.this]
+  # route_settings can only name routes that exist. The account's CloudWatch role must be
+  # registered before a stage with logging can be created: see check.api_gateway_account.
+  # The execution log group must exist before API Gateway creates it itself.
+  depends_on = [aws_apigatewayv2_route.this, aws_cloudwatch_log_group.execution]
 
   lifecycle {
     precondition {
       condition     = length(setsubtract(toset(keys(var.route_throttling)), local.all_route_keys)) == 0
       error_message = "route_throttling keys must be route keys of this API: ${join(", ", sort(local.all_route_keys))}."
     }
+  }
+}
+
+# -----------------------------------------------------------------------------
+# API Gateway's account-level CloudWatch Logs role (registered outside this module)
+# -----------------------------------------------------------------------------
+
+locals {
+  api_gateway_cloudwatch_role_name = coalesce(var.api_gateway_cloudwatch_role_name, "apigateway-cloudwatch-logs-${local.region}")
+}
+
+# The stage's logs need a role registered in the account's API Gateway settings, once per
+# account and region (modules/api_gateway_account, applied from terraform/bootstrap).
+# Without it the stage create fails at apply with "CloudWatch Logs role ARN must be set in
+# account settings". No data source reads that setting, so this checks at plan time that
+# the role the bootstrap creates exists and trusts API Gateway: a warning, never an error
+# (a deployer without iam:GetRole, or a role registered under another name, still plans).
+check "api_gateway_account" {
+  data "aws_iam_role" "api_gateway_cloudwatch" {
+    name = local.api_gateway_cloudwatch_role_name
+  }
+
+  assert {
+    condition     = strcontains(data.aws_iam_role.api_gateway_cloudwatch.assume_role_policy, "apigateway.amazonaws.com")
+    error_message = "API Gateway's CloudWatch Logs role ${local.api_gateway_cloudwatch_role_name} does not exist or does not trust apigateway.amazonaws.com: creating the stage will fail with \"CloudWatch Logs role ARN must be set in account settings\". Apply modules/websocket_api/modules/api_gateway_account once per account and region (terraform/bootstrap: make plan ENV=bootstrap && make apply ENV=bootstrap), or set api_gateway_cloudwatch_role_name to the role registered there."
   }
 }

@@ -16,6 +16,15 @@ resource "aws_cloudwatch_log_group" "access" {
   tags              = local.tags
 }
 
+# API Gateway writes execution logs (stage_logging_level) to this group, and creates it
+# itself, with no retention and outside Terraform (left behind by a destroy), if it does
+# not exist when the stage first logs. Created here first, with the configured retention.
+resource "aws_cloudwatch_log_group" "execution" {
+  name              = "API-Gateway-Execution-Logs_${aws_apigatewayv2_api.this.id}/${local.stage_name}"
+  retention_in_days = var.log_retention_days
+  tags              = local.tags
+}
+
 locals {
   # $context fields only: the query string (which carries the JWT) is never logged, and
   # neither are message bodies or authorizer context values.
@@ -44,22 +53,38 @@ locals {
 # -----------------------------------------------------------------------------
 # Alarms (optional SNS topic for notifications)
 # -----------------------------------------------------------------------------
+#
+# Each alarm pages for something an on-call engineer must act on, and its description
+# says what to do; the dashboard (dashboard.tf) shows the same signals. Client mistakes
+# (bad or expired tokens, invalid frames) page nobody.
 
 locals {
   alarm_actions = var.alarms.sns_topic_arn == null ? [] : [var.alarms.sns_topic_arn]
+  dashboard_url = "https://console.aws.amazon.com/cloudwatch/home?region=${local.region}#dashboards:name=${local.dashboard_name}"
+  runbook       = var.dashboard_enabled ? " Dashboard: ${local.dashboard_url}" : ""
 
   # Every DLQ: the queues' own and the stream's on-failure destination.
   dead_letter_queues = var.alarms.enabled ? merge(
     { for name, q in aws_sqs_queue.dlq : name => q.name },
     { stream = aws_sqs_queue.stream_dlq.name },
   ) : {}
+  dlq_sources = merge(
+    { for name, q in local.queues : name => "the ${name} queue (consumer ${local.name}-${q.consumer}) after ${q.max_receive_count} failed receives" },
+    { stream = "the table stream (consumer ${local.name}-${coalesce(local.stream_function, "-")}) after its retries: the messages hold the failed batch's shard and sequence numbers, not the items" },
+  )
   alarmed_functions = var.alarms.enabled ? local.functions : {}
 
   # WebSocket APIs publish no 5XXError metric: server-side failures show up as
   # IntegrationError (the Lambda failed or timed out) and ExecutionError (API Gateway).
   api_error_metrics = var.alarms.enabled ? {
-    integration = "IntegrationError"
-    execution   = "ExecutionError"
+    integration = {
+      metric = "IntegrationError"
+      action = "a route's function failed, timed out or returned an invalid response. Find the route in the dashboard's route errors, then that function's log group (Logs Insights: filter level = \"ERROR\"); roll back a recent deploy if it started with one."
+    }
+    execution = {
+      metric = "ExecutionError"
+      action = "API Gateway itself failed to run the route (often: the function's invoke permission or the integration is broken after a change). Check the stage's execution log group ${aws_cloudwatch_log_group.execution.name} and the AWS Health Dashboard."
+    }
   } : {}
 }
 
@@ -67,7 +92,7 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   for_each = local.dead_letter_queues
 
   alarm_name          = "${local.name}-${each.key}-dlq-not-empty"
-  alarm_description   = "Messages reached the ${each.key} dead-letter queue: inspect them and redrive."
+  alarm_description   = "Messages reached the ${each.key} dead-letter queue ${each.value}, from ${local.dlq_sources[each.key]}. Read a few (aws sqs receive-message), find the cause in the consumer's log group, fix it, then redrive (aws sqs start-message-move-task --source-arn <DLQ ARN>) or purge them.${local.runbook}"
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = each.value }
@@ -82,35 +107,61 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   tags                = local.tags
 }
 
+# Broadcasts to large rooms wait in the fan-out queue: an old message means members
+# receive late, whatever the errors say (throttled or failing worker, or a backlog).
+resource "aws_cloudwatch_metric_alarm" "queue_age" {
+  for_each = var.alarms.enabled ? local.queues : {}
+
+  alarm_name          = "${local.name}-${each.key}-queue-delayed"
+  alarm_description   = "The oldest message in the ${each.key} queue is older than ${var.alarms.queue_age_seconds} s: deliveries through ${local.name}-${each.value.consumer} are late. Check its throttles and errors on the dashboard; raise its reserved concurrency or the event source's maximum_concurrency if it is throttled, fix the error if it fails.${local.runbook}"
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.this[each.key].name }
+  statistic           = "Maximum"
+  period              = var.alarms.period_seconds
+  evaluation_periods  = var.alarms.evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alarms.queue_age_seconds
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
+}
+
 # One alarm per function and metric: failed invocations at the configured threshold, and
-# any throttle (reserved or account concurrency).
+# any throttle (reserved or account concurrency). The authorizer's Errors also count every
+# 401 (Lambda has no other way to answer one), so it has its own alarms below instead.
 locals {
   function_alarm_metrics = {
     errors = {
       metric_name         = "Errors"
       comparison_operator = "GreaterThanOrEqualToThreshold"
       threshold           = var.alarms.function_errors_threshold
-      what                = "failed."
+      what                = "failed (exceptions, timeouts, out of memory). Open the function's log group (Logs Insights: filter level = \"ERROR\") to see which; a recent deploy is the usual cause: roll it back."
     }
     throttles = {
       metric_name         = "Throttles"
       comparison_operator = "GreaterThanThreshold"
       threshold           = 0
-      what                = "were throttled (reserved or account concurrency)."
+      what                = "were throttled: requests were refused or delayed. Compare ConcurrentExecutions with its reserved concurrency (function_overrides) and the account's Lambda quota; raise whichever is the limit."
     }
   }
   # "<function>-<metric>" (publish-errors, publish-throttles, ...): the alarm name's suffix.
   function_alarms = {
     for pair in setproduct(keys(local.alarmed_functions), keys(local.function_alarm_metrics)) :
     "${pair[0]}-${pair[1]}" => merge(local.function_alarm_metrics[pair[1]], { function = pair[0] })
+    if !(pair[0] == local.authorizer_function && pair[1] == "errors")
   }
+
+  # The authorizer's own metrics (wscore.logs.metric, handlers/authorizer.py).
+  metric_dimensions = { Project = var.project, Env = var.env }
 }
 
 resource "aws_cloudwatch_metric_alarm" "function" {
   for_each = local.function_alarms
 
   alarm_name          = "${local.name}-${each.key}"
-  alarm_description   = "Invocations of ${local.name}-${each.value.function} ${each.value.what}"
+  alarm_description   = "Invocations of ${local.name}-${each.value.function} ${each.value.what}${local.runbook}"
   namespace           = "AWS/Lambda"
   metric_name         = each.value.metric_name
   dimensions          = { FunctionName = aws_lambda_function.this[each.value.function].function_name }
@@ -125,13 +176,90 @@ resource "aws_cloudwatch_metric_alarm" "function" {
   tags                = local.tags
 }
 
+# Outage: the authorizer could not check tokens at all (secret store or JWKS unreachable,
+# configuration error). Every connection attempt fails with 500 meanwhile.
+resource "aws_cloudwatch_metric_alarm" "authorizer_unavailable" {
+  count = var.alarms.enabled ? 1 : 0
+
+  alarm_name          = "${local.name}-authorizer-unavailable"
+  alarm_description   = "The authorizer could not verify tokens (AuthorizerUnavailable: reason secret_unavailable, jwks_unavailable or config_error in ${aws_cloudwatch_log_group.function[local.authorizer_function].name}): new connections fail. secret_unavailable: check the secret exists and the role may read it (and decrypt it); jwks_unavailable: check the identity provider's JWKS URL; config_error: fix the JWT_* settings named in the log. Rejected tokens (401) are client mistakes and do not raise this.${local.runbook}"
+  namespace           = var.metrics_namespace
+  metric_name         = "AuthorizerUnavailable"
+  dimensions          = local.metric_dimensions
+  statistic           = "Sum"
+  period              = var.alarms.period_seconds
+  evaluation_periods  = var.alarms.evaluation_periods
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
+}
+
+# Failures the authorizer did not report itself: timeouts, crashes, out of memory.
+# Errors minus the 401s and the outages the code counted.
+resource "aws_cloudwatch_metric_alarm" "authorizer_failures" {
+  count = var.alarms.enabled ? 1 : 0
+
+  alarm_name          = "${local.name}-authorizer-errors"
+  alarm_description   = "Invocations of ${local.name}-${local.authorizer_function} failed without rejecting a token or reporting an outage (timeouts, crashes, out of memory): open its log group ${aws_cloudwatch_log_group.function[local.authorizer_function].name}; a recent deploy is the usual cause. Rejected tokens (AuthorizerRejected) are not counted here.${local.runbook}"
+  evaluation_periods  = var.alarms.evaluation_periods
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = var.alarms.function_errors_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
+
+  metric_query {
+    id          = "unexplained"
+    label       = "Authorizer errors that are neither rejections nor reported outages"
+    expression  = "FILL(errors, 0) - FILL(rejected, 0) - FILL(unavailable, 0)"
+    return_data = true
+  }
+
+  metric_query {
+    id = "errors"
+    metric {
+      namespace   = "AWS/Lambda"
+      metric_name = "Errors"
+      dimensions  = { FunctionName = aws_lambda_function.this[local.authorizer_function].function_name }
+      period      = var.alarms.period_seconds
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
+    id = "rejected"
+    metric {
+      namespace   = var.metrics_namespace
+      metric_name = "AuthorizerRejected"
+      dimensions  = local.metric_dimensions
+      period      = var.alarms.period_seconds
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
+    id = "unavailable"
+    metric {
+      namespace   = var.metrics_namespace
+      metric_name = "AuthorizerUnavailable"
+      dimensions  = local.metric_dimensions
+      period      = var.alarms.period_seconds
+      stat        = "Sum"
+    }
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "api_errors" {
   for_each = local.api_error_metrics
 
   alarm_name          = "${local.name}-websocket-${each.key}-errors"
-  alarm_description   = "The WebSocket API reported ${each.value}s (5xx-class failures) on stage ${local.stage_name}."
+  alarm_description   = "The WebSocket API reported ${each.value.metric}s (5xx-class failures) on stage ${local.stage_name}: ${each.value.action}${local.runbook}"
   namespace           = "AWS/ApiGateway"
-  metric_name         = each.value
+  metric_name         = each.value.metric
   dimensions          = { ApiId = aws_apigatewayv2_api.this.id, Stage = aws_apigatewayv2_stage.this.name }
   statistic           = "Sum"
   period              = var.alarms.period_seconds
@@ -153,6 +281,13 @@ resource "aws_cloudwatch_metric_alarm" "api_errors" {
 moved {
   from = aws_cloudwatch_metric_alarm.function_errors["authorizer"]
   to   = aws_cloudwatch_metric_alarm.function["authorizer-errors"]
+}
+
+# The authorizer's errors alarm (same name) now subtracts rejected tokens: moved, not
+# replaced, so that no apply deletes the alarm it has just written under the same name.
+moved {
+  from = aws_cloudwatch_metric_alarm.function["authorizer-errors"]
+  to   = aws_cloudwatch_metric_alarm.authorizer_failures[0]
 }
 
 moved {

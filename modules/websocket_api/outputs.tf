@@ -122,8 +122,8 @@ output "function_names" {
 }
 
 output "function_arns" {
-  description = "Lambda function ARNs, by manifest function name."
-  value       = { for name, f in aws_lambda_function.this : name => f.arn }
+  description = "ARNs to invoke, by manifest function name: the function's, or with snap_start_enabled its \"live\" alias's (qualified; $LATEST has no snapshot)."
+  value       = local.function_target_arn
 }
 
 output "function_role_arns" {
@@ -137,11 +137,50 @@ output "publish_function_name" {
 }
 
 output "publish_function_arn" {
-  description = "ARN of the server-side publish function."
-  value       = aws_lambda_function.this[local.manifest.queues.publish.consumer].arn
+  description = "ARN to invoke for a server-side publish (with snap_start_enabled, the \"live\" alias)."
+  value       = local.function_target_arn[local.manifest.queues.publish.consumer]
 }
 
 output "layer_arn" {
   description = "ARN of the shared layer version."
   value       = aws_lambda_layer_version.this.arn
+}
+
+output "publisher_policy_json" {
+  description = "IAM policy for a backend that publishes events: lambda:InvokeFunction on the publish function, sqs:SendMessage on the publish queue and, with kms_key_arn, kms:GenerateDataKey and kms:Decrypt on that key (SQS needs both to accept a message on a queue encrypted with a customer managed key). Attach it to the backend's role, e.g. aws_iam_role_policy { policy = module.websocket_api.publisher_policy_json }."
+  value = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      [
+        {
+          Sid      = "InvokePublish"
+          Effect   = "Allow"
+          Action   = ["lambda:InvokeFunction"]
+          Resource = distinct([aws_lambda_function.this[local.manifest.queues.publish.consumer].arn, local.function_target_arn[local.manifest.queues.publish.consumer]])
+        },
+        {
+          Sid      = "SendToPublishQueue"
+          Effect   = "Allow"
+          Action   = ["sqs:SendMessage"]
+          Resource = [aws_sqs_queue.this["publish"].arn]
+        },
+      ],
+      var.kms_key_arn == null ? [] : [{
+        Sid      = "PublishQueueKey"
+        Effect   = "Allow"
+        Action   = ["kms:GenerateDataKey", "kms:Decrypt"]
+        Resource = [var.kms_key_arn]
+      }],
+    )
+  })
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard, or null when dashboard_enabled = false."
+  value       = var.dashboard_enabled ? aws_cloudwatch_dashboard.this[0].dashboard_name : null
+}
+
+output "execution_log_group_name" {
+  description = "Log group of the stage's execution logs (API-Gateway-Execution-Logs_API/STAGE), created with the configured retention."
+  value       = aws_cloudwatch_log_group.execution.name
 }

@@ -33,12 +33,13 @@ variable "tags" {
 # -----------------------------------------------------------------------------
 
 variable "artifacts_dir" {
-  description = "Directory written by `make build`: it holds manifest.json (runtime, architecture, layer and function zips with their base64 SHA-256) and the zips it names. Relative paths are relative to the directory Terraform runs in; prefer \"$${path.root}/...\"."
+  description = "Directory written by `make build`: it holds manifest.json (runtime, architecture, layer and function zips with their base64 SHA-256) and the zips it names. null = \"<module>/artifacts\", where a release archive (`make release`) carries them, so a consumer of a release sets nothing. Relative paths are relative to the directory Terraform runs in; prefer \"$${path.root}/...\"."
   type        = string
+  default     = null
 
   validation {
-    condition     = length(trimspace(var.artifacts_dir)) > 0
-    error_message = "artifacts_dir must name the output directory of `make build`."
+    condition     = var.artifacts_dir == null || try(length(trimspace(var.artifacts_dir)) > 0, false)
+    error_message = "artifacts_dir must name the output directory of `make build`, or be null to use the artifacts of a release archive."
   }
 }
 
@@ -94,18 +95,35 @@ variable "function_overrides" {
 }
 
 variable "log_level" {
-  description = "Application log level of every function (LOG_LEVEL and the Lambda JSON logging_config)."
+  description = "Application log level of every function (LOG_LEVEL), in Lambda's vocabulary. Records below it are not written; embedded metric lines always are."
   type        = string
   default     = "INFO"
 
   validation {
-    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
-    error_message = "log_level must be one of DEBUG, INFO, WARNING, ERROR."
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
+    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (Lambda's names: WARN, not WARNING)."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the functions' embedded metrics (broadcast outcomes, authorizer outcomes). Every metric also carries the dimensions Project and Env, so several deployments can share one namespace in an account and region."
+  type        = string
+  default     = "ServerlessWebSocket"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/") && !startswith(var.metrics_namespace, ":")
+    error_message = "metrics_namespace must be 1-255 of letters, digits and . _ / # : -, not start with a colon and not use the reserved AWS/ prefix."
   }
 }
 
 variable "xray_sdk_enabled" {
-  description = "Patch botocore with the AWS X-Ray SDK in every function (TRACING_ENABLED) for per-call subsegments. The layer must then ship aws-xray-sdk (add it to requirements/lambda.txt and rebuild; functions fail at start with a message saying so otherwise), and cold starts grow by ~800 ms. Lambda active tracing records every invocation without it."
+  description = "Patch botocore with the AWS X-Ray SDK in every function (TRACING_ENABLED) for per-call subsegments (DynamoDB then goes through boto3's client). The layer must ship the SDK: build with `make build XRAY_SDK=true` (the build manifest records \"xray_sdk\": true; the plan refuses a build without it). Cold starts grow by ~800 ms. Lambda active tracing records every invocation without it."
+  type        = bool
+  default     = false
+}
+
+variable "snap_start_enabled" {
+  description = "Lambda SnapStart for every function (python3.12 or later): each deploy publishes a version, Lambda initialises it once and resumes new execution environments from its snapshot, and the integrations, the authorizer, the event source mappings and the function outputs use the \"live\" alias. Trade-offs (README, \"SnapStart\"): Python pays a snapshot caching charge per published version and a restore charge per resumed environment; deploys take longer (a snapshot per function); restored environments share the memory of init (the retry jitter's random generator is reseeded after restore by wscore.logs)."
   type        = bool
   default     = false
 }
@@ -168,7 +186,7 @@ variable "history_retention_seconds" {
 
 variable "jwt" {
   description = <<-EOT
-    JWT verification on $connect. algorithm HS256 needs secret_arn (a Secrets Manager secret ARN or an SSM SecureString parameter ARN; the secret value never enters Terraform or the environment); RS256/ES256 need jwks_url (https). secret_kms_key_arn is the customer managed key that encrypts the secret, if any (grants kms:Decrypt to the authorizer only). issuer and audience are required claims; the *_claim settings name the claims that carry identity; leeway_seconds allows clock skew (0-60).
+    JWT verification on $connect. algorithm HS256 needs secret_arn (a Secrets Manager secret ARN or an SSM SecureString parameter ARN; the secret value never enters Terraform or the environment); RS256/ES256 need jwks_url (https). secret_kms_key_arn is the customer managed key that encrypts the secret, if any (grants kms:Decrypt to the authorizer only). issuer and audience are required claims; the *_claim settings name the claims that carry identity; leeway_seconds allows clock skew on iat and nbf (0-60; never on exp, which the authorizer and $connect check alike); secret_cache_seconds bounds how long an HS256 secret is cached (1-3600, default 300).
   EOT
   type = object({
     algorithm          = optional(string, "HS256")
@@ -182,6 +200,10 @@ variable "jwt" {
     rooms_claim        = optional(string, "rooms")
     roles_claim        = optional(string, "roles")
     leeway_seconds     = optional(number, 30)
+    # HS256: how long a container keeps the secret (and its previous version) before reading
+    # the store again; a token signed with an unknown key also triggers a read (at most every
+    # 30 s), so a rotation is picked up within seconds (docs/OPERATIONS.md).
+    secret_cache_seconds = optional(number, 300)
   })
 
   validation {
@@ -227,6 +249,11 @@ variable "jwt" {
   validation {
     condition     = var.jwt.leeway_seconds >= 0 && var.jwt.leeway_seconds <= 60
     error_message = "jwt.leeway_seconds must be between 0 and 60."
+  }
+
+  validation {
+    condition     = var.jwt.secret_cache_seconds >= 1 && var.jwt.secret_cache_seconds <= 3600 && floor(var.jwt.secret_cache_seconds) == var.jwt.secret_cache_seconds
+    error_message = "jwt.secret_cache_seconds must be a whole number of seconds between 1 and 3600."
   }
 }
 
@@ -313,9 +340,25 @@ variable "stage_logging_level" {
 }
 
 variable "manage_api_gateway_account" {
-  description = "Create the IAM role that lets API Gateway write CloudWatch logs and register it in the account's API Gateway settings (a per-region singleton: enable in exactly one root per account and region, or set it up outside this module). Stage logging fails until this is set up once."
+  description = "Removed: the account-level API Gateway CloudWatch role is a per-account-and-region singleton that a destroy resets, so no deployment manages it any more. Apply modules/api_gateway_account once per account and region (terraform/bootstrap). Kept only so that setting it to true explains itself; false is the only accepted value."
   type        = bool
   default     = false
+
+  validation {
+    condition     = !var.manage_api_gateway_account
+    error_message = "manage_api_gateway_account is no longer supported: a deployment that registers the account's API Gateway CloudWatch role resets it for every API of the region when destroyed. Apply modules/websocket_api/modules/api_gateway_account once per account and region (terraform/bootstrap in this repository) and remove this argument; the existing registration is kept (removed blocks, no destroy)."
+  }
+}
+
+variable "api_gateway_cloudwatch_role_name" {
+  description = "Name of the IAM role registered as API Gateway's CloudWatch Logs role in this account and region (by modules/api_gateway_account, once per account and region). The plan warns when it does not exist or does not trust API Gateway. null = \"apigateway-cloudwatch-logs-<region>\", the name modules/api_gateway_account creates with its default prefix."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.api_gateway_cloudwatch_role_name == null || can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.api_gateway_cloudwatch_role_name))
+    error_message = "api_gateway_cloudwatch_role_name must be an IAM role name: 1-64 characters of letters, digits and + = , . @ _ -."
+  }
 }
 
 variable "consumer_routes" {
@@ -407,7 +450,7 @@ variable "queue_settings" {
 # -----------------------------------------------------------------------------
 
 variable "alarms" {
-  description = "CloudWatch alarms: DLQ depth, function errors and throttles, API integration and execution errors. sns_topic_arn receives alarm and OK notifications (null = alarms without actions)."
+  description = "CloudWatch alarms, each with what to do in its description: DLQ depth, age of the oldest message in the fan-out and publish queues (queue_age_seconds), function errors (the authorizer's without rejected tokens) and throttles, authorizer outages (secret store, JWKS, configuration), API integration and execution errors. sns_topic_arn receives alarm and OK notifications (null = alarms without actions)."
   type = object({
     enabled                   = optional(bool, true)
     sns_topic_arn             = optional(string)
@@ -415,6 +458,7 @@ variable "alarms" {
     evaluation_periods        = optional(number, 1)
     function_errors_threshold = optional(number, 1)
     api_errors_threshold      = optional(number, 5)
+    queue_age_seconds         = optional(number, 120)
   })
   default = {}
 
@@ -432,4 +476,15 @@ variable "alarms" {
     condition     = var.alarms.function_errors_threshold >= 1 && var.alarms.api_errors_threshold >= 1
     error_message = "alarms.function_errors_threshold and alarms.api_errors_threshold must be at least 1."
   }
+
+  validation {
+    condition     = var.alarms.queue_age_seconds >= 10 && var.alarms.queue_age_seconds <= 86400
+    error_message = "alarms.queue_age_seconds must be between 10 s and one day."
+  }
+}
+
+variable "dashboard_enabled" {
+  description = "Create a CloudWatch dashboard (<project>-<env>-websocket-<region>) with what on-call needs: connections and messages, route errors and latency, authorizer outcomes, deliveries, pruned and failed recipients, fan-out queue depth and age, DLQ depth, throttles. Alarm descriptions link to it."
+  type        = bool
+  default     = true
 }

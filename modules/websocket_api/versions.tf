@@ -1,5 +1,5 @@
 # -----------------------------------------------------------------------------
-# Versions: floors only; environment roots pin with `~>` and keep a lock file.
+# Versions: floors only; environment roots bound the major version and keep a lock file.
 # -----------------------------------------------------------------------------
 
 terraform {
@@ -8,8 +8,10 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 6.0"
+      source = "hashicorp/aws"
+      # The version the offline checks validate against (tools/terraform/toolchain.py):
+      # earlier 6.x releases reject runtime python3.14, which this module accepts.
+      version = ">= 6.69.1"
     }
   }
 }

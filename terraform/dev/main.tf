@@ -32,6 +32,4 @@ module "websocket_api" {
 
   # Errors still show in the console; nobody is paged for dev.
   alarms = { enabled = false }
-
-  manage_api_gateway_account = var.manage_api_gateway_account
 }

@@ -44,9 +44,3 @@ variable "allowed_origins" {
   type        = list(string)
   default     = []
 }
-
-variable "manage_api_gateway_account" {
-  description = "Register API Gateway's CloudWatch role for this account and region (needed once per account/region for stage logging)."
-  type        = bool
-  default     = true
-}

@@ -57,6 +57,5 @@ module "websocket_api" {
     evaluation_periods = 3
   }
 
-  custom_domain              = var.custom_domain
-  manage_api_gateway_account = var.manage_api_gateway_account
+  custom_domain = var.custom_domain
 }

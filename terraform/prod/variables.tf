@@ -72,9 +72,3 @@ variable "custom_domain" {
   })
   default = null
 }
-
-variable "manage_api_gateway_account" {
-  description = "Register API Gateway's CloudWatch role for this account and region (needed once per account/region for stage logging)."
-  type        = bool
-  default     = true
-}

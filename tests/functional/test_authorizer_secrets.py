@@ -1,4 +1,5 @@
-"""HS256 secret retrieval from Secrets Manager and SSM (moto), cached once per container."""
+"""HS256 secret retrieval from Secrets Manager and SSM (moto): cached for a bounded time,
+with the previous version accepted during a rotation."""
 
 from __future__ import annotations
 
@@ -77,7 +78,9 @@ def test_secrets_manager_string_is_fetched_once(aws: None, api_calls: Counter[st
     p = provider(put_secret(SecretString=SECRET))
     assert p.get() == SECRET.encode()
     assert p.get() == SECRET.encode()
-    assert api_calls == {"client:secretsmanager:eu-west-1": 1, "GetSecretValue": 1}
+    # AWSCURRENT, and the AWSPREVIOUS attempt (none yet: never rotated)
+    assert api_calls == {"client:secretsmanager:eu-west-1": 1, "GetSecretValue": 2}
+    assert p.versions().previous is None
 
 
 def test_secrets_manager_binary(aws: None, api_calls: Counter[str]) -> None:
@@ -170,5 +173,98 @@ def test_handler_reads_the_store_once_across_invocations(
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.handler(_event(_token(secret="x" * 48)), None)
     api = "GetParameter" if store == "ssm" else "GetSecretValue"
-    assert api_calls[api] == 1
+    # One read per container (Secrets Manager: current + previous stage); the forged token
+    # came within MIN_REFRESH_S of it, so it caused no fetch.
+    assert api_calls[api] == (1 if store == "ssm" else 2)
     assert sum(v for k, v in api_calls.items() if k.startswith("client:")) == 1
+
+
+# --------------------------------------------------------------------------- rotation
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+NEW_SECRET = "the-rotated-hs256-secret-0123456789abcdef-XYZ"
+
+
+def _rotate(arn: str, store: str, value: str = NEW_SECRET) -> None:
+    if store == "ssm":
+        boto3.client("ssm", region_name=REGION).put_parameter(
+            Name="/ws/jwt", Value=value, Type="SecureString", Overwrite=True
+        )
+    else:
+        boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+            SecretId=arn, SecretString=value
+        )
+
+
+@pytest.mark.parametrize("store", ["ssm", "secretsmanager"])
+def test_the_cache_has_a_bounded_age(aws: None, store: str) -> None:
+    arn = put_ssm() if store == "ssm" else put_secret(SecretString=SECRET)
+    clock = FakeClock()
+    p = SecretProvider(SecretRef.parse(arn), max_age_s=300, clock=clock)
+    assert p.get() == SECRET.encode()
+    _rotate(arn, store)
+    clock.now += 299
+    assert p.get() == SECRET.encode()  # still fresh enough
+    clock.now += 1
+    assert p.versions().current == NEW_SECRET.encode()
+    assert p.versions().previous == SECRET.encode()  # AWSPREVIOUS / version N-1
+
+
+@pytest.mark.parametrize("store", ["ssm", "secretsmanager"])
+def test_tokens_of_both_versions_verify_during_a_rotation(
+    aws: None, container: Callable[[str], None], store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm container keeps working through a rotation: old tokens (previous version)
+    and new ones (a rate-limited fresh read on an unknown signature) are both accepted."""
+    arn = put_ssm() if store == "ssm" else put_secret(SecretString=SECRET)
+    clock = FakeClock()
+    monkeypatch.setattr(jwt_secret, "monotonic", clock)
+    container(arn)
+    assert authorizer.handler(_event(_token()), None)["context"]["userId"] == "alice"
+    _rotate(arn, store)
+    clock.now += jwt_secret.MIN_REFRESH_S
+    new = authorizer.handler(_event(_token(secret=NEW_SECRET, sub="bob")), None)
+    assert new["context"]["userId"] == "bob"
+    old = authorizer.handler(_event(_token(sub="carol")), None)
+    assert old["context"]["userId"] == "carol"
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorizer.handler(_event(_token(secret="y" * 48)), None)
+
+
+def test_unknown_signatures_cannot_force_a_read_per_request(
+    aws: None, api_calls: Counter[str]
+) -> None:
+    arn = put_secret(SecretString=SECRET)
+    clock = FakeClock()
+    p = SecretProvider(SecretRef.parse(arn), clock=clock)
+    p.get()
+    reads = api_calls["GetSecretValue"]
+    for _ in range(50):
+        assert p.refresh_for_unknown_signature() is None  # within MIN_REFRESH_S: no read
+    assert api_calls["GetSecretValue"] == reads
+    clock.now += jwt_secret.MIN_REFRESH_S
+    assert p.refresh_for_unknown_signature() is None  # read once, nothing changed
+    assert p.refresh_for_unknown_signature() is None  # and not again
+    assert api_calls["GetSecretValue"] == reads + 2
+
+
+def test_a_failed_refresh_keeps_the_last_good_secret(aws: None) -> None:
+    arn = put_secret(SecretString=SECRET)
+    clock = FakeClock()
+    p = SecretProvider(SecretRef.parse(arn), max_age_s=60, clock=clock)
+    assert p.get() == SECRET.encode()
+    boto3.client("secretsmanager", region_name=REGION).delete_secret(
+        SecretId=arn, ForceDeleteWithoutRecovery=True
+    )
+    clock.now += 61
+    assert p.get() == SECRET.encode()  # the store is down; the key did not change
+    clock.now += jwt_secret.RETRY_AFTER_FAILURE_S
+    assert p.get() == SECRET.encode()

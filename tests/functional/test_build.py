@@ -350,3 +350,64 @@ def test_a_missing_handler_module_fails_the_build_by_name(built: Built, tmp_path
     with pytest.raises(build.BuildError, match=r"'heartbeat'.*heartbeat\.py is missing"):
         run_build(sources, built.target, tmp_path / "out")
     assert not (tmp_path / "out").exists(), "nothing is written when the sources are wrong"
+
+
+XRAY_CHECK = r"""
+import json, sys
+runtime_dir, layer_dir = sys.argv[1], sys.argv[2]
+sys.path.insert(0, layer_dir)
+sys.path.append(runtime_dir)
+import aws_xray_sdk, wrapt
+from aws_xray_sdk.core import patch
+patch(["botocore"])
+import botocore
+print(json.dumps({"xray": aws_xray_sdk.__file__, "wrapt": wrapt.__file__,
+                  "botocore": botocore.__file__}))
+"""
+
+
+def test_the_xray_option_ships_the_sdk_without_botocore(built: Built, tmp_path: Path) -> None:
+    """`make build XRAY_SDK=true`: the SDK and wrapt in the layer, recorded in the manifest;
+    botocore (which the SDK requires) stays the runtime's."""
+    sources = build.Sources(
+        built.sources.lambda_src,
+        built.sources.manifest,
+        built.sources.requirements,
+        (build.XRAY_REQUIREMENTS,),
+    )
+    out = tmp_path / "xray"
+    manifest = run_build(sources, built.target, out)
+    assert manifest["xray_sdk"] is True
+    assert json.loads((built.out / "manifest.json").read_text())["xray_sdk"] is False
+    with zipfile.ZipFile(out / "layer.zip") as zf:
+        tops = {n.split("/")[1] for n in zf.namelist() if n.count("/") >= 2}
+    assert {"aws_xray_sdk", "wrapt", "wscore", "jwt"} <= tops
+    assert not {t for t in tops if t.startswith(("botocore", "boto3", "urllib3"))}, tops
+    layer = unzip(out / "layer.zip", tmp_path / "layer") / "python"
+    runtime = runtime_provided_dir(tmp_path / "runtime")
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", XRAY_CHECK, str(runtime), str(layer)],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_XRAY_SDK_ENABLED": "false"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    files = json.loads(result.stdout)
+    assert files["xray"].startswith(str(layer)) and files["wrapt"].startswith(str(layer))
+    assert not files["botocore"].startswith(str(layer))
+
+
+def test_the_xray_extra_pins_what_the_dev_environment_tests_with() -> None:
+    extra = build.pinned_requirements(build.XRAY_REQUIREMENTS)
+    dev = build.pinned_requirements(ROOT / "requirements" / "dev.txt")
+    assert set(extra) == {"aws-xray-sdk", "wrapt"}
+    assert {name: dev[name] for name in extra} == extra
+
+
+def test_the_xray_option_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make build XRAY_SDK=true` passes it through the environment."""
+    monkeypatch.setenv("XRAY_SDK", "true")
+    assert build.parse_args([]).xray_sdk is True
+    monkeypatch.setenv("XRAY_SDK", "false")
+    assert build.parse_args([]).xray_sdk is False

@@ -7,9 +7,11 @@ value is known (ARNs are placeholders); a few checks read the plan itself.
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from tests.helpers import PROTOCOL_ROUTES
+from tools.manifest import ROOT
 
 if TYPE_CHECKING:
     from conftest import DevPlan, Resource
@@ -172,6 +174,53 @@ def test_no_iam_statement_grants_a_wildcard_action(dev_plan: DevPlan) -> None:
                 assert "*" not in action, statement
 
 
+# AWS client calls in lambda_src, by service: `<client>.<snake_case_operation>(`.
+_CALLS = {
+    "dynamodb": re.compile(r"\b_db\.([a-z_]+)\("),
+    "sqs": re.compile(r"\b_sqs\.([a-z_]+)\("),
+}
+# SendMessageBatch is authorised by sqs:SendMessage.
+_AUTHORISED_BY = {"sqs:SendMessageBatch": "sqs:SendMessage"}
+# Called with the function's role by Lambda itself, not by the code: the SQS poller of an
+# event source mapping, the stream poller, the runtime's log and trace agents.
+_CALLED_BY_LAMBDA = {
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:SendMessage",  # also the stream mapping's on-failure destination
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+}
+
+
+def _called_actions() -> set[str]:
+    actions: set[str] = set()
+    for path in (ROOT / "lambda_src").rglob("*.py"):
+        text = path.read_text()
+        for service, pattern in _CALLS.items():
+            for operation in pattern.findall(text):
+                name = f"{service}:{''.join(w.capitalize() for w in operation.split('_'))}"
+                actions.add(_AUTHORISED_BY.get(name, name))
+    return actions
+
+
+def test_roles_grant_no_data_action_the_code_never_calls(dev_plan: DevPlan) -> None:
+    """Least privilege: every DynamoDB and SQS action granted is one the code (or Lambda's
+    pollers on its behalf) calls; every one the code calls is granted."""
+    called = _called_actions()
+    assert {"dynamodb:Query", "dynamodb:BatchWriteItem", "sqs:SendMessage"} <= called
+    granted: set[str] = set()
+    for policy in dev_plan.of_type("aws_iam_role_policy"):
+        for statement in _statements(policy.values["policy"]):
+            granted.update(
+                a for a in _as_list(statement["Action"]) if a.startswith(("dynamodb:", "sqs:"))
+            )
+    assert granted - called - _CALLED_BY_LAMBDA == set()
+    assert called - granted == set()
+
+
 def test_every_function_has_its_own_role(dev_plan: DevPlan) -> None:
     functions = dev_plan.of_type("aws_lambda_function")
     roles = [f.values["role"] for f in functions]
@@ -193,11 +242,26 @@ def test_stage_access_logs_carry_no_query_string_and_no_data_trace(dev_plan: Dev
 
 
 def test_functions_trace_log_json_and_use_the_layer(dev_plan: DevPlan) -> None:
+    """One logging path: wscore.logs writes the JSON lines and applies LOG_LEVEL; Lambda's
+    format is Text so that it neither re-wraps them nor drops the level-less metric lines."""
     layer = dev_plan.one("aws_lambda_layer_version")
     for fn in dev_plan.of_type("aws_lambda_function"):
         assert _single_block(fn, "tracing_config")["mode"] == "Active"
-        assert _single_block(fn, "logging_config")["log_format"] == "JSON"
+        logging_config = _single_block(fn, "logging_config")
+        assert logging_config["log_format"] == "Text", fn.address
+        assert not logging_config.get("application_log_level"), fn.address
         assert layer.values["arn"] in fn.values["layers"], fn.address
+
+
+def test_function_environment_matches_what_the_code_parses(dev_plan: DevPlan) -> None:
+    from wscore.logs import parse_level
+
+    for fn in dev_plan.of_type("aws_lambda_function"):
+        variables = _single_block(fn, "environment")["variables"]
+        parse_level(variables["LOG_LEVEL"])  # raises on a name the code does not know
+        assert variables["METRIC_PROJECT"] == "wsplatform", fn.address
+        assert variables["METRIC_ENV"] == "dev", fn.address
+        assert variables["METRIC_NAMESPACE"], fn.address
 
 
 def test_route_permissions_are_scoped_to_their_route(dev_plan: DevPlan) -> None:

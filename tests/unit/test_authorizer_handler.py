@@ -486,3 +486,76 @@ def test_dev_tokens_are_refused_for_ids_the_authorizer_refuses(
         assert why is not None and refused in why
         with pytest.raises(Exception, match="Unauthorized"):
             authorizer.handler(connect_event(devtoken.mint(user, tenant)), None)
+
+
+# --------------------------------------------------------------------------- outcome metrics
+
+
+def _metrics(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if '"_aws"' in line]
+
+
+def _counted(document: dict[str, Any]) -> set[str]:
+    names = document["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    return {m["Name"] for m in names}
+
+
+@pytest.mark.parametrize("level", ["WARN", "ERROR"])
+def test_each_outcome_is_a_metric_whatever_the_log_level(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], level: str
+) -> None:
+    """Rejections (client mistakes, 401) and outages (500) are separate metrics: only the
+    second pages. They are written even when LOG_LEVEL hides the log records."""
+    env.setenv("METRIC_PROJECT", "chat")
+    env.setenv("METRIC_ENV", "prod")
+    env.setenv("ALLOWED_ORIGINS", "https://app.example")
+    from wscore.logs import get_logger, parse_level
+
+    root = get_logger()
+    old = root.level
+    root.setLevel(parse_level(level))
+    try:
+        authorizer.handler(connect_event(devtoken.mint("alice", "acme")), None)
+        authorizer.handler(connect_event(devtoken.mint("alice", "acme"), "https://x.example"), None)
+        call_unauthorized(connect_event(devtoken.mint("bob", "acme", now=int(time.time()) - 7200)))
+        call_unauthorized(connect_event(None))
+    finally:
+        root.setLevel(old)
+    documents = _metrics(capsys.readouterr().out)
+    assert [(_counted(d), d["reason"]) for d in documents] == [
+        ({"AuthorizerAllowed"}, "ok"),
+        ({"AuthorizerDenied"}, "origin_not_allowed"),
+        ({"AuthorizerRejected"}, "expired"),
+        ({"AuthorizerRejected"}, "missing_token"),
+    ]
+    # One dimension set, the deployment: the alarm and the dashboard read exactly this.
+    assert {json.dumps(d["_aws"]["CloudWatchMetrics"][0]["Dimensions"]) for d in documents} == {
+        '[["Project", "Env"]]'
+    }
+    assert {(d["Project"], d["Env"]) for d in documents} == {("chat", "prod")}
+
+
+def test_outages_and_configuration_errors_count_as_unavailable(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken_factory(service: str, region: str) -> Any:
+        raise ConnectionError("endpoint unreachable")
+
+    settings = AuthSettings(
+        algorithm="HS256",
+        issuer=devtoken.DEV_ISSUER,
+        audience=devtoken.DEV_AUDIENCE,
+        secret_arn="arn:aws:ssm:eu-west-1:123456789012:parameter/ws/jwt",
+    )
+    authorizer._authorizer = Authorizer.from_settings(settings, client_factory=broken_factory)
+    with pytest.raises(RuntimeError):
+        authorizer.handler(connect_event(devtoken.mint("alice", "acme")), None)
+    authorizer.reset()
+    env.setenv("DEV_MODE", "false")  # JWT_DEV_SECRET is now a configuration error
+    with pytest.raises(ConfigError):
+        authorizer.handler(connect_event(devtoken.mint("alice", "acme")), None)
+    documents = _metrics(capsys.readouterr().out)
+    assert [(_counted(d), d["reason"]) for d in documents] == [
+        ({"AuthorizerUnavailable"}, "secret_unavailable"),
+        ({"AuthorizerUnavailable"}, "config_error"),
+    ]

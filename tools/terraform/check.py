@@ -26,7 +26,7 @@ from tools.manifest import ROOT
 from tools.terraform import toolchain
 
 MODULE = "modules/websocket_api"
-ENV_ROOTS = ("terraform/dev", "terraform/prod")
+ENV_ROOTS = ("terraform/bootstrap", "terraform/dev", "terraform/prod")
 COPIED_TREES = ("modules", "terraform")
 VARS_FILE = "terraform.tfvars"
 VARS_EXAMPLE = "terraform.tfvars.example"
@@ -73,13 +73,15 @@ def run(args: list[str], cwd: Path, label: str, timeout: float = 600) -> Result:
 
 
 def roots(base: Path = ROOT) -> list[str]:
-    """Every root to init and validate: the module, its examples and both environments."""
-    examples = sorted(
+    """Every root to init and validate: the module, its submodules and examples, and the
+    environment roots (bootstrap, dev, prod)."""
+    nested = sorted(
         str(p.parent.relative_to(base))
-        for p in (base / MODULE / "examples").glob("*/*.tf")
+        for sub in ("modules", "examples")
+        for p in (base / MODULE / sub).glob("*/*.tf")
         if p.is_file()
     )
-    return [MODULE, *dict.fromkeys(examples), *ENV_ROOTS]
+    return [MODULE, *dict.fromkeys(nested), *ENV_ROOTS]
 
 
 def _ignore(directory: str, names: list[str]) -> set[str]:

@@ -112,7 +112,43 @@ def policy_document(cfg: Json, region: str) -> Json:
     }
 
 
+def iam_role(cfg: Json, region: str) -> Json:
+    """A role of that name exists. Only API Gateway's account-level logging role is read by
+    the module (check.api_gateway_account), so the stand-in answers as if the bootstrap root
+    had created it: trusted by apigateway.amazonaws.com."""
+    name = cfg.get("name") or "role"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "apigateway.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    return {
+        **cfg,
+        "id": name,
+        "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
+        "assume_role_policy": json.dumps(trust),
+    }
+
+
+# What AWS documents as the default "Concurrent executions" quota; a real account may have
+# less (new accounts often 10), which is what the module's check is for.
+DEFAULT_LAMBDA_CONCURRENCY = 1000.0
+
+
+def service_quota(cfg: Json, region: str) -> Json:
+    """The documented default value of the quota (the stand-in knows one: Lambda's)."""
+    value = DEFAULT_LAMBDA_CONCURRENCY if cfg.get("service_code") == "lambda" else 0.0
+    return {**cfg, "value": value, "default_value": value, "adjustable": True}
+
+
 HANDLERS = {
+    "aws_iam_role": iam_role,
+    "aws_servicequotas_service_quota": service_quota,
     "aws_caller_identity": caller_identity,
     "aws_region": region_info,
     "aws_partition": partition,

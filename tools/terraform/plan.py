@@ -69,6 +69,7 @@ def write_artifacts(
     manifest = {
         "runtime": runtime,
         "architecture": architecture,
+        "xray_sdk": False,
         "layer": {"file": "layer.zip", "sha256_base64": layer},
         "functions": {
             name: {

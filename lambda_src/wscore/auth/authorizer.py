@@ -137,7 +137,11 @@ class Authorizer:
             else:
                 if settings.secret_arn is None:
                     raise ConfigError("JWT_SECRET_ARN is required for HS256")
-                source = SecretProvider(SecretRef.parse(settings.secret_arn), client_factory)
+                source = SecretProvider(
+                    SecretRef.parse(settings.secret_arn),
+                    client_factory,
+                    max_age_s=settings.secret_cache_seconds,
+                )
             keys = SecretKeyProvider(source)
         else:
             if settings.jwks_url is None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from wscore.auth.secrets import (
+    DEFAULT_MAX_AGE_S,
     MIN_SECRET_BYTES,
     SecretRef,
 )
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 ALGORITHMS = ("HS256", "RS256", "ES256")
 MAX_LEEWAY_SECONDS = 60
 DEFAULT_LEEWAY_SECONDS = 30
+MAX_SECRET_CACHE_SECONDS = 3600
 _CLAIM_NAME = re.compile(r"[A-Za-z0-9_.:/-]{1,128}")
 
 
@@ -71,6 +73,7 @@ class AuthSettings:
     roles_claim: str = "roles"
     leeway_seconds: int = DEFAULT_LEEWAY_SECONDS
     allowed_origins: frozenset[str] | None = None
+    secret_cache_seconds: int = int(DEFAULT_MAX_AGE_S)
 
     def __repr__(self) -> str:  # keeps the dev secret out of any accidental log line
         return (
@@ -111,6 +114,13 @@ class AuthSettings:
                 env, "JWT_LEEWAY_SECONDS", DEFAULT_LEEWAY_SECONDS, 0, MAX_LEEWAY_SECONDS
             ),
             allowed_origins=_origins(env),
+            secret_cache_seconds=env_int(
+                env,
+                "JWT_SECRET_CACHE_SECONDS",
+                int(DEFAULT_MAX_AGE_S),
+                1,
+                MAX_SECRET_CACHE_SECONDS,
+            ),
         )
 
     @staticmethod

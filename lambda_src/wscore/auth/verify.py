@@ -14,7 +14,8 @@ import base64
 import binascii
 import json
 import re
-from typing import TYPE_CHECKING, Any, Protocol
+import time
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import jwt
 from jwt.exceptions import InvalidSubjectError
@@ -29,7 +30,7 @@ from wscore.events import Identity
 from wscore.protocol import ID_RE
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from wscore.auth.settings import AuthSettings
 
@@ -73,18 +74,43 @@ class KeyProvider(Protocol):
     def key_for(self, header: Mapping[str, Any]) -> Any: ...
 
 
+@runtime_checkable
+class RotatingKeyProvider(Protocol):
+    """A key source with more than one valid key during a rotation."""
+
+    def key_for(self, header: Mapping[str, Any]) -> Any: ...
+
+    def fallback_keys(self, header: Mapping[str, Any]) -> Sequence[Any]:
+        """Keys to try when the signature does not match `key_for`'s."""
+        ...
+
+
 class SecretKeyProvider:
-    """HS256: the shared secret, whatever the header says."""
+    """HS256: the shared secret, whatever the header says; during a rotation, its previous
+    version too, and a fresh read when a signature matches neither."""
 
     def __init__(self, secret: SecretProvider | StaticSecretProvider) -> None:
         self._secret = secret
 
     def key_for(self, header: Mapping[str, Any]) -> bytes:
-        """Return the secret; a store failure becomes AuthUnavailableError."""
+        """Return the current secret; a store failure becomes AuthUnavailableError."""
         try:
             return self._secret.get()
         except SecretUnavailableError:
             raise AuthUnavailableError("secret_unavailable") from None
+
+    def fallback_keys(self, header: Mapping[str, Any]) -> Sequence[bytes]:
+        """The previous version, then (rate-limited) the versions of a fresh read."""
+        if not isinstance(self._secret, SecretProvider):
+            return ()
+        keys: list[bytes] = []
+        previous = self._secret.versions().previous
+        if previous is not None:
+            keys.append(previous)
+        fresh = self._secret.refresh_for_unknown_signature()
+        if fresh is not None:
+            keys.extend(k for k in (fresh.current, fresh.previous) if k is not None)
+        return keys
 
 
 class JwksKeyProvider:
@@ -127,12 +153,27 @@ def _reason_for(exc: Exception) -> str:
     return "invalid_token"
 
 
+def expired(exp: int, now: float) -> bool:
+    """THE expiry rule, the one $connect applies to the stored `tokenExp` too
+    (`identity.token_exp <= int(time.time())`): a token is usable while the current whole
+    second is before `exp`. No leeway on `exp`: a token the authorizer lets in must not be
+    refused by $connect a moment later (clock skew is allowed on `iat` and `nbf` only)."""
+    return exp <= int(now)
+
+
 class TokenVerifier:
     """Verify a token against AuthSettings and turn its claims into an Identity."""
 
-    def __init__(self, settings: AuthSettings, keys: KeyProvider) -> None:
+    def __init__(
+        self,
+        settings: AuthSettings,
+        keys: KeyProvider,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self._settings = settings
         self._keys = keys
+        self._clock = clock
 
     def verify(self, token: str | None) -> Identity:
         """Return the Identity or raise AuthRejectedError / AuthUnavailableError."""
@@ -143,9 +184,26 @@ class TokenVerifier:
         if not _COMPACT_JWS.fullmatch(token):
             raise AuthRejectedError("malformed")
         header = self._checked_header(token)
-        key = self._keys.key_for(header)
-        claims = self._decode(token, key)
+        claims = self._decode_with_rotation(token, header)
+        now = self._clock() if self._clock is not None else time.time()
+        if expired(_epoch(claims.get("exp")), now):
+            raise AuthRejectedError("expired")
         return self._identity(claims)
+
+    def _decode_with_rotation(self, token: str, header: Mapping[str, Any]) -> dict[str, Any]:
+        """Only a signature mismatch moves on to the next key; any other refusal stands."""
+        try:
+            return self._decode(token, self._keys.key_for(header))
+        except AuthRejectedError as exc:
+            if exc.reason != "invalid_signature" or not isinstance(self._keys, RotatingKeyProvider):
+                raise
+        for key in self._keys.fallback_keys(header):
+            try:
+                return self._decode(token, key)
+            except AuthRejectedError as exc:
+                if exc.reason != "invalid_signature":
+                    raise
+        raise AuthRejectedError("invalid_signature")
 
     def _checked_header(self, token: str) -> dict[str, Any]:
         """Refuse on the unverified header before fetching any key (cheap, no network)."""
@@ -169,11 +227,13 @@ class TokenVerifier:
                 algorithms=[settings.algorithm],
                 issuer=settings.issuer,
                 audience=settings.audience,
+                # Leeway covers an issuer clock ahead of ours (iat, nbf); `exp` is checked
+                # by `expired()` below, without leeway, as $connect checks it.
                 leeway=settings.leeway_seconds,
                 options={
                     "require": settings.required_claims,
                     "verify_signature": True,
-                    "verify_exp": True,
+                    "verify_exp": False,
                     "verify_nbf": True,
                     "verify_iat": True,
                     "verify_iss": True,

@@ -150,6 +150,31 @@ run "endpoints_are_derived_from_api_and_stage" {
   }
 }
 
+run "management_endpoint_follows_the_partition" {
+  command = plan
+
+  # aws-cn: the API's endpoint ends in amazonaws.com.cn.
+  override_resource {
+    target          = aws_apigatewayv2_api.this
+    override_during = plan
+    values = {
+      id            = "a1b2c3d4e5"
+      api_endpoint  = "wss://a1b2c3d4e5.execute-api.cn-north-1.amazonaws.com.cn"
+      execution_arn = "arn:aws-cn:execute-api:cn-north-1:123456789012:a1b2c3d4e5"
+    }
+  }
+
+  assert {
+    condition     = output.management_endpoint == "https://a1b2c3d4e5.execute-api.cn-north-1.amazonaws.com.cn/test"
+    error_message = "The @connections endpoint must be derived from the API's endpoint, not assume amazonaws.com."
+  }
+
+  assert {
+    condition     = alltrue([for f in values(aws_lambda_function.this) : lookup(f.environment[0].variables, "MANAGEMENT_ENDPOINT", "https://a1b2c3d4e5.execute-api.cn-north-1.amazonaws.com.cn/test") == "https://a1b2c3d4e5.execute-api.cn-north-1.amazonaws.com.cn/test"])
+    error_message = "MANAGEMENT_ENDPOINT must be the same partition-correct endpoint."
+  }
+}
+
 run "stage_auto_deploys_throttles_and_never_traces_data" {
   command = plan
 
@@ -281,6 +306,48 @@ run "consumer_routes_get_integration_route_and_permission" {
     condition     = aws_apigatewayv2_route.this["getHistory"].authorization_type == "NONE"
     error_message = "Consumer routes are authorised by the connection ($connect), not by a route authorizer."
   }
+}
+
+run "permission_statement_ids_are_valid_and_unique_for_every_allowed_key" {
+  command = plan
+
+  variables {
+    # Keys that differ only in "." vs "_" or ":" vs "-", and a 128-character key.
+    consumer_routes = {
+      "a.b"                                   = { function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:one" }
+      "a_b"                                   = { function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:two" }
+      "x:y"                                   = { function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:three" }
+      "x-y"                                   = { function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:four" }
+      (join("", [for i in range(128) : "k"])) = { function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:five" }
+    }
+  }
+
+  assert {
+    condition     = alltrue([for p in values(aws_lambda_permission.route) : can(regex("^[A-Za-z0-9_-]{1,100}$", p.statement_id))])
+    error_message = "Statement ids must be at most 100 characters of [A-Za-z0-9_-]."
+  }
+
+  assert {
+    condition     = length(distinct([for p in values(aws_lambda_permission.route) : p.statement_id])) == length(aws_lambda_permission.route)
+    error_message = "Statement ids must be unique, also for keys that differ only in characters they cannot contain."
+  }
+
+  assert {
+    condition     = startswith(aws_lambda_permission.route["sendMessage"].statement_id, "AllowApiGatewayRoute-sendMessage-") && startswith(aws_lambda_permission.route["$connect"].statement_id, "AllowApiGatewayRoute-_connect-")
+    error_message = "Statement ids keep the route key readable."
+  }
+}
+
+run "consumer_route_in_another_account_is_refused_at_plan_time" {
+  command = plan
+
+  variables {
+    consumer_routes = {
+      searchMessages = { function_arn = "arn:aws:lambda:eu-west-1:210987654321:function:search" }
+    }
+  }
+
+  expect_failures = [aws_lambda_permission.route]
 }
 
 run "consumer_route_cannot_replace_a_manifest_route" {

@@ -78,6 +78,20 @@ run "custom_domain_without_mapping_key_serves_the_root" {
   }
 }
 
+run "custom_domain_certificate_must_be_in_the_apis_region" {
+  command = plan
+
+  # The CloudFront habit: a us-east-1 certificate for a regional endpoint in eu-west-1.
+  variables {
+    custom_domain = {
+      domain_name     = "ws.example.com"
+      certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100"
+    }
+  }
+
+  expect_failures = [aws_apigatewayv2_domain_name.this]
+}
+
 run "custom_domain_name_must_be_a_dns_name" {
   command = plan
 

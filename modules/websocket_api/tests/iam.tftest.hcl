@@ -81,6 +81,11 @@ run "table_access_follows_the_manifest" {
     condition     = contains([for s in jsondecode(aws_iam_role_policy.function["heartbeat"].policy).Statement : s.Action if s.Sid == "Table"][0], "dynamodb:UpdateItem")
     error_message = "dynamodb = write must allow item writes."
   }
+
+  assert {
+    condition     = toset([for s in jsondecode(aws_iam_role_policy.function["heartbeat"].policy).Statement : s.Action if s.Sid == "Table"][0]) == toset(["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"])
+    error_message = "Only the item actions the code calls (no BatchGetItem, no ConditionCheckItem)."
+  }
 }
 
 run "manage_connections_follows_the_manifest" {
@@ -121,8 +126,8 @@ run "queue_and_stream_access_follows_the_manifest" {
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_iam_role_policy.function["publish"].policy).Statement : s.Resource if s.Sid == "ConsumeQueue"] == [["arn:aws:sqs:eu-west-1:123456789012:chat-test-publish"]]
-    error_message = "publish consumes the publish queue only."
+    condition     = [for s in jsondecode(aws_iam_role_policy.function["publish"].policy).Statement : s.Resource if s.Sid == "ConsumeQueue"] == [["arn:aws:sqs:eu-west-1:123456789012:chat-test-publish"]] && [for s in jsondecode(aws_iam_role_policy.function["publish"].policy).Statement : s.Action if s.Sid == "ConsumeQueue"] == [["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]]
+    error_message = "publish consumes the publish queue only, with what Lambda's SQS poller needs (no ChangeMessageVisibility: nothing calls it)."
   }
 
   assert {
@@ -146,29 +151,29 @@ run "queue_and_stream_access_follows_the_manifest" {
   }
 }
 
-run "api_gateway_account_role_is_opt_in" {
+run "publishers_get_a_ready_policy" {
   command = plan
 
   assert {
-    condition     = length(aws_api_gateway_account.this) == 0 && length(aws_iam_role.api_gateway_cloudwatch) == 0
-    error_message = "The account-level API Gateway role is a singleton: not managed unless asked."
+    condition     = [for st in jsondecode(output.publisher_policy_json).Statement : st.Sid] == ["InvokePublish", "SendToPublishQueue"]
+    error_message = "Without a customer managed key, publishers need invoke and send only."
+  }
+
+  assert {
+    condition     = one([for st in jsondecode(output.publisher_policy_json).Statement : st.Resource if st.Sid == "SendToPublishQueue"]) == [aws_sqs_queue.this["publish"].arn]
+    error_message = "Publishers may send to the publish queue only."
   }
 }
 
-run "api_gateway_account_role_when_asked" {
+run "publishers_get_the_queue_key_with_a_customer_managed_key" {
   command = plan
 
   variables {
-    manage_api_gateway_account = true
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
   }
 
   assert {
-    condition     = length(aws_api_gateway_account.this) == 1 && jsondecode(aws_iam_role.api_gateway_cloudwatch[0].assume_role_policy).Statement[0].Principal.Service == "apigateway.amazonaws.com"
-    error_message = "manage_api_gateway_account must register a role API Gateway can assume."
-  }
-
-  assert {
-    condition     = aws_iam_role_policy_attachment.api_gateway_cloudwatch[0].policy_arn == "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-    error_message = "The role must carry AWS's policy for pushing API logs."
+    condition     = one([for st in jsondecode(output.publisher_policy_json).Statement : st if st.Sid == "PublishQueueKey"]) == { Sid = "PublishQueueKey", Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = ["arn:aws:kms:eu-west-1:123456789012:key/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"] }
+    error_message = "SQS needs kms:GenerateDataKey and kms:Decrypt from a producer on a queue encrypted with a customer managed key."
   }
 }

@@ -103,8 +103,8 @@ run "rs256_uses_the_jwks_url_and_no_secret" {
   }
 
   assert {
-    condition     = aws_lambda_function.this["authorizer"].environment[0].variables["JWT_JWKS_URL"] == "https://auth.example.com/.well-known/jwks.json" && !contains(keys(aws_lambda_function.this["authorizer"].environment[0].variables), "JWT_SECRET_ARN")
-    error_message = "RS256 must pass the JWKS URL and no secret ARN."
+    condition     = aws_lambda_function.this["authorizer"].environment[0].variables["JWT_JWKS_URL"] == "https://auth.example.com/.well-known/jwks.json" && !contains(keys(aws_lambda_function.this["authorizer"].environment[0].variables), "JWT_SECRET_ARN") && !contains(keys(aws_lambda_function.this["authorizer"].environment[0].variables), "JWT_SECRET_CACHE_SECONDS")
+    error_message = "RS256 must pass the JWKS URL and no secret ARN (nor a secret cache age)."
   }
 
   assert {
@@ -228,6 +228,21 @@ run "leeway_is_at_most_a_minute" {
 
   variables {
     jwt = { secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x", issuer = "i", audience = "a", leeway_seconds = 61 }
+  }
+
+  expect_failures = [var.jwt]
+}
+
+run "secret_cache_age_is_bounded" {
+  command = plan
+
+  variables {
+    jwt = {
+      secret_arn           = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:chat-test-jwt-AbCdEf"
+      issuer               = "https://auth.example.com/"
+      audience             = "chat"
+      secret_cache_seconds = 0
+    }
   }
 
   expect_failures = [var.jwt]

@@ -45,8 +45,8 @@ run "functions_follow_the_manifest" {
   }
 
   assert {
-    condition     = alltrue([for k, f in values(aws_lambda_function.this) : f.logging_config[0].log_format == "JSON" && f.logging_config[0].application_log_level == "INFO"])
-    error_message = "Every function must log JSON at the configured level."
+    condition     = alltrue([for f in values(aws_lambda_function.this) : f.logging_config[0].log_format == "Text" && f.logging_config[0].application_log_level == null && f.logging_config[0].system_log_level == null])
+    error_message = "One logging path: the functions format and filter their JSON lines themselves, so Lambda's log format is Text (no JSON re-wrapping, no level filter that would drop metric lines)."
   }
 
   assert {
@@ -128,6 +128,16 @@ run "environment_matches_what_each_function_does" {
   }
 
   assert {
+    condition     = alltrue([for f in values(aws_lambda_function.this) : f.environment[0].variables["METRIC_NAMESPACE"] == "ServerlessWebSocket" && f.environment[0].variables["METRIC_PROJECT"] == "chat" && f.environment[0].variables["METRIC_ENV"] == "test"])
+    error_message = "Every function's metrics must carry the deployment (Project, Env) in the configured namespace."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["authorizer"].environment[0].variables["JWT_SECRET_CACHE_SECONDS"] == "300"
+    error_message = "An HS256 authorizer must get the secret's cache age."
+  }
+
+  assert {
     condition     = alltrue([for k, f in aws_lambda_function.this : contains(["authorizer", "refresh_token"], k) || length([for v in keys(f.environment[0].variables) : v if startswith(v, "JWT_")]) == 0])
     error_message = "JWT settings go to the functions that verify tokens only."
   }
@@ -142,10 +152,12 @@ run "settings_reach_the_environment" {
   command = plan
 
   variables {
-    log_level        = "WARNING"
-    fanout_threshold = 250
-    connection       = { ttl_seconds = 900, max_seconds = 3600 }
-    xray_sdk_enabled = true
+    artifacts_dir     = "./tests/fixtures/artifacts_xray"
+    log_level         = "WARN"
+    metrics_namespace = "Acme/Realtime"
+    fanout_threshold  = 250
+    connection        = { ttl_seconds = 900, max_seconds = 3600 }
+    xray_sdk_enabled  = true
   }
 
   assert {
@@ -159,8 +171,8 @@ run "settings_reach_the_environment" {
   }
 
   assert {
-    condition     = aws_lambda_function.this["publish"].environment[0].variables["LOG_LEVEL"] == "WARNING" && aws_lambda_function.this["publish"].logging_config[0].application_log_level == "WARN"
-    error_message = "WARNING is Python's name; Lambda's logging_config calls it WARN."
+    condition     = aws_lambda_function.this["publish"].environment[0].variables["LOG_LEVEL"] == "WARN" && aws_lambda_function.this["publish"].environment[0].variables["METRIC_NAMESPACE"] == "Acme/Realtime"
+    error_message = "log_level and metrics_namespace must reach every function."
   }
 }
 
@@ -215,6 +227,80 @@ run "artifacts_built_for_another_architecture_are_rejected" {
   expect_failures = [aws_lambda_layer_version.this]
 }
 
+run "snap_start_publishes_versions_and_wires_the_alias" {
+  command = plan
+
+  variables {
+    snap_start_enabled = true
+  }
+
+  assert {
+    condition     = alltrue([for f in values(aws_lambda_function.this) : f.publish == true && f.snap_start[0].apply_on == "PublishedVersions"])
+    error_message = "SnapStart applies to published versions: every function must publish one."
+  }
+
+  assert {
+    condition     = toset(keys(aws_lambda_alias.live)) == toset(keys(aws_lambda_function.this)) && alltrue([for a in values(aws_lambda_alias.live) : a.name == "live"])
+    error_message = "Every function needs the live alias."
+  }
+
+  assert {
+    condition     = alltrue([for i in values(aws_apigatewayv2_integration.this) : endswith(i.integration_uri, ":live/invocations")])
+    error_message = "Routes must invoke the alias ($LATEST has no snapshot)."
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_authorizer.this.authorizer_uri == aws_lambda_alias.live["authorizer"].invoke_arn && aws_lambda_permission.authorizer.qualifier == "live"
+    error_message = "The authorizer must invoke, and be allowed to invoke, the alias."
+  }
+
+  assert {
+    condition     = alltrue([for p in values(aws_lambda_permission.route) : p.qualifier == "live"])
+    error_message = "Invoke permissions must name the alias."
+  }
+
+  assert {
+    condition     = alltrue([for m in concat(values(aws_lambda_event_source_mapping.sqs), values(aws_lambda_event_source_mapping.stream)) : endswith(m.function_name, ":live")])
+    error_message = "Event source mappings must invoke the alias."
+  }
+
+  assert {
+    condition     = output.publish_function_arn == aws_lambda_alias.live["publish"].arn
+    error_message = "Backends must be given the alias to invoke."
+  }
+}
+
+run "snap_start_is_off_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_lambda_alias.live) == 0 && alltrue([for f in values(aws_lambda_function.this) : f.publish != true && length(f.snap_start) == 0])
+    error_message = "SnapStart is opt-in."
+  }
+}
+
+run "snap_start_needs_python_312_or_later" {
+  command = plan
+
+  variables {
+    snap_start_enabled = true
+    lambda_runtime     = "python3.11"
+    artifacts_dir      = "./tests/fixtures/artifacts_python311"
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "xray_needs_a_build_that_ships_the_sdk" {
+  command = plan
+
+  variables {
+    xray_sdk_enabled = true
+  }
+
+  expect_failures = [aws_lambda_layer_version.this]
+}
+
 run "artifacts_missing_a_function_are_rejected" {
   command = plan
 
@@ -230,6 +316,18 @@ run "artifacts_dir_must_hold_a_build_manifest" {
 
   variables {
     artifacts_dir = "./tests/fixtures/no-such-build"
+  }
+
+  expect_failures = [aws_lambda_layer_version.this]
+}
+
+run "without_artifacts_dir_the_release_layout_is_expected" {
+  command = plan
+
+  # A release archive carries the build in <module>/artifacts; this repository's module
+  # directory does not, so the plan must stop and say so.
+  variables {
+    artifacts_dir = null
   }
 
   expect_failures = [aws_lambda_layer_version.this]
@@ -273,6 +371,51 @@ run "reserved_concurrency_cannot_starve_the_sqs_poller" {
   }
 
   expect_failures = [aws_lambda_function.this]
+}
+
+run "reserved_concurrency_fits_the_default_quota" {
+  command = plan
+
+  variables {
+    function_overrides = { fanout_worker = { reserved_concurrency = 40 }, publish = { reserved_concurrency = 20 }, stream_cleanup = { reserved_concurrency = 10 } }
+  }
+
+  # 70 reserved of 1,000 (tests/mocks): the check passes, so no failure is expected.
+  assert {
+    condition     = sum([for f in values(aws_lambda_function.this) : coalesce(f.reserved_concurrent_executions, 0)]) == 70
+    error_message = "The reservations must reach the functions."
+  }
+}
+
+run "reserved_concurrency_above_a_new_accounts_quota_is_reported_at_plan_time" {
+  command = plan
+
+  variables {
+    function_overrides = { fanout_worker = { reserved_concurrency = 40 }, publish = { reserved_concurrency = 20 }, stream_cleanup = { reserved_concurrency = 10 } }
+  }
+
+  # New accounts often start at 10 concurrent executions.
+  override_data {
+    target = data.aws_servicequotas_service_quota.lambda_concurrency
+    values = { value = 10 }
+  }
+
+  expect_failures = [check.lambda_concurrency_quota]
+}
+
+run "reserved_concurrency_must_leave_100_unreserved" {
+  command = plan
+
+  variables {
+    function_overrides = { fanout_worker = { reserved_concurrency = 40 }, publish = { reserved_concurrency = 20 }, stream_cleanup = { reserved_concurrency = 10 } }
+  }
+
+  override_data {
+    target = data.aws_servicequotas_service_quota.lambda_concurrency
+    values = { value = 169 }
+  }
+
+  expect_failures = [check.lambda_concurrency_quota]
 }
 
 run "runtime_is_an_enum" {
@@ -329,10 +472,30 @@ run "log_level_is_an_enum" {
   command = plan
 
   variables {
-    log_level = "TRACE"
+    log_level = "VERBOSE"
   }
 
   expect_failures = [var.log_level]
+}
+
+run "log_level_uses_lambdas_names" {
+  command = plan
+
+  variables {
+    log_level = "WARNING"
+  }
+
+  expect_failures = [var.log_level]
+}
+
+run "metrics_namespace_cannot_be_an_aws_namespace" {
+  command = plan
+
+  variables {
+    metrics_namespace = "AWS/Lambda"
+  }
+
+  expect_failures = [var.metrics_namespace]
 }
 
 run "connection_ttl_is_bounded" {

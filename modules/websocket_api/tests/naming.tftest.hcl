@@ -20,8 +20,13 @@ run "names_derive_from_project_and_env" {
   command = plan
 
   assert {
-    condition     = aws_lambda_function.this["send_message"].function_name == "chat-test-send_message" && aws_iam_role.function["send_message"].name == "chat-test-send_message"
-    error_message = "Functions and their roles must be named <project>-<env>-<function>."
+    condition     = aws_lambda_function.this["send_message"].function_name == "chat-test-send_message"
+    error_message = "Functions must be named <project>-<env>-<function>."
+  }
+
+  assert {
+    condition     = aws_iam_role.function["send_message"].name == "chat-test-send_message-eu-west-1"
+    error_message = "Roles must be named <project>-<env>-<function>-<region>: IAM names are global to the account."
   }
 
   assert {
@@ -51,6 +56,49 @@ run "longest_names_fit_aws_limits" {
   assert {
     condition     = alltrue([for r in values(aws_iam_role.function) : length(r.name) <= 64]) && alltrue([for q in values(aws_sqs_queue.dlq) : length(q.name) <= 80])
     error_message = "Role names (64) and queue names (80) must fit at the longest project/env."
+  }
+}
+
+run "a_second_region_gets_other_role_names" {
+  command = plan
+
+  override_data {
+    target = data.aws_region.current
+    values = { region = "us-west-2", name = "us-west-2" }
+  }
+
+  assert {
+    condition     = alltrue([for k, r in aws_iam_role.function : r.name == "chat-test-${k}-us-west-2"])
+    error_message = "Every role name must carry the region, so the same project and env can run in another region."
+  }
+}
+
+run "role_names_stay_unique_and_within_iam_limits_in_the_longest_region" {
+  command = plan
+
+  variables {
+    project = "abcdefghijklmnopqrst"
+    env     = "abcdefghij"
+  }
+
+  override_data {
+    target = data.aws_region.current
+    values = { region = "ap-southeast-5", name = "ap-southeast-5" }
+  }
+
+  assert {
+    condition     = alltrue([for r in values(aws_iam_role.function) : length(r.name) <= 64 && can(regex("^[A-Za-z0-9+=,.@_-]+$", r.name))])
+    error_message = "Role names must be valid IAM names of at most 64 characters."
+  }
+
+  assert {
+    condition     = length(distinct([for r in values(aws_iam_role.function) : r.name])) == length(aws_iam_role.function)
+    error_message = "Shortened role names must still be unique."
+  }
+
+  assert {
+    condition     = alltrue([for k, r in aws_iam_role.function : r.name == "abcdefghijklmnopqrst-abcdefghij-${k}-ap-southeast-5"])
+    error_message = "At the longest project, env and region every manifest function's role name fits whole, region included."
   }
 }
 

@@ -2,9 +2,13 @@
 # Consumer example: the platform plus one route served by the consumer's own Lambda
 # -----------------------------------------------------------------------------
 #
-# From another repository, use a git source pinned to a tag instead of "../..":
-#   source = "git::https://github.com/ORG/serverless-websockets.git//modules/websocket_api?ref=v0.1.0"
-# and point artifacts_dir at the output of `make build` from the same tag.
+# From another repository, use a release archive instead of "../.." (`make release`: the
+# module and its built artifacts, so no artifacts_dir and no build):
+#   source = "https://releases.example.com/websocket_api-0.2.0-python3.13-arm64.tar.gz"
+#
+# Prerequisite, once per account and region and NOT in this throw-away root: API Gateway's
+# CloudWatch Logs role (modules/api_gateway_account, e.g. terraform/bootstrap). Without it
+# the plan warns (check.api_gateway_account) and creating the stage would fail.
 
 provider "aws" {
   region = var.region

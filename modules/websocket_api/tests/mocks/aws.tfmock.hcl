@@ -23,6 +23,21 @@ mock_data "aws_partition" {
   }
 }
 
+# API Gateway's account-level logging role, as modules/api_gateway_account creates it.
+mock_data "aws_iam_role" {
+  defaults = {
+    arn                = "arn:aws:iam::123456789012:role/apigateway-cloudwatch-logs-eu-west-1"
+    assume_role_policy = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"apigateway.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}"
+  }
+}
+
+# Lambda "Concurrent executions" at AWS's documented default.
+mock_data "aws_servicequotas_service_quota" {
+  defaults = {
+    value = 1000
+  }
+}
+
 # Not used by the module (policies are jsonencode()d so that plans show them), kept valid
 # for consumers' tests that add documents around it.
 mock_data "aws_iam_policy_document" {
@@ -94,5 +109,12 @@ mock_resource "aws_cloudwatch_log_group" {
 mock_resource "aws_iam_role" {
   defaults = {
     arn = "arn:aws:iam::123456789012:role/mock"
+  }
+}
+
+mock_resource "aws_lambda_alias" {
+  defaults = {
+    arn        = "arn:aws:lambda:eu-west-1:123456789012:function:mock:live"
+    invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:mock:live/invocations"
   }
 }
