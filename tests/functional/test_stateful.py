@@ -22,6 +22,21 @@ after every step:
   message); and each connection received exactly the frames the model predicts;
 - a connection that answered 410 to a delivery attempt is pruned (item and memberships);
 - presence answers (joinRoom members, getPresence for a room or the tenant) match the model.
+
+Delivery continuity (v1.1, docs/PROTOCOL.md): each user's application in each room (`App`,
+over all the user's connections) takes the live frames its connections receive, ordered
+and de-duplicated as a client does (docs/CLIENTS.md). Deliveries fail: a user's device goes
+offline (its sockets die silently) or its network is throttled (429 to every post until it
+recovers) while the others talk in its rooms; killed, closed and expired connections miss
+everything too. A reconnect (one of the user's sockets gets its $disconnect, a new
+connection rejoins every room the application tracks) and a resume (a client's gap timer)
+page through getHistory after the last seq the application delivered until hasMore is
+false. Checked:
+- after every step, each application got exactly the messages acknowledged to their
+  senders in the room since its first join (minus its user's own), in seq order, each
+  once, up to the last seq it delivered: no duplicate, no reordering, no gap;
+- after every resume, all of them: nothing is missing (retention, 24 h, covers any outage),
+  and the history pages hold exactly the frames delivered live, paged as documented.
 """
 
 from __future__ import annotations
@@ -29,6 +44,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,8 +78,9 @@ MAX_CONNS = 7
 LIFECYCLE = (
     *("connect", "disconnect", "kill", "kill", "expire", "act_while_expired"),
     *("ttl_delete", "stream_cleanup", "stream_cleanup", "user_remove", "age"),
+    *("offline", "throttle", "reconnect", "reconnect", "reconnect"),  # v1.1 continuity
 )
-CLIENT_ACTIONS = ("join", "join", "send", "send", "send", "leave", "heartbeat", "presence")
+CLIENT_ACTIONS = ("join", "join", *("send",) * 4, "leave", "heartbeat", "presence", "resume")
 
 Frame = tuple[Any, ...]
 
@@ -75,7 +92,45 @@ class Conn:
     user: str
     killed: bool = False
     expired: bool = False
+    throttled: bool = False
     rooms: set[str] = field(default_factory=set)
+
+
+@dataclass
+class App:
+    """One user's application in one room, over all the user's connections (docs/CLIENTS.md).
+
+    It starts at its first join ack's latestSeq. Frames, live or from history, are held by
+    seq and handed over strictly in order, each messageId once; the user's own acked
+    messages count as delivered (the sender's application has them).
+    """
+
+    start: int
+    last: int
+    held: dict[int, str | None] = field(default_factory=dict)  # seq: messageId (None: own)
+    seen: set[str] = field(default_factory=set)
+    delivered: list[tuple[int, str]] = field(default_factory=list)  # (seq, messageId)
+
+    def take(self, seq: int, message_id: str) -> None:
+        if seq > self.last and message_id not in self.seen:
+            self.held.setdefault(seq, message_id)
+        else:
+            event("duplicate frame dropped by the application")
+        self._advance()
+
+    def own(self, seq: int, message_id: str) -> None:
+        self.seen.add(message_id)
+        if seq > self.last:
+            self.held[seq] = None
+        self._advance()
+
+    def _advance(self) -> None:
+        while self.last + 1 in self.held:
+            self.last += 1
+            message_id = self.held.pop(self.last)
+            if message_id is not None and message_id not in self.seen:
+                self.seen.add(message_id)
+                self.delivered.append((self.last, message_id))
 
 
 def normalise(frame: dict[str, Any]) -> Frame:
@@ -113,6 +168,8 @@ class RoomsModel(RuleBasedStateMachine):
         self.counter = 0
         self.tenant_of: dict[str, str] = {}
         self.aged: set[str] = set()
+        self.apps: dict[tuple[str, str, str], App] = {}  # (tenant, user, room)
+        self.read: dict[str, int] = {}  # frames of each connection handed to its application
         self._reset_world()
 
     # -- plumbing --------------------------------------------------------------------
@@ -142,6 +199,21 @@ class RoomsModel(RuleBasedStateMachine):
         reply: dict[str, Any] | None = self.world.act(conn.cid, body)
         return reply
 
+    def _pump(self) -> None:
+        """Hand the message frames received since the last call to their applications.
+
+        Called between steps: a sender's application counts its message as its own (from
+        the ack) before its user's other connections' copies reach it.
+        """
+        for cid, frames in self.world.transport.sent.items():
+            user, tenant = self.world.who[cid]
+            for frame in frames[self.read.get(cid, 0) :]:
+                if frame["type"] == "message":
+                    app = self.apps.get((tenant, user, frame["roomId"]))
+                    assert app is not None, f"{cid}: a frame for a room its user left"
+                    app.take(frame["seq"], frame["messageId"])
+            self.read[cid] = len(frames)
+
     def _set_expiry(self, key: dict[str, Any], when: int) -> None:
         self.world.dynamodb.update_item(
             TableName=self.world.table,
@@ -167,6 +239,8 @@ class RoomsModel(RuleBasedStateMachine):
             if target.killed:
                 event("delivery attempt to a killed connection (410)")
                 gone.append(target.cid)
+            elif target.throttled:
+                event("delivery throttled (429): a gap for history to fill")
             else:
                 self.inbox.setdefault(target.cid, []).append(frame)
         return gone
@@ -261,6 +335,12 @@ class RoomsModel(RuleBasedStateMachine):
             self.do_send(conn, self._room_for(data, conn))
         elif kind == "heartbeat":
             self.do_heartbeat(conn)
+        elif kind == "resume":  # the client's gap timer fires (or it just asks)
+            rooms = [k[2] for k in self.apps if k[:2] == (conn.tenant, conn.user)]
+            behind = [r for r in rooms if self._behind((conn.tenant, conn.user, r))]
+            if rooms:
+                room = data.draw(st.sampled_from(sorted(behind or rooms)), label="room")
+                self.resume(conn, room, data.draw(st.integers(1, 3), label="limit"))
         else:
             self.do_presence(conn, data.draw(st.sampled_from((*ROOMS, None)), label="room"))
 
@@ -280,6 +360,10 @@ class RoomsModel(RuleBasedStateMachine):
         assert ack is not None and ack["type"] == "ack" and ack["requestId"] == "j", ack
         users = [m["userId"] for m in ack["members"]]
         assert len(users) == len(set(users)) and set(users) == expected_users
+        assert ack["latestSeq"] == self.room_seq.get((conn.tenant, room), 0), ack
+        # the user's first join starts its application's numbering; a rejoin changes nothing
+        latest = ack["latestSeq"]
+        self.apps.setdefault((conn.tenant, conn.user, room), App(start=latest, last=latest))
 
     def do_leave(self, conn: Conn, room: str) -> None:
         reply = self._act(conn, {"action": "leaveRoom", "roomId": room})
@@ -289,6 +373,9 @@ class RoomsModel(RuleBasedStateMachine):
             return
         assert reply["type"] == "ack" and reply["roomId"] == room, reply
         conn.rooms.discard(room)
+        if not self._app_connections(conn.tenant, conn.user, room):
+            self._pump()
+            del self.apps[(conn.tenant, conn.user, room)]  # leaveRoom forgets the position
         self._prune(self._announce_leaves(conn, {room}))
 
     def do_send(self, conn: Conn, room: str) -> None:
@@ -308,6 +395,7 @@ class RoomsModel(RuleBasedStateMachine):
         self.room_seq[(conn.tenant, room)] = self.room_seq.get((conn.tenant, room), 0) + 1
         assert reply["seq"] == self.room_seq[(conn.tenant, room)], reply
         self.seqs[n] = reply["seq"]
+        self.apps[(conn.tenant, conn.user, room)].own(reply["seq"], reply["messageId"])
         self._prune(self._deliver(targets, ("message", room, conn.user, n)))
 
     def do_heartbeat(self, conn: Conn) -> None:
@@ -349,6 +437,11 @@ class RoomsModel(RuleBasedStateMachine):
             self.user_remove_is_ignored(data)
         elif kind == "age" and self._actives():
             self.age(data)
+        elif kind in ("offline", "throttle") and self._actives():
+            tracked = [c.cid for c in self._online() if (c.tenant, c.user) in self._app_users()]
+            self.network_trouble(data, kind, self._pick(data, tracked or self._actives()))
+        elif kind == "reconnect" and self.apps:
+            self.reconnect(data, data.draw(st.integers(1, 3), label="limit"))
 
     def age(self, data: st.DataObject) -> None:
         """Idle time passes: less than half the idle lifetime is left, so the connection's
@@ -368,7 +461,9 @@ class RoomsModel(RuleBasedStateMachine):
         self._cleanup([cid])
 
     def kill(self, data: st.DataObject) -> None:
-        conn = self._pick(data, self._actives())
+        self._kill(self._pick(data, self._actives()))
+
+    def _kill(self, conn: Conn) -> None:
         self.world.transport.status[conn.cid] = 410
         conn.killed = True
 
@@ -393,7 +488,8 @@ class RoomsModel(RuleBasedStateMachine):
         conn = self._pick(data, self._expired(alive=True))
         cid = conn.cid
         assert self._act(conn, {"action": "heartbeat", "requestId": "late"}) is None
-        self.inbox.setdefault(cid, []).append(("error", "heartbeat", "forbidden"))
+        if not conn.throttled:  # the last frame before the close is lost like any other
+            self.inbox.setdefault(cid, []).append(("error", "heartbeat", "forbidden"))
         self._cleanup([cid])
         conn.killed = True  # DeleteConnection closed it: @connections now answers 410
 
@@ -433,7 +529,126 @@ class RoomsModel(RuleBasedStateMachine):
         }
         assert self.world.call("stream_cleanup", {"Records": [record]}) == {"batchItemFailures": []}
 
+    # -- delivery continuity (v1.1) ---------------------------------------------------
+    def _app_connections(self, tenant: str, user: str, room: str) -> list[Conn]:
+        """The user's connections in the room that can still receive its frames."""
+        return [c for c in self._members(tenant, room) if c.user == user and not c.killed]
+
+    def _online(self) -> list[Conn]:
+        return [self.conns[cid] for cid in self._actives()]
+
+    def network_trouble(self, data: st.DataObject, kind: str, conn: Conn) -> None:
+        """The user's device goes offline (every socket dies silently: 410 from then on) or
+        its network is throttled (@connections answers 429 to every post, retries too, until
+        the next throttle step recovers it); the others talk meanwhile in its rooms."""
+        tenant, user = conn.tenant, conn.user
+        mine = [c for c in self._online() if (c.tenant, c.user) == (tenant, user)]
+        throttled = kind == "throttle" and not any(c.throttled for c in mine)
+        for c in mine:
+            if kind == "offline":
+                self._kill(c)
+            elif throttled:
+                c.throttled = True
+                self.world.transport.status[c.cid] = 429
+            else:
+                c.throttled = False
+                self.world.transport.status.pop(c.cid, None)
+        if kind == "offline" or throttled:
+            self._others_talk(data, tenant, user)
+
+    def _others_talk(self, data: st.DataObject, tenant: str, user: str) -> None:
+        """Meanwhile other users talk in the user's rooms (connecting and joining first if
+        need be)."""
+        rooms = sorted({k[2] for k in self.apps if k[:2] == (tenant, user)})
+        others = [c.cid for c in self._online() if c.tenant == tenant and c.user != user]
+        if rooms and not others and len(self.conns) < MAX_CONNS:
+            others = [self.do_connect(tenant, next(u for u in USERS if u != user))]
+        for _ in range(data.draw(st.integers(1, 3), label="messages") if rooms and others else 0):
+            talker = self._pick(data, others)
+            room = data.draw(st.sampled_from(rooms), label="room")
+            if room not in talker.rooms:
+                self.do_join(talker, room)
+            self.do_send(talker, room)
+
+    def _app_users(self) -> set[tuple[str, str]]:
+        return {(tenant, user) for tenant, user, _ in self.apps}
+
+    def _behind(self, key: tuple[str, str, str]) -> bool:
+        """The application missed a message (lost, or sent while it was cut off)."""
+        return self.apps[key].last < self.room_seq.get((key[0], key[2]), 0)
+
+    def reconnect(self, data: st.DataObject, limit: int) -> None:
+        """A user's socket drops ($disconnect) and its client comes back on a new connection
+        (mostly a user that missed messages): it rejoins every room its application tracks
+        and resumes each from history."""
+        users = sorted({k[:2] for k in self.apps if self._behind(k)} or self._app_users())
+        tenant, user = data.draw(st.sampled_from(users), label="who")
+        mine = sorted(c.cid for c in self.conns.values() if (c.tenant, c.user) == (tenant, user))
+        if mine:  # dead (killed, expired, throttled) or not
+            dropped = data.draw(st.sampled_from(mine), label="dropped")
+            self.world.disconnect(dropped)
+            self._cleanup([dropped])
+        if len(self.conns) >= MAX_CONNS:
+            event("reconnect: no room for another connection")
+            return
+        conn = self.conns[self.do_connect(tenant, user)]
+        for t, u, room in sorted(self.apps):
+            if (t, u) == (tenant, user):
+                self.do_join(conn, room)
+                self.resume(conn, room, limit)
+
+    def resume(self, conn: Conn, room: str, limit: int) -> None:
+        """Page through getHistory after the last seq the application delivered until hasMore
+        is false (as a client does after a rejoin, or when its gap timer fires); then the
+        application has every message acknowledged since its first join, in order, once."""
+        key = (conn.tenant, conn.user, room)
+        app, latest = self.apps[key], self.room_seq.get((conn.tenant, room), 0)
+        self._pump()
+        missing = len(self._expected(key)) - len(app.delivered)
+        while True:
+            after = app.last
+            body = {"action": "getHistory", "roomId": room, "afterSeq": after, "limit": limit}
+            ack = self._act(conn, body)
+            assert ack is not None and ack["type"] == "ack" and ack["roomId"] == room, ack
+            # nothing expired (retention: 24 h), so nothing is a discontinuity
+            assert (ack["latestSeq"], ack["earliestSeq"]) == (latest, 1), ack
+            seqs = [m["seq"] for m in ack["messages"]]
+            assert seqs == list(range(after + 1, min(after + limit, latest) + 1)), (after, ack)
+            assert ack["hasMore"] == (after + len(seqs) < latest), ack
+            for message in ack["messages"]:  # the frames exactly as they were delivered
+                n = message["data"]["n"]
+                tenant, sent_room, sender, _ = self.sent_by[n]
+                assert (tenant, sent_room) == (conn.tenant, room), message
+                assert message["from"]["userId"] == self.world.who[sender][0], message
+                assert (message["messageId"], message["seq"]) == (self.message_ids[n], self.seqs[n])
+                app.take(message["seq"], message["messageId"])
+            if not ack["hasMore"]:
+                break
+        assert app.last == latest and not app.held, (app, latest)
+        assert app.delivered == self._expected(key), "the promise: all of them, in order, once"
+        event(f"resume filled {min(missing, 3)}{'+' if missing >= 3 else ''} message(s)")
+
+    def _expected(self, key: tuple[str, str, str]) -> list[tuple[int, str]]:
+        """The messages acknowledged in the room since the application's first join, except
+        its user's own, in seq order: what the promise says the application gets."""
+        tenant, user, room = key
+        return sorted(
+            (self.seqs[n], self.message_ids[n])
+            for n, (t, r, sender, _) in self.sent_by.items()
+            if (t, r) == (tenant, room)
+            and self.world.who[sender][0] != user
+            and self.seqs[n] > self.apps[key].start
+        )
+
     # -- invariants ------------------------------------------------------------------
+    @invariant()
+    def applications_in_room_order(self) -> None:
+        """Up to the last seq it delivered, each application has exactly what it should."""
+        self._pump()
+        for key, app in self.apps.items():
+            expected = self._expected(key)
+            assert app.delivered == [m for m in expected if m[0] <= app.last], key
+
     @invariant()
     def table_matches_model(self) -> None:
         now = int(time.time())
@@ -491,15 +706,42 @@ class RoomsModel(RuleBasedStateMachine):
 
 
 STATEFUL = settings(
-    max_examples=15,
-    stateful_step_count=30,
+    max_examples=20,
+    stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
 
-def test_rooms_model_two_tenants(world: World) -> None:
+def test_rooms_model_two_tenants(
+    world: World, monkeypatch: pytest.MonkeyPatch, fresh: Callable[[], None]
+) -> None:
+    monkeypatch.setenv("FANOUT_THRESHOLD", "100")  # the model delivers every frame directly
+    fresh()
     run_state_machine_as_test(lambda: RoomsModel(world), settings=STATEFUL)
+
+
+def test_model_catches_a_lost_message(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The promise is checked: a message lost live and missing from history is caught."""
+    monkeypatch.setattr(f"{__name__}.event", lambda _: None)  # outside hypothesis
+    machine = RoomsModel(world)
+    a = machine.conns[machine.do_connect("acme", "u1")]
+    b = machine.conns[machine.do_connect("acme", "u2")]
+    machine.do_join(a, "r1")
+    machine.do_join(b, "r1")
+    machine._kill(b)  # u2's device goes offline
+    machine.do_send(a, "r1")
+    machine.do_send(a, "r1")
+    c = machine.conns[machine.do_connect("acme", "u2")]
+    machine.do_join(c, "r1")
+    machine.applications_in_room_order()  # u2's application is behind, not wrong
+    key = {"PK": {"S": "HIST#acme#r1"}, "SK": {"S": f"SEQ#{1:012d}"}}
+    world.dynamodb.delete_item(TableName=world.table, Key=key)
+    try:
+        machine.resume(c, "r1", limit=3)
+    except AssertionError:
+        return
+    raise AssertionError("a message missing from history went unnoticed")
 
 
 def test_model_catches_a_cross_tenant_delivery(world: World) -> None:
