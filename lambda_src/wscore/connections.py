@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from wscore.config import Config
+    from wscore.delivery.broadcast import DeliveryReport
     from wscore.delivery.dispatch import Dispatcher
     from wscore.events import Identity
     from wscore.repository import Repository
@@ -145,13 +146,30 @@ class Connections:
             if any(o.user_id == m.user_id for o in others):
                 continue  # the user is still in the room through another connection
             frame = encode(presence_event(m.room_id, "leave", m.user_id))
-            targets = [o.connection_id for o in others if not o.token_expired(now)]
+            targets, expired = split_live(others, now)
             report = self._dispatch.deliver(endpoint, targets, frame, "presence", now, prune=False)
             gone.extend(report.gone)
-            for expired in (o.connection_id for o in others if o.token_expired(now)):
-                self._dispatch.close(endpoint, expired)  # cleaned up with the gone ones
-                gone.append(expired)
+            for cid in expired:
+                self._dispatch.close(endpoint, cid)  # cleaned up with the gone ones
+                gone.append(cid)
         return gone
+
+    def deliver(
+        self,
+        endpoint: str,
+        recipients: Iterable[Connection | Membership],
+        frame: str,
+        kind: str,
+        now: int,
+        *,
+        exclude: str | None = None,
+    ) -> DeliveryReport:
+        """Deliver to the recipients except `exclude`; close those whose token has expired."""
+        targets, expired = split_live(recipients, now, exclude)
+        report = self._dispatch.deliver(endpoint, targets, frame, kind, now)
+        if expired:
+            self.close_all(expired, endpoint, now)
+        return report
 
     def close(self, connection_id: str, endpoint: str, now: int, frame: str | None = None) -> None:
         """Close a socket the server gives up on (with a last frame saying why) and clean up."""
@@ -163,3 +181,17 @@ class Connections:
         for cid in connection_ids:
             self._dispatch.close(endpoint, cid)
         self.cleanup(connection_ids, endpoint, now)
+
+
+def split_live(
+    recipients: Iterable[Connection | Membership], now: int, exclude: str | None = None
+) -> tuple[list[str], list[str]]:
+    """(ids to deliver to, ids whose token has expired): no frame reaches a connection whose
+    token has expired; it is closed instead. A `token_exp` of 0 was never recorded."""
+    live: list[str] = []
+    expired: list[str] = []
+    for recipient in recipients:
+        if recipient.connection_id != exclude:
+            token_dead = 0 < recipient.token_exp <= now
+            (expired if token_dead else live).append(recipient.connection_id)
+    return live, expired

@@ -189,9 +189,6 @@ class Membership:
             token_exp=_get_n(item, "tokenExp"),
         )
 
-    def token_expired(self, now: int) -> bool:
-        return 0 < self.token_exp <= now
-
     @property
     def key(self) -> Item:
         return {

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 
     from wscore.config import Config
     from wscore.connections import Connections
-    from wscore.delivery.broadcast import DeliveryReport
     from wscore.delivery.dispatch import Dispatcher
     from wscore.events import Identity
     from wscore.history import History, Page
@@ -86,7 +85,7 @@ class Rooms:
         others = any(m.user_id == user and m.connection_id != cid for m in members)
         if not already and not others:
             frame = encode(presence_event(room_id, "join", user))
-            self.deliver(endpoint, members, frame, "presence", now, exclude=cid)
+            self._connections.deliver(endpoint, members, frame, "presence", now, exclude=cid)
         users, truncated = unique_users(m.user_id for m in members)
         return users, truncated, self.history.latest_seq(tenant, room_id)
 
@@ -140,30 +139,8 @@ class Rooms:
             seq, frame = self.history.append(tenant, room_id, frame_for, now)
         else:
             frame = frame_for(None)
-        self.deliver(endpoint, members, frame, "message", int(now), exclude=cid)
+        self._connections.deliver(endpoint, members, frame, "message", int(now), exclude=cid)
         return message_id, seq
-
-    def deliver(
-        self,
-        endpoint: str,
-        members: list[Membership],
-        frame: str,
-        kind: str,
-        now: int,
-        *,
-        exclude: str | None = None,
-    ) -> DeliveryReport:
-        """Deliver to the members except `exclude`; close those whose token has expired."""
-        expired = [m.connection_id for m in members if m.token_expired(now)]
-        targets = [
-            m.connection_id
-            for m in members
-            if m.connection_id != exclude and not m.token_expired(now)
-        ]
-        report = self._dispatch.deliver(endpoint, targets, frame, kind, now)
-        if expired:
-            self._connections.close_all(expired, endpoint, now)
-        return report
 
     def presence(self, identity: Identity, room_id: str | None, now: int) -> tuple[list[str], bool]:
         """Online users of a room, or of the whole tenant, deduplicated."""

@@ -98,18 +98,14 @@ def publish(svc: Services, payload: Mapping[str, Any] | Any, now: float) -> dict
             seq, frame = svc.rooms.history.append(tenant, room, frame_for, now)
         else:
             frame = frame_for(None)
-        report = svc.rooms.deliver(endpoint, members, frame, "event", int(now))
+        report = svc.connections.deliver(endpoint, members, frame, "event", int(now))
         targets = len(members)
     else:
         if "userId" in target:
             conns = repo.user_connections(tenant, target["userId"], int(now))
         else:
             conns = list(repo.tenant_connections(tenant, int(now)))
-        live = [c.connection_id for c in conns if not 0 < c.token_exp <= now]
-        expired = [c.connection_id for c in conns if 0 < c.token_exp <= now]
-        report = svc.dispatch.deliver(endpoint, live, frame_for(None), "event", int(now))
-        if expired:
-            svc.connections.close_all(expired, endpoint, int(now))
+        report = svc.connections.deliver(endpoint, conns, frame_for(None), "event", int(now))
         targets = len(conns)
     out: dict[str, Any] = {"ok": True, "targets": targets, "messageId": message_id}
     if seq is not None:
