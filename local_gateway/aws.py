@@ -141,6 +141,8 @@ def handler_environment(aws: EmbeddedAws, management_endpoint: str) -> dict[str,
         "CONNECTION_TTL_SECONDS": os.environ.get("CONNECTION_TTL_SECONDS", "660"),
         "MAX_CONNECTION_SECONDS": os.environ.get("MAX_CONNECTION_SECONDS", "7200"),
         "HISTORY_RETENTION_SECONDS": os.environ.get("HISTORY_RETENTION_SECONDS", "86400"),
+        "PRESENCE_COALESCE_THRESHOLD": os.environ.get("PRESENCE_COALESCE_THRESHOLD", "100"),
+        "PRESENCE_INTERVAL_SECONDS": os.environ.get("PRESENCE_INTERVAL_SECONDS", "2"),
         "MANAGEMENT_ENDPOINT": management_endpoint,
         # WARNING, not the module's INFO: make dev's log is the gateway's one line per
         # connection event; LOG_LEVEL=INFO adds the handlers' own lines (DEBUG: metrics too).

@@ -1,11 +1,13 @@
-"""getPresence: users online in a room, or in the whole tenant when no roomId is given."""
+"""getPresence: users online in a room, or in the whole tenant when no roomId is given,
+a page at a time (`cursor`, `limit`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from wscore.edge import handle_action
-from wscore.protocol import Action, room_id
+from wscore.protocol import Action, cursor_field, room_id
+from wscore.rooms import page_limit, user_page_fields
 from wscore.services import services
 
 if TYPE_CHECKING:
@@ -16,14 +18,13 @@ services()
 
 
 def _presence(ctx: ActionContext) -> dict[str, Any]:
-    room = room_id(ctx.request.fields, required=False)
-    users, truncated = ctx.svc.rooms.presence(ctx.identity, room, int(ctx.now))
-    out: dict[str, Any] = {"users": [{"userId": u} for u in users]}
-    if room is not None:
-        out["roomId"] = room
-    if truncated:
-        out["truncated"] = True
-    return out
+    fields = ctx.request.fields
+    room = room_id(fields, required=False)
+    page = ctx.svc.rooms.presence(
+        ctx.identity, room, int(ctx.now), cursor_field(fields), page_limit(fields)
+    )
+    out: dict[str, Any] = {} if room is None else {"roomId": room}
+    return {**out, **user_page_fields(page, "users")}
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

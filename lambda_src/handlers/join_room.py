@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from wscore.edge import handle_action
 from wscore.protocol import Action, room_id
+from wscore.rooms import page_limit, user_page_fields
 from wscore.services import services
 
 if TYPE_CHECKING:
@@ -17,17 +18,11 @@ services()
 
 def _join(ctx: ActionContext) -> dict[str, Any]:
     room = room_id(ctx.request.fields)
-    users, truncated, latest_seq = ctx.svc.rooms.join(
-        ctx.connection, ctx.identity, room, ctx.endpoint, int(ctx.now)
+    limit = page_limit(ctx.request.fields)
+    page, latest_seq = ctx.svc.rooms.join(
+        ctx.connection, ctx.identity, room, ctx.endpoint, int(ctx.now), limit=limit
     )
-    out: dict[str, Any] = {
-        "roomId": room,
-        "members": [{"userId": u} for u in users],
-        "latestSeq": latest_seq,
-    }
-    if truncated:
-        out["truncated"] = True
-    return out
+    return {"roomId": room, **user_page_fields(page, "members"), "latestSeq": latest_seq}
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

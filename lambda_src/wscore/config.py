@@ -93,6 +93,9 @@ class Config:
     tracing_enabled: bool = False
     # How long room messages stay in history (0: history off, no seq).
     history_retention_seconds: int = 86400
+    # Rooms with more users than this get coalesced presence, one frame per interval.
+    presence_coalesce_threshold: int = 100
+    presence_interval_seconds: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -110,6 +113,11 @@ class Config:
             history_retention_seconds=env_int(
                 env, "HISTORY_RETENTION_SECONDS", 86400, 0, MAX_HISTORY_RETENTION_SECONDS
             ),
+            presence_coalesce_threshold=env_int(
+                env, "PRESENCE_COALESCE_THRESHOLD", 100, 1, 1_000_000
+            ),
+            # SQS delays are whole seconds, up to 900; more than a minute is not presence.
+            presence_interval_seconds=env_int(env, "PRESENCE_INTERVAL_SECONDS", 2, 1, 60),
         )
 
 

@@ -11,7 +11,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from wscore.errors import StaleConnection, TokenExpired
-from wscore.protocol import encode, presence_event
 from wscore.repository import Connection, Membership
 
 if TYPE_CHECKING:
@@ -21,16 +20,20 @@ if TYPE_CHECKING:
     from wscore.delivery.broadcast import DeliveryReport
     from wscore.delivery.dispatch import Dispatcher
     from wscore.events import Identity
+    from wscore.presence import Presence
     from wscore.repository import Repository
 
 
 class Connections:
     """Lifecycle operations on connection items and their memberships."""
 
-    def __init__(self, config: Config, repo: Repository, dispatch: Dispatcher) -> None:
+    def __init__(
+        self, config: Config, repo: Repository, dispatch: Dispatcher, presence: Presence
+    ) -> None:
         self._config = config
         self._repo = repo
         self._dispatch = dispatch
+        self._presence = presence
 
     def expiry(self, now: int, cap_at: int) -> int:
         """A connection's next expiry: the idle lifetime, never past the 2 h cap."""
@@ -92,8 +95,8 @@ class Connections:
         dropped = [m for m in memberships if not fresh.allows_room(m.room_id)]
         if not dropped:
             return
+        gone = self.leave_rooms(dropped, endpoint, now)
         self._repo.delete_keys(m.key for m in dropped)
-        gone = self.announce_leaves(dropped, endpoint, now, exclude=conn.connection_id)
         if gone:
             self.cleanup(gone, endpoint, now)
 
@@ -102,7 +105,9 @@ class Connections:
         expires_at = self.expiry(now, conn.cap_at)
         if not self._repo.touch_connection(conn.connection_id, expires_at, now):
             raise StaleConnection("the connection is no longer registered; reconnect")
-        self._repo.extend_memberships(self._repo.memberships_of(conn.connection_id), expires_at)
+        memberships = self._repo.memberships_of(conn.connection_id)
+        self._repo.extend_memberships(memberships, expires_at)
+        self._repo.extend_presence(memberships, expires_at)
         return replace(conn, expires_at=expires_at)
 
     def cleanup(self, connection_ids: Iterable[str], endpoint: str, now: int) -> int:
@@ -119,39 +124,25 @@ class Connections:
             if cid in seen:
                 continue
             seen.add(cid)
-            # Memberships first: if their deletion fails, the connection item survives and
-            # its TTL expiry brings the stream cleanup back to finish (with presence leave).
+            # Presence and memberships first: if this fails half-way, the connection item
+            # survives and its TTL expiry brings the stream cleanup back to finish; a
+            # presence already left is not left (nor announced) twice.
             memberships = self._repo.memberships_of(cid)
+            gone = self.leave_rooms(memberships, endpoint, now)
             self._repo.delete_keys(m.key for m in memberships)
             conn = self._repo.delete_connection(cid)
             if conn is None and not memberships:
                 continue
             removed += 1
-            for gone in self.announce_leaves(memberships, endpoint, now, exclude=cid):
-                if gone not in seen:
-                    pending.append(gone)
+            pending.extend(g for g in gone if g not in seen)
         return removed
 
-    def announce_leaves(
-        self, memberships: Iterable[Membership], endpoint: str, now: int, exclude: str
-    ) -> list[str]:
-        """Send `presence leave` where this was the user's last connection; return gone ids."""
+    def leave_rooms(self, memberships: Iterable[Membership], endpoint: str, now: int) -> list[str]:
+        """Take the memberships out of their users' presence (announcing `leave` where a
+        user went offline); return the connections found gone meanwhile."""
         gone: list[str] = []
         for m in memberships:
-            others = [
-                o
-                for o in self._repo.room_members(m.tenant_id, m.room_id, now)
-                if o.connection_id != exclude
-            ]
-            if any(o.user_id == m.user_id for o in others):
-                continue  # the user is still in the room through another connection
-            frame = encode(presence_event(m.room_id, "leave", m.user_id))
-            targets, expired = split_live(others, now)
-            report = self._dispatch.deliver(endpoint, targets, frame, "presence", now, prune=False)
-            gone.extend(report.gone)
-            for cid in expired:
-                self._dispatch.close(endpoint, cid)  # cleaned up with the gone ones
-                gone.append(cid)
+            gone.extend(self._presence.leave(m, endpoint, now).gone)
         return gone
 
     def deliver(

@@ -172,6 +172,16 @@ def int_field(fields: Mapping[str, Any], name: str, lo: int, hi: int) -> int | N
     return value
 
 
+def cursor_field(fields: Mapping[str, Any]) -> str | None:
+    """The optional `cursor` of a user list: a `nextCursor` from an earlier page."""
+    value = fields.get("cursor")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):
+        raise InvalidRequest("cursor must be the nextCursor of an earlier page")
+    return value
+
+
 def bool_field(fields: Mapping[str, Any], name: str) -> bool:
     """An optional boolean field (absent: false)."""
     value = fields.get(name, False)
@@ -213,7 +223,31 @@ def message_event(
 
 
 def presence_event(room: str, event: str, user_id: str) -> Frame:
+    """One user's transition (v1; rooms at or under the coalescing threshold)."""
     return {"type": "presence", "roomId": room, "event": event, "userId": user_id}
+
+
+def presence_changes(room: str, joined: list[str], left: list[str], max_bytes: int) -> list[Frame]:
+    """Coalesced presence (v1.1, large rooms): who joined and who left since the previous
+    frame, split into several frames only when the ids exceed `max_bytes`."""
+    frames: list[Frame] = []
+    lists: tuple[list[str], list[str]] = ([], [])
+    size = 0
+    for which, ids in enumerate((joined, left)):
+        for user_id in ids:
+            cost = len(user_id) + 3  # the quotes and the comma
+            if size + cost > max_bytes and (lists[0] or lists[1]):
+                frames.append(_changes(room, *lists))
+                lists, size = ([], []), 0
+            lists[which].append(user_id)
+            size += cost
+    if lists[0] or lists[1]:
+        frames.append(_changes(room, *lists))
+    return frames
+
+
+def _changes(room: str, joined: list[str], left: list[str]) -> Frame:
+    return {"type": "presence", "roomId": room, "joined": joined, "left": left}
 
 
 def publish_event(

@@ -60,6 +60,26 @@ def seq_sk(seq: int) -> str:
 
 # The room's sequence counter lives beside its memberships (SK outside `CONN#`).
 SEQUENCE_SK = "SEQUENCE"
+# The room's presence counters: `members` (users online) and `flushAt` (a coalesced
+# presence flush is scheduled). They sort just before SEQUENCE, so one Query reads both.
+PRESENCE_SK = "PRESENCE"
+_PENDING = "PENDING#"
+_LIVE = "live_"
+# Presence items outlive their connections by a day before DynamoDB's TTL may delete them:
+# the cleanup of an expired connection (itself started by TTL) must still find them.
+PRESENCE_TTL_GRACE_S = 86400
+_USER = "USER#"
+_BATCH_GET_MAX = 100
+
+
+def presence_sk(user_id: str) -> str:
+    """A user's presence in a room (`USER#` sorts after every other SK of the room)."""
+    return f"{_USER}{user_id}"
+
+
+def pending_sk(user_id: str, token: str) -> str:
+    """A presence change waiting for the room's next coalesced flush (unique per change)."""
+    return f"{_PENDING}{user_id}#{token}"
 
 
 # -- attribute values -----------------------------------------------------------------
@@ -236,6 +256,22 @@ class HistoryEntry:
             allocated_ms=_get_n(item, "at"),
             expires_at=_get_n(item, "expiresAt"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceState:
+    """A user's presence item as a coalesced flush reads it."""
+
+    online: bool  # at least one connection of the user is in the room
+    shown: bool  # the room's members were last told the user is online
+
+
+@dataclass(frozen=True, slots=True)
+class RoomState:
+    """The room's counters, read together: users online and the latest seq."""
+
+    members: int = 0
+    latest_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -555,3 +591,276 @@ class Repository:
         )
         items = out.get("Items", [])
         return HistoryEntry.from_item(tenant_id, room_id, items[0]) if items else None
+
+    # -- presence ----------------------------------------------------------------------
+    # One item per user per room (`ROOM#..` / `USER#{user}`) holds the set of the user's
+    # connections in the room. Adding or removing a connection is one atomic update whose
+    # answer (the set before it) says whether the user came online or went offline, so a
+    # transition is decided once, whatever the concurrency of the user's connections.
+    def _presence_key(self, tenant_id: str, room_id: str, user_id: str) -> Item:
+        return {"PK": _s(room_pk(tenant_id, room_id)), "SK": _s(presence_sk(user_id))}
+
+    def _room_item_key(self, tenant_id: str, room_id: str, sk: str) -> Item:
+        return {"PK": _s(room_pk(tenant_id, room_id)), "SK": _s(sk)}
+
+    def add_presence(self, membership: Membership, *, mark_shown: bool) -> bool:
+        """Add the membership's connection to its user's presence; True when the user came
+        online (the set was empty before). `mark_shown`: the members are told right away
+        (a small room); otherwise a new item starts as not shown (a coalesced room).
+
+        Each connection's expiry sits beside the set (`live_{id}`), mirrored like a
+        membership's, so a read lists the user only while one of them is unexpired.
+        """
+        m = membership
+        shown = ":one" if mark_shown else "if_not_exists(shown, :zero)"
+        out = self._db.update_item(
+            TableName=self._table,
+            Key=self._presence_key(m.tenant_id, m.room_id, m.user_id),
+            UpdateExpression=(
+                "ADD conns :cid SET #live = :live, expiresAt = :ttl, #type = :type, "
+                f"userId = :user, shown = {shown}"
+            ),
+            ExpressionAttributeNames={"#type": "type", "#live": _live(m.connection_id)},
+            ExpressionAttributeValues={
+                ":cid": {"SS": [m.connection_id]},
+                ":live": _n(m.expires_at),
+                ":ttl": _n(m.expires_at + PRESENCE_TTL_GRACE_S),
+                ":type": _s("presence"),
+                ":user": _s(m.user_id),
+                ":one" if mark_shown else ":zero": _n(1 if mark_shown else 0),
+            },
+            ReturnValues="ALL_OLD",
+        )
+        return "conns" not in out.get("Attributes", {})
+
+    def remove_presence(self, membership: Membership) -> bool:
+        """Remove the membership's connection from its user's presence; True when that was
+        the user's last connection in the room (the user went offline). The item stays
+        (without `conns`) until `drop_presence` or a coalesced flush removes it."""
+        m = membership
+        try:
+            out = self._db.update_item(
+                TableName=self._table,
+                Key=self._presence_key(m.tenant_id, m.room_id, m.user_id),
+                UpdateExpression="DELETE conns :cid REMOVE #live",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames={"#live": _live(m.connection_id)},
+                ExpressionAttributeValues={":cid": {"SS": [m.connection_id]}},
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False  # no presence item: joined before presence was tracked
+            raise
+        before = out.get("Attributes", {}).get("conns", {}).get("SS", [])
+        return list(before) == [m.connection_id]
+
+    def drop_presence(self, tenant_id: str, room_id: str, user_id: str) -> bool:
+        """Delete a user's presence item if the user is still offline."""
+        return self._conditional(
+            self._db.delete_item,
+            Key=self._presence_key(tenant_id, room_id, user_id),
+            ConditionExpression="attribute_not_exists(conns)",
+        )
+
+    def mark_shown(self, tenant_id: str, room_id: str, user_id: str, shown: bool) -> None:
+        """Record what the members were told of the user (skipped if the item is gone)."""
+        self._conditional(
+            self._db.update_item,
+            Key=self._presence_key(tenant_id, room_id, user_id),
+            UpdateExpression="SET shown = :shown",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues={":shown": _n(int(shown))},
+        )
+
+    def extend_presence(self, memberships: Iterable[Membership], expires_at: int) -> None:
+        """Mirror a connection's new expiry onto its users' presence items."""
+        for m in memberships:
+            self._conditional(
+                self._db.update_item,
+                Key=self._presence_key(m.tenant_id, m.room_id, m.user_id),
+                UpdateExpression="SET #live = :live, expiresAt = :ttl",
+                ConditionExpression="contains(conns, :cid)",
+                ExpressionAttributeNames={"#live": _live(m.connection_id)},
+                ExpressionAttributeValues={
+                    ":cid": _s(m.connection_id),
+                    ":live": _n(expires_at),
+                    ":ttl": _n(expires_at + PRESENCE_TTL_GRACE_S),
+                },
+            )
+
+    def count_members(self, tenant_id: str, room_id: str, delta: int) -> int:
+        """Add `delta` to the room's count of users online; the new count."""
+        out = self._db.update_item(
+            TableName=self._table,
+            Key=self._room_item_key(tenant_id, room_id, PRESENCE_SK),
+            UpdateExpression="ADD members :delta",
+            ExpressionAttributeValues={":delta": _n(delta)},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(out["Attributes"]["members"]["N"])
+
+    def room_state(self, tenant_id: str, room_id: str) -> RoomState:
+        """The room's member count and latest seq (one Query over its two counter items)."""
+        out = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :presence AND :sequence",
+            ExpressionAttributeValues={
+                ":pk": _s(room_pk(tenant_id, room_id)),
+                ":presence": _s(PRESENCE_SK),
+                ":sequence": _s(SEQUENCE_SK),
+            },
+            ConsistentRead=True,
+        )
+        items = {_get_s(item, "SK"): item for item in out.get("Items", [])}
+        return RoomState(
+            members=max(0, _get_n(items.get(PRESENCE_SK, {}), "members")),
+            latest_seq=_get_n(items.get(SEQUENCE_SK, {}), "lastSeq"),
+        )
+
+    def online_users(
+        self, tenant_id: str, room_id: str, after: str | None, limit: int, now: int
+    ) -> tuple[list[str], bool]:
+        """A page of the room's online users in id order after `after`; and whether more
+        follow. Reads about `limit` items, whatever the room's size."""
+        items = self._query(
+            KeyConditionExpression="PK = :pk AND SK > :after",
+            ExpressionAttributeValues={
+                ":pk": _s(room_pk(tenant_id, room_id)),
+                ":after": _s(presence_sk(after or "")),
+            },
+            Limit=limit + 1,
+        )
+        # Filtered here, not by a FilterExpression: one unexpired connection is enough, and
+        # a filter would not make the read cheaper (DynamoDB charges what it reads).
+        live = (item for item in items if _any_live(item, now))
+        users = [_get_s(item, "userId") for item in _take(live, limit + 1)]
+        return users[:limit], len(users) > limit
+
+    def tenant_users(
+        self, tenant_id: str, after: str | None, limit: int, now: int
+    ) -> tuple[list[str], bool]:
+        """A page of the tenant's online users in id order after `after` (GSI2 is sorted by
+        user, then connection); and whether more follow."""
+        condition = "GSI2PK = :pk"
+        values = {":pk": _s(tenant_key(tenant_id)), ":now": _n(now)}
+        if after is not None:
+            # `$` sorts right after `#` and before every character of an id.
+            condition += " AND GSI2SK > :after"
+            values[":after"] = _s(f"USER#{after}$")
+        items = self._query(
+            IndexName=GSI2,
+            KeyConditionExpression=condition,
+            FilterExpression="expiresAt > :now",
+            ExpressionAttributeValues=values,
+            Limit=limit + 1,
+        )
+        users = _take(_distinct(_get_s(item, "userId") for item in items), limit + 1)
+        return users[:limit], len(users) > limit
+
+    # -- coalesced presence ------------------------------------------------------------
+    def add_pending(self, tenant_id: str, room_id: str, user_id: str, token: str, ttl: int) -> None:
+        """Record that a user's presence changed, for the room's next flush."""
+        self._db.put_item(
+            TableName=self._table,
+            Item={
+                **self._room_item_key(tenant_id, room_id, pending_sk(user_id, token)),
+                "userId": _s(user_id),
+                "expiresAt": _n(ttl),
+            },
+        )
+
+    def schedule_flush(self, tenant_id: str, room_id: str, due: int, stale_before: int) -> bool:
+        """Claim the room's next flush; False when one is already scheduled (and not stale:
+        a flush whose job was lost is claimed again once `stale_before` passes its time)."""
+        return self._conditional(
+            self._db.update_item,
+            Key=self._room_item_key(tenant_id, room_id, PRESENCE_SK),
+            UpdateExpression="SET flushAt = :due",
+            ConditionExpression="attribute_not_exists(flushAt) OR flushAt < :stale",
+            ExpressionAttributeValues={":due": _n(due), ":stale": _n(stale_before)},
+        )
+
+    def start_flush(self, tenant_id: str, room_id: str) -> None:
+        """Release the flush claim before reading: a change from now on schedules the next."""
+        self._conditional(
+            self._db.update_item,
+            Key=self._room_item_key(tenant_id, room_id, PRESENCE_SK),
+            UpdateExpression="REMOVE flushAt",
+            ConditionExpression="attribute_exists(PK)",
+        )
+
+    def pending_changes(self, tenant_id: str, room_id: str) -> list[tuple[str, Item]]:
+        """The room's pending changes: (user id, item key), oldest first per user."""
+        items = self._query(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :pending)",
+            ExpressionAttributeValues={
+                ":pk": _s(room_pk(tenant_id, room_id)),
+                ":pending": _s(_PENDING),
+            },
+            ProjectionExpression="PK, SK, userId",
+            ConsistentRead=True,
+        )
+        return [(_get_s(i, "userId"), {"PK": i["PK"], "SK": i["SK"]}) for i in items]
+
+    def presence_states(
+        self, tenant_id: str, room_id: str, user_ids: list[str]
+    ) -> dict[str, PresenceState]:
+        """The presence items of these users (a user without one is absent), read strongly."""
+        states: dict[str, PresenceState] = {}
+        for start in range(0, len(user_ids), _BATCH_GET_MAX):
+            keys = [
+                self._presence_key(tenant_id, room_id, u)
+                for u in user_ids[start : start + _BATCH_GET_MAX]
+            ]
+            for item in self._batch_get(keys):
+                states[_get_s(item, "userId")] = PresenceState(
+                    online=bool(item.get("conns")), shown=_get_n(item, "shown") == 1
+                )
+        return states
+
+    def _batch_get(self, keys: list[Item]) -> list[Item]:
+        """One BatchGetItem, re-asking for UnprocessedKeys with the throttling backoff."""
+        found: list[Item] = []
+        request: Any = {"Keys": keys, "ConsistentRead": True}
+
+        def read() -> Any:
+            nonlocal request
+            out = self._db.batch_get_item(RequestItems={self._table: request})
+            found.extend(out.get("Responses", {}).get(self._table, []))
+            left = out.get("UnprocessedKeys", {}).get(self._table)
+            if left:
+                request = left
+            return left
+
+        if self._retry.run(read, lambda rest: Failure.THROTTLING if rest else None):
+            raise RuntimeError("batch reads still unprocessed after retries")
+        return found
+
+
+def _live(connection_id: str) -> str:
+    """The attribute of a presence item holding one of its connections' expiry."""
+    return f"{_LIVE}{connection_id}"
+
+
+def _any_live(item: Mapping[str, Any], now: int) -> bool:
+    return any(k.startswith(_LIVE) and int(v["N"]) > now for k, v in item.items())
+
+
+def _distinct(values: Iterable[str]) -> Iterator[str]:
+    """Values without repeats, lazily (a user's connections are adjacent in GSI2)."""
+    last: str | None = None
+    for value in values:
+        if value != last:
+            yield value
+        last = value
+
+
+def _take(items: Iterable[Any], count: int) -> list[Any]:
+    """The first `count` items (stops a paged Query once enough are read)."""
+    taken: list[Any] = []
+    for item in items:
+        taken.append(item)
+        if len(taken) == count:
+            break
+    return taken

@@ -3,37 +3,55 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wscore.errors import Forbidden, NotMember, PayloadTooLarge
 from wscore.history import MAX_PERSISTED_BYTES, SEQ_FIELD_BYTES
-from wscore.protocol import MAX_MESSAGE_BYTES, encode, iso_now, message_event, presence_event
+from wscore.protocol import MAX_MESSAGE_BYTES, encode, int_field, iso_now, message_event
 from wscore.repository import Membership
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Mapping
 
     from wscore.config import Config
     from wscore.connections import Connections
-    from wscore.delivery.dispatch import Dispatcher
     from wscore.events import Identity
     from wscore.history import History, Page
+    from wscore.presence import Presence
     from wscore.repository import Connection, Repository
 
-# joinRoom/getPresence list at most this many users, so the ack stays far below 128 KB.
-MAX_LISTED_USERS = 500
+# joinRoom and getPresence list users a page at a time (`limit`, default 100, at most 500),
+# so an ack stays far below 128 KB whatever the room's size; `nextCursor` asks for more.
+DEFAULT_PAGE = 100
+MAX_PAGE = 500
 
 
-def unique_users(user_ids: Iterable[str], limit: int = MAX_LISTED_USERS) -> tuple[list[str], bool]:
-    """Deduplicate user ids in first-seen order; report whether the list was truncated."""
-    seen: dict[str, None] = {}
-    for uid in user_ids:
-        if uid in seen:
-            continue
-        if len(seen) == limit:
-            return list(seen), True
-        seen[uid] = None
-    return list(seen), False
+@dataclass(frozen=True, slots=True)
+class UserPage:
+    """A page of online users; `count` is the room's member count (None for a tenant)."""
+
+    users: list[str]
+    next_cursor: str | None
+    count: int | None
+
+
+def page_limit(fields: Mapping[str, Any]) -> int:
+    """The optional `limit` of a user list (1 to 500, default 100)."""
+    limit = int_field(fields, "limit", 1, MAX_PAGE)
+    return DEFAULT_PAGE if limit is None else limit
+
+
+def user_page_fields(page: UserPage, name: str) -> dict[str, Any]:
+    """A page of users as ack fields: the list under `name`, `memberCount` for a room,
+    `nextCursor` (and the v1 `truncated`) when more users follow."""
+    out: dict[str, Any] = {name: [{"userId": u} for u in page.users]}
+    if page.count is not None:
+        out["memberCount"] = page.count
+    if page.next_cursor is not None:
+        out["nextCursor"] = page.next_cursor
+        out["truncated"] = True
+    return out
 
 
 class Rooms:
@@ -44,13 +62,13 @@ class Rooms:
         config: Config,
         repo: Repository,
         connections: Connections,
-        dispatch: Dispatcher,
+        presence: Presence,
         history: History,
     ) -> None:
         self._config = config
         self._repo = repo
         self._connections = connections
-        self._dispatch = dispatch
+        self._presence = presence
         self.history = history
 
     def _check_room(self, identity: Identity, room_id: str) -> None:
@@ -58,48 +76,51 @@ class Rooms:
             raise Forbidden(f"your token does not allow room {room_id!r}")
 
     def join(
-        self, conn: Connection, identity: Identity, room_id: str, endpoint: str, now: int
-    ) -> tuple[list[str], bool, int]:
-        """Add the connection to the room; announce `join` if it is the user's first.
+        self,
+        conn: Connection,
+        identity: Identity,
+        room_id: str,
+        endpoint: str,
+        now: int,
+        *,
+        limit: int = DEFAULT_PAGE,
+    ) -> tuple[UserPage, int]:
+        """Add the connection to the room; announce `join` if the user came online.
 
-        Returns the users online, whether that list was truncated, and the room's latest
-        seq (a client resumes after it).
+        Returns the first page of users online with the member count, and the room's
+        latest seq (a client resumes after it).
         """
         self._check_room(identity, room_id)
-        tenant, user, cid = identity.tenant_id, identity.user_id, conn.connection_id
-        previous = self._repo.put_membership(
-            Membership(
-                tenant,
-                room_id,
-                cid,
-                user,
-                joined_at=now,
-                expires_at=conn.expires_at,
-                token_exp=identity.token_exp,
-            )
+        tenant = identity.tenant_id
+        state = self._repo.room_state(tenant, room_id)
+        membership = Membership(
+            tenant,
+            room_id,
+            conn.connection_id,
+            identity.user_id,
+            joined_at=now,
+            expires_at=conn.expires_at,
+            token_exp=identity.token_exp,
         )
-        already = previous is not None and previous.expires_at > now
-        # The room is read anyway for the ack, so it also tells whether the user was already
-        # present through another connection (memberships mirror their connection's expiry).
-        members = list(self._repo.room_members(tenant, room_id, now))
-        others = any(m.user_id == user and m.connection_id != cid for m in members)
-        if not already and not others:
-            frame = encode(presence_event(room_id, "join", user))
-            self._connections.deliver(endpoint, members, frame, "presence", now, exclude=cid)
-        users, truncated = unique_users(m.user_id for m in members)
-        return users, truncated, self.history.latest_seq(tenant, room_id)
+        self._repo.put_membership(membership)
+        transition = self._presence.join(membership, state.members, endpoint, now)
+        count = state.members if transition.members is None else transition.members
+        if transition.gone:  # the announcement found gone members: count after their cleanup
+            self._connections.cleanup(transition.gone, endpoint, now)
+            count = self._repo.room_state(tenant, room_id).members
+        users, more = self._repo.online_users(tenant, room_id, None, limit, now)
+        latest = state.latest_seq if self.history.enabled else 0
+        return UserPage(users, users[-1] if more else None, count), latest
 
     def leave(
         self, conn: Connection, identity: Identity, room_id: str, endpoint: str, now: int
     ) -> None:
-        """Remove only the caller's membership; announce `leave` if it was the user's last."""
+        """Remove only the caller's membership; announce `leave` if the user went offline."""
         self._check_room(identity, room_id)
         removed = self._repo.delete_membership(identity.tenant_id, room_id, conn.connection_id)
         if removed is None or removed.expires_at <= now:
             raise NotMember(f"you are not in room {room_id!r}")
-        gone = self._connections.announce_leaves(
-            [removed], endpoint, now, exclude=conn.connection_id
-        )
+        gone = self._presence.leave(removed, endpoint, now).gone
         if gone:
             self._connections.cleanup(gone, endpoint, now)
 
@@ -142,14 +163,23 @@ class Rooms:
         self._connections.deliver(endpoint, members, frame, "message", int(now), exclude=cid)
         return message_id, seq
 
-    def presence(self, identity: Identity, room_id: str | None, now: int) -> tuple[list[str], bool]:
-        """Online users of a room, or of the whole tenant, deduplicated."""
+    def presence(
+        self,
+        identity: Identity,
+        room_id: str | None,
+        now: int,
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE,
+    ) -> UserPage:
+        """A page of a room's online users with its member count; or, without a room, a
+        page of the whole tenant's online users (not counted)."""
         if room_id is None:
-            conns = self._repo.tenant_connections(identity.tenant_id, now)
-            return unique_users(c.user_id for c in conns)
+            users, more = self._repo.tenant_users(identity.tenant_id, cursor, limit, now)
+            return UserPage(users, users[-1] if more else None, None)
         self._check_room(identity, room_id)
-        members = self._repo.room_members(identity.tenant_id, room_id, now)
-        return unique_users(m.user_id for m in members)
+        count = self._repo.room_state(identity.tenant_id, room_id).members
+        users, more = self._repo.online_users(identity.tenant_id, room_id, cursor, limit, now)
+        return UserPage(users, users[-1] if more else None, count)
 
     def history_page(
         self, identity: Identity, room_id: str, after_seq: int | None, limit: int, now: float

@@ -20,6 +20,7 @@ from wscore.delivery.fanout import FanoutQueue
 from wscore.errors import ConfigError
 from wscore.history import History
 from wscore.logs import get_logger
+from wscore.presence import Presence
 from wscore.repository import Repository
 from wscore.rooms import Rooms
 
@@ -38,6 +39,7 @@ class Services:
     connections: Connections
     rooms: Rooms
     dispatch: Dispatcher
+    presence: Presence
 
     def endpoint(self, event: WebSocketEvent | None = None) -> str:
         """The @connections endpoint: MANAGEMENT_ENDPOINT, else the event's own."""
@@ -58,10 +60,11 @@ def build_services(
     repo = Repository(dynamodb, config.table_name)
     fanout = FanoutQueue(sqs, config.fanout_queue_url) if sqs and config.fanout_queue_url else None
     dispatch = Dispatcher(config, Broadcaster(management_for or management_client), fanout)
-    connections = Connections(config, repo, dispatch)
+    presence = Presence(config, repo, dispatch, fanout)
+    connections = Connections(config, repo, dispatch, presence)
     dispatch.on_gone = connections.cleanup  # gone targets are cleaned up like a disconnect
-    rooms = Rooms(config, repo, connections, dispatch, History(config, repo))
-    return Services(config, repo, connections, rooms, dispatch)
+    rooms = Rooms(config, repo, connections, presence, History(config, repo))
+    return Services(config, repo, connections, rooms, dispatch, presence)
 
 
 class LazyClient:

@@ -75,6 +75,10 @@ locals {
         CONNECTION_TTL_SECONDS    = tostring(var.connection.ttl_seconds)
         MAX_CONNECTION_SECONDS    = tostring(var.connection.max_seconds)
         HISTORY_RETENTION_SECONDS = tostring(var.history_retention_seconds)
+        # Presence transitions happen wherever a membership is removed (leave, disconnect,
+        # pruning, TTL cleanup, refresh), so every table function knows the threshold.
+        PRESENCE_COALESCE_THRESHOLD = tostring(var.presence.coalesce_threshold)
+        PRESENCE_INTERVAL_SECONDS   = tostring(var.presence.interval_seconds)
       },
       length(f.manage_connections) == 0 ? {} : { MANAGEMENT_ENDPOINT = local.management_base },
       { for q in f.sqs_send : local.manifest.queues[q].env => aws_sqs_queue.this[q].url },

@@ -173,6 +173,26 @@ variable "fanout_threshold" {
   }
 }
 
+variable "presence" {
+  description = "Presence of large rooms: above coalesce_threshold users (default 100), join/leave transitions are coalesced into at most one `presence` frame per room every interval_seconds (default 2; SQS delays are whole seconds) listing who joined and who left; rooms at or below the threshold get one frame per transition."
+  type = object({
+    coalesce_threshold = optional(number, 100)
+    interval_seconds   = optional(number, 2)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.presence.coalesce_threshold >= 1 && var.presence.coalesce_threshold <= 1000000 && floor(var.presence.coalesce_threshold) == var.presence.coalesce_threshold
+    error_message = "presence.coalesce_threshold must be a whole number of users between 1 and 1000000."
+  }
+
+  validation {
+    condition     = var.presence.interval_seconds >= 1 && var.presence.interval_seconds <= 60 && floor(var.presence.interval_seconds) == var.presence.interval_seconds
+    error_message = "presence.interval_seconds must be a whole number of seconds between 1 and 60 (SQS delays are whole seconds)."
+  }
+}
+
 variable "history_retention_seconds" {
   description = "How long room messages are kept for getHistory and resume after a reconnect (DynamoDB TTL). 0 turns history off: messages then carry no seq and getHistory answers an empty page. Each persisted message costs 2 extra write units (<= 1 KB); see the README's cost section."
   type        = number

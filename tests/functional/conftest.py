@@ -75,6 +75,15 @@ class World:
         """Every item of the emulated table (tests may scan; product code may not)."""
         return list(self.dynamodb.scan(TableName=self.table)["Items"])
 
+    def leftovers(self) -> list[dict[str, Any]]:
+        """Items a cleanup leaves: all but rooms' presence counters at zero users (they are
+        kept, like a room's seq counter, and expire by TTL)."""
+        return [
+            item
+            for item in self.items()
+            if not (item["SK"]["S"] == "PRESENCE" and item.get("members", {}).get("N") == "0")
+        ]
+
     def queue_bodies(self, env: str = "FANOUT_QUEUE_URL") -> list[dict[str, Any]]:
         out = self.sqs.receive_message(QueueUrl=self.queues[env], MaxNumberOfMessages=10)
         return [json.loads(m["Body"]) for m in out.get("Messages", [])]

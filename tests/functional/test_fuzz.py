@@ -212,12 +212,12 @@ def _count(value: Any) -> int:
 
 def check_ack(action: str, frame: dict[str, Any]) -> None:
     base = {"type", "action", "requestId"}
-    optional = {"truncated"} if action in ("joinRoom", "getPresence") else set()
+    optional = {"truncated", "nextCursor"} if action in ("joinRoom", "getPresence") else set()
     keys = set(frame) - base - optional
     if action == "joinRoom":
-        assert keys == {"roomId", "members", "latestSeq"}
+        assert keys == {"roomId", "members", "memberCount", "latestSeq"}
         assert ROOM_RE.fullmatch(frame["roomId"])
-        _users(frame["members"])
+        assert _count(frame["memberCount"]) >= len(_users(frame["members"])) >= 1
         assert _count(frame["latestSeq"]) >= 0
     elif action == "leaveRoom":
         assert keys == {"roomId"} and ROOM_RE.fullmatch(frame["roomId"])
@@ -238,12 +238,15 @@ def check_ack(action: str, frame: dict[str, Any]) -> None:
     elif action == "heartbeat":
         assert keys == {"serverTime"} and ISO_RE.fullmatch(frame["serverTime"])
     elif action == "getPresence":
-        assert keys in ({"users"}, {"users", "roomId"})
-        _users(frame["users"])
+        assert keys in ({"users"}, {"users", "roomId", "memberCount"})
+        assert _count(frame.get("memberCount", 0)) >= len(_users(frame["users"])) * (
+            "roomId" in keys
+        )
     else:
         pytest.fail(f"$default must never ack: {frame}")
     if "truncated" in frame:
         assert frame["truncated"] is True
+    assert ("truncated" in frame) == ("nextCursor" in frame)
 
 
 def check_reply(action: str, body: str | None, out: dict[str, Any]) -> dict[str, Any]:
@@ -346,7 +349,8 @@ def test_every_body_gets_exactly_one_valid_frame(world: World, action: str) -> N
 def test_snapshot_matches_a_scan(world: World) -> None:
     _setup(world)
     scanned = sorted(json.dumps(item, sort_keys=True) for item in world.items())
-    assert _snapshot(world) == scanned and len(scanned) == 11
+    # 4 connections, 7 memberships, 7 users' presence in 3 rooms, and those rooms' counters
+    assert _snapshot(world) == scanned and len(scanned) == 4 + 7 + 7 + 3
 
 
 def test_regressions_deep_nesting_surrogates_and_non_finite_numbers(world: World) -> None:

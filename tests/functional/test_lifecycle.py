@@ -53,9 +53,11 @@ def test_disconnect_removes_connection_and_all_memberships(world: World) -> None
     world.connect("c1")
     for room in ("a", "b", "c"):
         assert world.act("c1", {"action": "joinRoom", "roomId": room})["type"] == "ack"
-    assert len(world.items()) == 4
+    kinds = sorted(item["SK"]["S"].split("#")[0] for item in world.items())
+    # the connection, a membership, the user's presence and the room's counter per room
+    assert kinds == ["CONN"] * 3 + ["META"] + ["PRESENCE"] * 3 + ["USER"] * 3
     world.disconnect("c1")
-    assert world.items() == []
+    assert world.leftovers() == []
 
 
 def test_disconnect_pages_through_many_memberships(world: World) -> None:
@@ -63,7 +65,7 @@ def test_disconnect_pages_through_many_memberships(world: World) -> None:
     for i in range(60):  # more than two BatchWriteItem calls
         world.act("c1", {"action": "joinRoom", "roomId": f"room-{i}"})
     world.disconnect("c1")
-    assert world.items() == []
+    assert world.leftovers() == []
 
 
 def test_disconnect_is_idempotent(world: World) -> None:
@@ -72,7 +74,7 @@ def test_disconnect_is_idempotent(world: World) -> None:
     world.disconnect("c1")
     world.disconnect("c1")
     world.disconnect("never-connected")
-    assert world.items() == []
+    assert world.leftovers() == []
 
 
 def test_heartbeat_extends_ttl_and_acks_with_server_time(world: World) -> None:
@@ -114,14 +116,16 @@ def test_expired_connection_is_treated_as_gone_before_ttl_deletes_it(world: Worl
     world.act("c1", {"action": "joinRoom", "roomId": "lobby"})
     world.act("c2", {"action": "joinRoom", "roomId": "lobby"})
     past = str(int(time.time()) - 1)
-    for key in (
-        {"PK": {"S": "CONN#c1"}, "SK": {"S": "META"}},
-        {"PK": {"S": "ROOM#acme#lobby"}, "SK": {"S": "CONN#c1"}},
+    # What time does to alice's connection: it, its membership and her presence expire.
+    for key, attribute in (
+        ({"PK": {"S": "CONN#c1"}, "SK": {"S": "META"}}, "expiresAt"),
+        ({"PK": {"S": "ROOM#acme#lobby"}, "SK": {"S": "CONN#c1"}}, "expiresAt"),
+        ({"PK": {"S": "ROOM#acme#lobby"}, "SK": {"S": "USER#alice"}}, "live_c1"),
     ):
         world.dynamodb.update_item(
             TableName=world.table,
             Key=key,
-            UpdateExpression="SET expiresAt = :e",
+            UpdateExpression=f"SET {attribute} = :e",
             ExpressionAttributeValues={":e": {"N": past}},
         )
     presence = world.act("c2", {"action": "getPresence", "roomId": "lobby"})
@@ -144,7 +148,7 @@ def test_action_on_expired_connection_gets_error_and_is_closed(world: World) -> 
     (frame,) = world.transport.frames("c1")
     assert frame["type"] == "error" and frame["code"] == "forbidden" and frame["requestId"] == "r"
     assert world.transport.deleted == ["c1"]
-    assert world.items() == []
+    assert world.leftovers() == []
 
 
 def test_action_after_token_expiry_is_refused_and_connection_closed(world: World) -> None:
@@ -163,7 +167,7 @@ def test_action_after_token_expiry_is_refused_and_connection_closed(world: World
         "message": "the token has expired; reconnect with a fresh token",
     }
     assert world.transport.deleted == ["c1"]
-    assert world.items() == []
+    assert world.leftovers() == []
 
 
 @pytest.mark.parametrize(

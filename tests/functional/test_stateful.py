@@ -214,11 +214,11 @@ class RoomsModel(RuleBasedStateMachine):
                     app.take(frame["seq"], frame["messageId"])
             self.read[cid] = len(frames)
 
-    def _set_expiry(self, key: dict[str, Any], when: int) -> None:
+    def _set_expiry(self, key: dict[str, Any], when: int, attribute: str = "expiresAt") -> None:
         self.world.dynamodb.update_item(
             TableName=self.world.table,
             Key=key,
-            UpdateExpression="SET expiresAt = :e",
+            UpdateExpression=f"SET {attribute} = :e",
             ExpressionAttributeValues={":e": {"N": str(when)}},
         )
 
@@ -229,8 +229,19 @@ class RoomsModel(RuleBasedStateMachine):
     def _members(self, tenant: str, room: str) -> list[Conn]:
         return [c for c in self._db_live() if c.tenant == tenant and room in c.rooms]
 
-    def _user_in_room(self, tenant: str, user: str, room: str, exclude: str) -> bool:
-        return any(c.user == user and c.cid != exclude for c in self._members(tenant, room))
+    def _holders(self, tenant: str, user: str, room: str, exclude: str = "") -> list[Conn]:
+        """The user's connections in the room's presence: every membership not cleaned up
+        yet, expired or killed ones included (a user goes offline when the last is)."""
+        owners = [*self.conns.values(), *(c for c, _ in self.ttl_pending.values())]
+        return [
+            c
+            for c in owners
+            if (c.tenant, c.user) == (tenant, user) and room in c.rooms and c.cid != exclude
+        ]
+
+    def _present(self, tenant: str, room: str) -> set[str]:
+        """Users counted in the room (memberCount): those with a connection in presence."""
+        return {u for u in USERS if self._holders(tenant, u, room)}
 
     def _deliver(self, targets: list[Conn], frame: Frame) -> list[str]:
         """Post to each target: a killed one answers 410 and is reported gone."""
@@ -248,7 +259,7 @@ class RoomsModel(RuleBasedStateMachine):
     def _announce_leaves(self, conn: Conn, rooms: set[str]) -> list[str]:
         gone: list[str] = []
         for room in sorted(rooms):
-            if self._user_in_room(conn.tenant, conn.user, room, exclude=conn.cid):
+            if self._holders(conn.tenant, conn.user, room, exclude=conn.cid):
                 continue
             others = [c for c in self._members(conn.tenant, room) if c.cid != conn.cid]
             gone += self._deliver(others, ("presence", room, "leave", conn.user))
@@ -341,25 +352,29 @@ class RoomsModel(RuleBasedStateMachine):
             if rooms:
                 room = data.draw(st.sampled_from(sorted(behind or rooms)), label="room")
                 self.resume(conn, room, data.draw(st.integers(1, 3), label="limit"))
+            else:  # nothing to resume: the client heartbeats instead
+                self.do_heartbeat(conn)
         else:
             self.do_presence(conn, data.draw(st.sampled_from((*ROOMS, None)), label="room"))
 
     def do_join(self, conn: Conn, room: str) -> None:
         cid = conn.cid
         already = room in conn.rooms
-        others = self._user_in_room(conn.tenant, conn.user, room, exclude=cid)
+        others = self._holders(conn.tenant, conn.user, room, exclude=cid)
         conn.rooms.add(room)
         members = self._members(conn.tenant, room)
-        expected_users = {c.user for c in members}
         gone: list[str] = []
         if not already and not others:
             targets = [c for c in members if c.cid != cid]
             gone = self._deliver(targets, ("presence", room, "join", conn.user))
         self._prune(gone)
+        # the ack lists the room after the announcement pruned the gone connections
+        expected_users = {c.user for c in self._members(conn.tenant, room)}
         ack = self._act(conn, {"action": "joinRoom", "roomId": room, "requestId": "j"})
         assert ack is not None and ack["type"] == "ack" and ack["requestId"] == "j", ack
         users = [m["userId"] for m in ack["members"]]
         assert len(users) == len(set(users)) and set(users) == expected_users
+        assert ack["memberCount"] == len(self._present(conn.tenant, room)), ack
         assert ack["latestSeq"] == self.room_seq.get((conn.tenant, room), 0), ack
         # the user's first join starts its application's numbering; a rejoin changes nothing
         latest = ack["latestSeq"]
@@ -414,6 +429,8 @@ class RoomsModel(RuleBasedStateMachine):
         assert reply is not None and reply["type"] == "ack", reply
         users = [u["userId"] for u in reply["users"]]
         assert len(users) == len(set(users)) and set(users) == expected, (users, expected)
+        if room is not None:
+            assert reply["memberCount"] == len(self._present(conn.tenant, room)), reply
 
     @rule(data=st.data(), kind=st.sampled_from(LIFECYCLE))
     def lifecycle(self, data: st.DataObject, kind: str) -> None:
@@ -475,10 +492,12 @@ class RoomsModel(RuleBasedStateMachine):
         cid = conn.cid
         past = int(time.time()) - 1
         self._set_expiry({"PK": {"S": f"CONN#{cid}"}, "SK": {"S": "META"}}, past)
+        conn.expired = True
         for room in conn.rooms:
             key = {"PK": {"S": f"ROOM#{conn.tenant}#{room}"}, "SK": {"S": f"CONN#{cid}"}}
             self._set_expiry(key, past)
-        conn.expired = True
+            presence = {"PK": key["PK"], "SK": {"S": f"USER#{conn.user}"}}
+            self._set_expiry(presence, past, f"live_{cid}")  # the user's presence mirrors it
 
     def _expired(self, *, alive: bool = False) -> list[str]:
         return sorted(c.cid for c in self.conns.values() if c.expired and not (alive and c.killed))

@@ -131,6 +131,9 @@ class FastDynamoDBClient:
     def batch_write_item(self, **params: Any) -> dict[str, Any]:
         return self.call("BatchWriteItem", params)
 
+    def batch_get_item(self, **params: Any) -> dict[str, Any]:
+        return self.call("BatchGetItem", params)
+
     # -- the wire ----------------------------------------------------------------------------
 
     def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:

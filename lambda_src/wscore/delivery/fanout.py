@@ -128,15 +128,16 @@ class FanoutQueue:
         for body in bodies:
             size = len(body.encode())
             if batch and (len(batch) == 10 or batch_bytes + size > MAX_BATCH_BYTES):
-                self._send(batch, delay_s)
+                self.send(batch, delay_s)
                 batch, batch_bytes = [], 0
             batch.append(body)
             batch_bytes += size
         if batch:
-            self._send(batch, delay_s)
+            self.send(batch, delay_s)
         return len(bodies)
 
-    def _send(self, bodies: list[str], delay_s: int) -> None:
+    def send(self, bodies: list[str], delay_s: int = 0) -> None:
+        """Send up to 10 bodies (under 256 KB in all) in one call; retry refused ones once."""
         entries = [
             {"Id": str(i), "MessageBody": body, "DelaySeconds": delay_s}
             for i, body in enumerate(bodies)

@@ -158,6 +158,12 @@ run "settings_reach_the_environment" {
     fanout_threshold  = 250
     connection        = { ttl_seconds = 900, max_seconds = 3600 }
     xray_sdk_enabled  = true
+    presence          = { coalesce_threshold = 500 }
+  }
+
+  assert {
+    condition     = alltrue([for k, f in aws_lambda_function.this : contains(["authorizer", "default"], k) || (f.environment[0].variables["PRESENCE_COALESCE_THRESHOLD"] == "500" && f.environment[0].variables["PRESENCE_INTERVAL_SECONDS"] == "2")])
+    error_message = "presence settings (with the interval's default) must reach every function with table access."
   }
 
   assert {
@@ -526,4 +532,24 @@ run "fanout_threshold_is_bounded" {
   }
 
   expect_failures = [var.fanout_threshold]
+}
+
+run "presence_interval_must_be_whole_seconds" {
+  command = plan
+
+  variables {
+    presence = { interval_seconds = 0.5 }
+  }
+
+  expect_failures = [var.presence]
+}
+
+run "presence_threshold_must_be_positive" {
+  command = plan
+
+  variables {
+    presence = { coalesce_threshold = 0 }
+  }
+
+  expect_failures = [var.presence]
 }
