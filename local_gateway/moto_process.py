@@ -15,7 +15,7 @@ import sys
 
 from moto.server import ThreadedMotoServer
 
-from local_gateway import moto_speedups
+from local_gateway import moto_atomic, moto_speedups
 
 
 def main() -> None:
@@ -23,6 +23,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     moto_speedups.install()
+    moto_atomic.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -6,6 +6,7 @@ locals {
   # Only what the code calls (tests/terraform checks this against lambda_src).
   table_read_actions = [
     "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
     "dynamodb:Query",
   ]
   table_write_actions = [

@@ -21,6 +21,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from local_gateway import moto_atomic
 from tests.helpers import HANDLER_FOR_ACTION, FakeTransport
 from tools.aws_local import create_queues, create_table, queue_environment
 from tools.devtoken import DEV_AUDIENCE, DEV_ISSUER, DEV_SECRET
@@ -91,12 +92,15 @@ class World:
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
-    """A moto server in this process (its state is the decorators' state)."""
+    """A moto server in this process (its state is the decorators' state), each DynamoDB
+    request atomic as on AWS (the presence races depend on it)."""
+    undo = moto_atomic.install()
     server = ThreadedMotoServer(port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+    undo()
 
 
 @pytest.fixture(params=["fast", "boto3"])

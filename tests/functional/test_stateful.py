@@ -42,6 +42,7 @@ false. Checked:
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -431,6 +432,82 @@ class RoomsModel(RuleBasedStateMachine):
         assert len(users) == len(set(users)) and set(users) == expected, (users, expected)
         if room is not None:
             assert reply["memberCount"] == len(self._present(conn.tenant, room)), reply
+
+    @precondition(lambda self: self._actives())
+    @rule(data=st.data(), how=st.sampled_from(("join", "leave", "disconnect")))
+    def same_user_at_once(self, data: st.DataObject, how: str) -> None:
+        """Two connections of one user join a room, leave it, or disconnect at the same
+        instant (issue 12's race): the other members hear exactly one `join` per offline ->
+        online change and one `leave` per online -> offline change. The user's own two
+        connections may hear each other's announcement or not (a matter of timing): what
+        they got is taken as it came, and must be about their own user."""
+        conn = self._pick(data, self._actives())
+        tenant, user = conn.tenant, conn.user
+        mine = [
+            c
+            for c in self._online()
+            if (c.tenant, c.user) == (tenant, user) and c is not conn and not c.throttled
+        ]
+        if not mine and len(self.conns) >= MAX_CONNS:
+            return
+        pair = [conn, mine[0] if mine else self.conns[self.do_connect(tenant, user)]]
+        if conn.throttled:
+            return
+        room = data.draw(st.sampled_from(ROOMS), label="room")
+        for c in pair:  # set the scene one step at a time
+            if how == "join" and room in c.rooms:
+                self.do_leave(c, room)
+            elif how == "leave" and room not in c.rooms:
+                self.do_join(c, room)
+        if any(c.cid not in self.conns for c in pair):
+            return  # a scene-setting announcement pruned one of them
+        owners = [*self.conns.values(), *(c for c, _ in self.ttl_pending.values())]
+        if any(
+            c.tenant == tenant and room in c.rooms and (c.killed or c.expired or c.throttled)
+            for c in owners
+        ):
+            return  # the race is checked in a calm room; cascades are other rules' business
+        sent = self.world.transport.sent
+        before = {c.cid: len(sent.get(c.cid, [])) for c in pair}
+        bodies = {"join": {"action": "joinRoom", "roomId": room}}
+        bodies["leave"] = {"action": "leaveRoom", "roomId": room}
+        replies: dict[str, Any] = {}
+
+        def run(c: Conn) -> None:
+            if how == "disconnect":
+                self.world.disconnect(c.cid)
+            else:
+                replies[c.cid] = self._act(c, bodies[how])
+
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=lambda c=c: (barrier.wait(), run(c))) for c in pair]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        event(f"same user at once: {how}")
+        if how == "disconnect":
+            self._cleanup([c.cid for c in pair])
+        else:
+            assert all(r is not None and r["type"] == "ack" for r in replies.values()), replies
+            others = self._holders(tenant, user, room, exclude=pair[0].cid)
+            others = [c for c in others if c is not pair[1]]
+            for c in pair:
+                (c.rooms.add if how == "join" else c.rooms.discard)(room)
+            if how == "join":
+                latest = replies[pair[0].cid]["latestSeq"]
+                self.apps.setdefault((tenant, user, room), App(start=latest, last=latest))
+            elif not self._app_connections(tenant, user, room):
+                self._pump()
+                self.apps.pop((tenant, user, room), None)
+            if not others:  # the user came online or went offline: one announcement
+                targets = [c for c in self._members(tenant, room) if c not in pair]
+                self._prune(self._deliver(targets, ("presence", room, how, user)))
+        for c in pair:  # what the pair heard of itself, taken as it came
+            for frame in sent.get(c.cid, [])[before[c.cid] :]:
+                got = normalise(frame)
+                assert got[0] == "presence" and got[3] == user, got
+                self.inbox.setdefault(c.cid, []).append(got)
 
     @rule(data=st.data(), kind=st.sampled_from(LIFECYCLE))
     def lifecycle(self, data: st.DataObject, kind: str) -> None:

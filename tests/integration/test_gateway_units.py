@@ -296,3 +296,51 @@ def test_the_fair_executor_reports_errors_and_cancels_waiting_jobs_on_shutdown()
             pool.submit("k", print)
     finally:
         gate.set()
+
+
+def test_the_emulator_applies_each_dynamodb_request_atomically(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Concurrent ADDs on one item each see a different old value, as on DynamoDB (moto
+    alone lets two requests read the item before either writes it)."""
+    import sys
+    import threading
+
+    import boto3
+    from moto import mock_aws
+
+    from local_gateway import moto_atomic
+    from tools.aws_local import create_table
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "t")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: the unpatched race shows at once
+    undo = moto_atomic.install()
+    try:
+        with mock_aws():
+            ddb = boto3.client("dynamodb")
+            create_table(ddb, "t")
+            seen: list[int] = []
+
+            def add() -> None:
+                for _ in range(25):
+                    out = ddb.update_item(
+                        TableName="t",
+                        Key={"PK": {"S": "ROOM#a"}, "SK": {"S": "PRESENCE"}},
+                        UpdateExpression="ADD members :one",
+                        ExpressionAttributeValues={":one": {"N": "1"}},
+                        ReturnValues="UPDATED_OLD",
+                    )
+                    seen.append(int(out.get("Attributes", {}).get("members", {"N": "0"})["N"]))
+
+            threads = [threading.Thread(target=add) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    finally:
+        undo()
+        sys.setswitchinterval(interval)
+    assert sorted(seen) == list(range(100))

@@ -353,18 +353,24 @@ async def test_a_killed_client_is_pruned_on_the_next_broadcast(real: GatewayProc
     connection_id = meta["PK"]["S"].removeprefix("CONN#")
     stale = connection_items(real, connection_id)
     assert len(stale) == 2  # META + membership
+    ddb = real.aws("dynamodb")
+    table = real.health["tableName"]
+    presence_key = {"PK": {"S": "ROOM#prune#p"}, "SK": {"S": "USER#vic"}}
+    counters_key = {"PK": {"S": "ROOM#prune#p"}, "SK": {"S": "PRESENCE"}}
+    for key in (presence_key, counters_key):  # vic's presence and the room's member count
+        stale.append(ddb.get_item(TableName=table, Key=key)["Item"])
 
     victim.ws.transport.abort()  # killed: no close frame
     assert (await keeper.event())["event"] == "leave"  # $disconnect fired (1006)
     # Lose that $disconnect (AWS delivers it best-effort): restore the items it removed.
-    ddb = real.aws("dynamodb")
     for item in stale:
-        ddb.put_item(TableName=real.health["tableName"], Item=item)
+        ddb.put_item(TableName=table, Item=item)
     users = (await keeper.call("getPresence", roomId="p"))["users"]
     assert sorted(u["userId"] for u in users) == ["kim", "vic"]
     await keeper.call("sendMessage", roomId="p", data="anyone?")  # PostToConnection -> 410
     await asyncio.to_thread(eventually, lambda: not connection_items(real, connection_id))
-    assert (await keeper.call("getPresence", roomId="p"))["users"] == [{"userId": "kim"}]
+    presence = await keeper.call("getPresence", roomId="p")
+    assert (presence["users"], presence["memberCount"]) == ([{"userId": "kim"}], 1)
     await keeper.close()
 
 
