@@ -19,6 +19,7 @@ from wscore.delivery.dispatch import Dispatcher
 from wscore.delivery.fanout import FanoutQueue
 from wscore.errors import ConfigError
 from wscore.history import History
+from wscore.limits import RateLimiter
 from wscore.logs import get_logger
 from wscore.repository import Repository
 from wscore.rooms import Rooms
@@ -38,6 +39,7 @@ class Services:
     connections: Connections
     rooms: Rooms
     dispatch: Dispatcher
+    limiter: RateLimiter
 
     def endpoint(self, event: WebSocketEvent | None = None) -> str:
         """The @connections endpoint: MANAGEMENT_ENDPOINT, else the event's own."""
@@ -61,7 +63,8 @@ def build_services(
     connections = Connections(config, repo, dispatch)
     dispatch.on_gone = connections.cleanup  # gone targets are cleaned up like a disconnect
     rooms = Rooms(config, repo, connections, dispatch, History(config, repo))
-    return Services(config, repo, connections, rooms, dispatch)
+    limiter = RateLimiter(config.rate_limits, repo)
+    return Services(config, repo, connections, rooms, dispatch, limiter)
 
 
 class LazyClient:
