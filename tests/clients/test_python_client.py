@@ -912,7 +912,13 @@ class Gate:
         self._open.set()
 
 
-def gated_client(gateway: FakeGateway) -> tuple[WsClient, Gate]:
+def gated_client(gateway: FakeGateway, retry_after_ms: int | None) -> tuple[WsClient, Gate]:
+    """A client whose sleeps wait for the gate; the gateway refuses its first sendMessage
+    with rate_limited (and `retryAfterMs` when given)."""
+    refusal: dict[str, Any] = {"type": "error", "code": "rate_limited"}
+    if retry_after_ms is not None:
+        refusal["retryAfterMs"] = retry_after_ms
+    gateway.scripted = {"sendMessage": [refusal]}
     gate = Gate()
     client = WsClient(gateway.url, "tok", sleep=gate.sleep)
     _CLIENTS.append(client)
@@ -926,10 +932,7 @@ def sent_data(gateway: FakeGateway) -> list[Any]:
 async def test_after_rate_limited_that_action_waits_retry_after_then_goes_in_order(
     gateway: FakeGateway,
 ) -> None:
-    gateway.scripted = {
-        "sendMessage": [{"type": "error", "code": "rate_limited", "retryAfterMs": 700}]
-    }
-    client, gate = gated_client(gateway)
+    client, gate = gated_client(gateway, 700)
     async with client:
         with pytest.raises(ClientError) as refused:
             await client.send_message("r", 1)
@@ -948,10 +951,7 @@ async def test_after_rate_limited_that_action_waits_retry_after_then_goes_in_ord
 async def test_a_request_held_when_the_client_closes_fails_and_is_never_sent(
     gateway: FakeGateway,
 ) -> None:
-    gateway.scripted = {
-        "sendMessage": [{"type": "error", "code": "rate_limited", "retryAfterMs": 5000}]
-    }
-    client, gate = gated_client(gateway)
+    client, gate = gated_client(gateway, 5000)
     async with client:
         with pytest.raises(ClientError):
             await client.send_message("r", 1)
@@ -964,8 +964,7 @@ async def test_a_request_held_when_the_client_closes_fails_and_is_never_sent(
 
 
 async def test_a_rate_limited_reply_without_retry_after_holds_nothing(gateway: FakeGateway) -> None:
-    gateway.scripted = {"sendMessage": [{"type": "error", "code": "rate_limited"}]}
-    client, gate = gated_client(gateway)
+    client, gate = gated_client(gateway, None)
     async with client:
         with pytest.raises(ClientError) as refused:
             await client.send_message("r", 1)
