@@ -251,7 +251,8 @@ class RateLimiter:
 
 
 def _refuse(scope: str, identity: Identity, limit: Limit, wait_ms: int) -> NoReturn:
-    """Count the refusal (metric `rate_limited`, dimension `scope`) and raise it."""
-    metric(log, "rate_limited", scope=scope, refused=1, properties={"tenantId": identity.tenant_id})
+    """Count the refusal (metric `rate_limited`, by `scope`) and raise it."""
+    tenant = {"tenantId": identity.tenant_id}
+    metric(log, "rate_limited", scope=scope, rate_limited=1, properties=tenant)
     whose = "this connection" if scope == "connection" else "your tenant"
     raise RateLimited(f"too many messages: {whose} may send {limit.describe()}", wait_ms)

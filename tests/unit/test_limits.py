@@ -293,3 +293,22 @@ def test_an_invalid_rate_limit_in_the_authorizer_context_is_refused() -> None:
     with pytest.raises(Forbidden, match="invalid rateLimit"):
         Identity.from_authorizer(ctx)
     assert Identity.from_authorizer({**ctx, "rateLimit": ""}).rate_limit is None
+
+
+def test_every_refusal_is_counted_by_scope(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wscore import logs
+
+    lines: list[dict[str, Any]] = []
+    monkeypatch.setattr(logs, "metric_writer", lambda _logger, document: lines.append(document))
+    repo = ScriptedRepo(RateWrite(False, T0 + 5000), RateWrite(True, T0 + 6000))
+    limiter = _limiter(repo, connection=Limit(0.001, 1), tenant=Limit(1, 1))
+    with pytest.raises(RateLimited):
+        limiter.check("c1", ALICE, T0 / 1000)  # the tenant refuses
+    limiter.check("c1", ALICE, T0 / 1000 + 5)  # accepted: the connection's last token
+    with pytest.raises(RateLimited):
+        limiter.check("c1", ALICE, T0 / 1000 + 5)  # the connection refuses
+    assert [(line["metric"], line["scope"], line["rate_limited"]) for line in lines] == [
+        ("rate_limited", "tenant", 1),
+        ("rate_limited", "connection", 1),
+    ]
+    assert all(line["tenantId"] == "acme" for line in lines)
