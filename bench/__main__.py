@@ -10,7 +10,9 @@ local gateway capacity run (`bench.gateway_capacity`) reports "pending" when
 message) and an unrelated tenant's heartbeat round trips while the room closes at once.
 Delivery continuity (protocol v1.1): the cost model's persisted, ephemeral and history
 rows (`cost.continuity_summary`), and the latency of a persisted message over an
-ephemeral one through the local gateway (`bench.continuity_latency`).
+ephemeral one through the local gateway (`bench.continuity_latency`). Rate limits: the CPU
+of the check per message (`bench.rate_limits`) and the DynamoDB writes it adds to a
+sendMessage (`cost.rate_limit_summary`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, continuity_latency, cost, dynamodb_calls, gateway_capacity
+from bench import (
+    cold_start,
+    continuity_latency,
+    cost,
+    dynamodb_calls,
+    gateway_capacity,
+    rate_limits,
+)
 from bench.broadcast import IMPLS
 from tools.manifest import ROOT
 
@@ -324,6 +333,7 @@ def table(results: dict[str, Any]) -> str:
                 f"{r['write_units']:>6} {r['management_calls']:>6} {r['sqs_requests']:>4}"
             )
     lines += continuity_table(results)
+    lines += rate_limit_table(results)
     capacity = results.get("gateway_capacity")
     if capacity:
         lines += ["", "local gateway capacity: " + json.dumps(capacity)]
@@ -426,6 +436,68 @@ def continuity_markdown(results: dict[str, Any]) -> list[str]:
     return out
 
 
+def rate_limit_table(results: dict[str, Any]) -> list[str]:
+    """The rate-limit check per sendMessage in the text summary."""
+    lines: list[str] = []
+    cpu = results.get("rate_limit_cpu", [])
+    if cpu:
+        lines += ["", "rate-limit check, CPU per message (stub DynamoDB client)"]
+        lines += [f"  {r['case']:22} {r['cpu_us_median']:>7.2f} us median" for r in cpu]
+    writes = results.get("rate_limit_writes", [])
+    if writes:
+        lines += ["", "rate limits: DynamoDB per sendMessage (10-member room, vs limits off)"]
+        lines += [
+            f"  {r['operation']:38} {r['dynamodb_requests']:>3} req {r['write_units']:>5} WCU  "
+            f"{r['extra_dynamodb_requests']:+d} req {r['extra_write_units']:+.1f} WCU"
+            for r in writes
+        ]
+    load = results.get("rate_limit_load", [])
+    if load:
+        lines += ["", "rate limits under load: one tenant (100/s, bursts of 200), 4 containers"]
+        lines += [
+            f"  {r['rate_per_s']:>6g} msg/s  {r['refused']:>5} of {r['messages']} refused  "
+            f"{r['update_items_per_message']:.3f} UpdateItem per message"
+            for r in load
+        ]
+    return lines
+
+
+def rate_limit_markdown(results: dict[str, Any]) -> list[str]:
+    """The rate-limit check per sendMessage as Markdown tables."""
+    out: list[str] = []
+    cpu = results.get("rate_limit_cpu", [])
+    if cpu:
+        out += ["", "| rate-limit check | CPU us / message (median) | min |", "|---|---:|---:|"]
+        out += [f"| {r['case']} | {r['cpu_us_median']} | {r['cpu_us_min']} |" for r in cpu]
+    writes = results.get("rate_limit_writes", [])
+    if writes:
+        out += [
+            "",
+            "| sendMessage, 10-member room | DynamoDB requests | write units "
+            "| vs limits off: requests | write units |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        out += [
+            f"| {r['operation']} | {r['dynamodb_requests']} | {r['write_units']} | "
+            f"{r['extra_dynamodb_requests']:+d} | {r['extra_write_units']:+.1f} |"
+            for r in writes
+        ]
+    load = results.get("rate_limit_load", [])
+    if load:
+        out += [
+            "",
+            "| one tenant (100/s, bursts of 200), 4 containers: messages/s | messages "
+            "| refused | UpdateItem per message |",
+            "|---:|---:|---:|---:|",
+        ]
+        out += [
+            f"| {r['rate_per_s']:g} | {r['messages']} | {r['refused']} | "
+            f"{r['update_items_per_message']} |"
+            for r in load
+        ]
+    return out
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The same figures as Markdown tables, for docs/PERFORMANCE.md."""
     m = results["machine"]
@@ -481,6 +553,7 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{r['worker_invocations']} |"
             )
     out += continuity_markdown(results)
+    out += rate_limit_markdown(results)
     capacity = results.get("gateway_capacity")
     if capacity:
         out += ["", "Local gateway capacity: `" + json.dumps(capacity) + "`"]
@@ -494,17 +567,30 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def main() -> int:
+def cost_model(results: dict[str, Any]) -> None:
+    """The cost model's rows (moto), and what continuity and the rate limits add."""
+    print("cost model (moto)", flush=True)
+    results["cost"] = cost.run()
+    results["cost_continuity"] = cost.continuity_summary(results["cost"])
+    results["rate_limit_writes"] = cost.rate_limit_summary(results["cost"])
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench")
     parser.add_argument("--quick", action="store_true", help="N = 100, 1000 and single runs")
     parser.add_argument(
         "--skip",
         default="",
-        help="comma list: broadcast,dynamodb,cold_start,sizes,cost,gateway,storm,continuity",
+        help="comma list: broadcast,dynamodb,cold_start,sizes,cost,gateway,storm,continuity,"
+        "rate_limits",
     )
     parser.add_argument("--wheelhouse", type=Path, default=ROOT / ".venv" / "wheelhouse")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -527,9 +613,11 @@ def main() -> int:
     if not {"cold_start", "sizes"} <= skip:
         artifacts_and_cold_start(args.out, args.wheelhouse, "cold_start" not in skip, results)
     if "cost" not in skip:
-        print("cost model (moto)", flush=True)
-        results["cost"] = cost.run()
-        results["cost_continuity"] = cost.continuity_summary(results["cost"])
+        cost_model(results)
+    if "rate_limits" not in skip:
+        print("rate-limit check: CPU per message, writes per message under load", flush=True)
+        results["rate_limit_cpu"] = rate_limits.measure()
+        results["rate_limit_load"] = rate_limits.load()
     if "gateway" not in skip:
         print("local gateway capacity", flush=True)
         results["gateway_capacity"] = gateway_capacity.run()

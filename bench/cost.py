@@ -17,6 +17,10 @@ million presence posts to set up; each row then measures one client operation en
 including the fan-out worker runs its SQS jobs cause. Room history (protocol v1.1) is seeded
 the same way, through `History.append` (the code `sendMessage` runs) on an uncounted client.
 
+Rate limits (`rate_limit_rows`, `rate_limit_summary`): the rows above run with the limits
+off, so that they show what a message itself costs (and compare with protocol v1's); the
+rate-limit rows then send the same message with them on and report what the check adds.
+
 Delivery continuity (`continuity_summary`): each persisted `sendMessage` row is paired with
 the same message sent `"ephemeral": true` (the difference is what numbering and storing
 cost), ephemeral rows are compared with protocol v1's figures (`V1_ROWS`), and a resume
@@ -66,6 +70,14 @@ PAIR_DATA_BYTES = (1024, 4096)
 # the same message sent ephemeral.
 MAX_EXTRA_WRITE_UNITS = 2.0
 HISTORY_PAGE_LIMIT = 100  # what the clients ask for when they resume (the protocol's maximum)
+# sendMessage's limits (wscore.limits): off for the rows that measure a message itself.
+RATE_LIMITS_OFF = {"RATE_LIMIT_CONNECTION_PER_SECOND": "0", "RATE_LIMIT_TENANT_PER_SECOND": "0"}
+RATE_LIMIT_VARIABLES = (
+    "RATE_LIMIT_CONNECTION_PER_SECOND",
+    "RATE_LIMIT_CONNECTION_BURST",
+    "RATE_LIMIT_TENANT_PER_SECOND",
+    "RATE_LIMIT_TENANT_BURST",
+)
 RESUME_MISSED = (10, 100, 1000)
 
 
@@ -272,7 +284,8 @@ def emulated(counter: Counter) -> Iterator[dict[str, Any]]:
         # production client sends exactly the same requests.
         "DYNAMODB_TRANSPORT": "boto3",
     }
-    saved = {k: os.environ.get(k) for k in [*env, "FANOUT_THRESHOLD", "FANOUT_QUEUE_URL"]}
+    kept = [*env, "FANOUT_THRESHOLD", "FANOUT_QUEUE_URL", *RATE_LIMIT_VARIABLES]
+    saved = {k: os.environ.get(k) for k in kept}
     os.environ.update(env)
     from wscore import config, services
     from wscore.aws import management
@@ -315,7 +328,16 @@ class Driver:
 
     def threshold(self, value: int) -> None:
         """Rebuild the services with another FANOUT_THRESHOLD and re-attach the meters."""
-        os.environ["FANOUT_THRESHOLD"] = str(value)
+        self.configure(FANOUT_THRESHOLD=str(value))
+
+    def configure(self, **env: str | None) -> None:
+        """Rebuild the services (a fresh container) with these variables (None: unset) and
+        re-attach the meters."""
+        for name, value in env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         self.world["config"].get_config.cache_clear()
         self.world["svc"].services.cache_clear()
         svc = self.world["svc"].services()
@@ -380,6 +402,18 @@ class Driver:
 
     def message(self, cid: str, user: str, body: dict[str, Any]) -> dict[str, Any]:
         """Run one client action through its handler; the ack (an error frame raises)."""
+        reply = self.reply(cid, user, body)
+        assert reply["type"] == "ack", reply
+        return reply
+
+    def refused(self, cid: str, user: str, body: dict[str, Any]) -> Extras:
+        """A request the rate limits refuse (anything else raises)."""
+        reply = self.reply(cid, user, body)
+        assert reply.get("code") == "rate_limited", reply
+        return Extras(retry_after_ms=reply["retryAfterMs"])
+
+    def reply(self, cid: str, user: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Run one client action through its handler; its reply frame."""
         out = self.call(
             {
                 "joinRoom": "join_room",
@@ -392,7 +426,6 @@ class Driver:
         )
         assert out["statusCode"] == 200, out
         reply: dict[str, Any] = json.loads(out["body"])
-        assert reply["type"] == "ack", reply
         return reply
 
     def seed_history(self, room: str, count: int, data: Any = SMALL_DATA) -> int:
@@ -537,6 +570,7 @@ def run() -> list[dict[str, Any]]:
     # The handlers' metric lines go to stdout whatever LOG_LEVEL says: not into the report.
     with contextlib.redirect_stdout(io.StringIO()), emulated(counter) as world:
         d = Driver(world, counter)
+        d.configure(**RATE_LIMITS_OFF)
         ev = ws_event
         rows.append(
             d.measure("connect", lambda: d.call("connect", ev("connect", "new-1=", "zoe", TENANT)))
@@ -585,8 +619,57 @@ def run() -> list[dict[str, Any]]:
             )
         )
         rows += continuity_rows(d, sender_10, members[0])
+        rows += rate_limit_rows(d, sender_10)
     rows.append(scan_sample_row())
     return rows
+
+
+def rate_limit_rows(d: Driver, sender_10: str) -> list[dict[str, Any]]:
+    """send_to_10_direct again with the limits on, in each state of the tenant's bucket.
+
+    The tenant may send 1 per second in bursts of 100, so that its bucket stays bursting
+    from one row to the next whatever moto's speed (an idle bucket is the first row).
+    """
+    send = {"action": "sendMessage", "roomId": "r10", "data": SMALL_DATA}
+    tenant = {"RATE_LIMIT_TENANT_PER_SECOND": "1", "RATE_LIMIT_TENANT_BURST": "100"}
+    d.configure(**(dict.fromkeys(RATE_LIMIT_VARIABLES) | tenant))  # the connection's defaults
+    rows = [
+        d.measure("send_to_10_rate_limited_idle_bucket", lambda: d.message(sender_10, "jo", send)),
+        d.measure("send_to_10_rate_limited_bursting", lambda: d.message(sender_10, "jo", send)),
+    ]
+    d.configure()  # a new container: it guesses "idle" for a bucket that is bursting
+    rows.append(
+        d.measure("send_to_10_rate_limited_wrong_guess", lambda: d.message(sender_10, "jo", send))
+    )
+    d.configure(RATE_LIMIT_TENANT_BURST="1")  # the bucket is seconds ahead: over the limit
+    rows.append(d.measure("send_refused_by_the_tenant", lambda: d.refused(sender_10, "jo", send)))
+    one_token = {"RATE_LIMIT_CONNECTION_PER_SECOND": "1", "RATE_LIMIT_CONNECTION_BURST": "1"}
+    d.configure(**(RATE_LIMITS_OFF | one_token))
+    d.message(sender_10, "jo", send)  # the connection's only token
+    rows.append(
+        d.measure("send_refused_by_the_connection", lambda: d.refused(sender_10, "jo", send))
+    )
+    d.configure(**RATE_LIMITS_OFF)
+    return rows
+
+
+def rate_limit_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each rate-limit row beside send_to_10_direct, the same message with the limits off
+    (a refused message costs less than a sent one: its extras are negative)."""
+    by = {r["operation"]: r for r in rows}
+    base = by.get("send_to_10_direct")
+    if base is None:
+        return []
+    keys = ("dynamodb_requests", "write_units", "management_calls")
+    return [
+        {
+            "operation": row["operation"],
+            **{k: row[k] for k in keys},
+            **{f"extra_{k}": round(row[k] - base[k], 1) for k in keys},
+        }
+        for row in rows
+        if row["operation"].startswith(("send_to_10_rate_limited_", "send_refused_by_"))
+    ]
 
 
 def continuity_rows(d: Driver, sender_10: str, sender_1000: str) -> list[dict[str, Any]]:

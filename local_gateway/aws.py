@@ -20,6 +20,7 @@ from botocore.config import Config
 from tools.aws_local import create_queues, create_table, queue_environment
 from tools.devtoken import DEV_AUDIENCE, DEV_ISSUER, DEV_SECRET
 from tools.manifest import ROOT
+from wscore.limits import Limit, RateLimits
 
 if TYPE_CHECKING:
     from local_gateway.config import GatewayConfig
@@ -40,7 +41,9 @@ OPTIONAL_PASSTHROUGH = (
     "JWT_TENANT_CLAIM",
     "JWT_ROOMS_CLAIM",
     "JWT_ROLES_CLAIM",
+    "JWT_RATE_LIMIT_CLAIM",
     "JWT_LEEWAY_SECONDS",
+    "TENANT_RATE_LIMITS",
 )
 # Variables that would send boto3 to a real account or profile: never inherited.
 _SCRUBBED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
@@ -143,6 +146,7 @@ def handler_environment(aws: EmbeddedAws, management_endpoint: str) -> dict[str,
         "HISTORY_RETENTION_SECONDS": os.environ.get("HISTORY_RETENTION_SECONDS", "86400"),
         "PRESENCE_COALESCE_THRESHOLD": os.environ.get("PRESENCE_COALESCE_THRESHOLD", "100"),
         "PRESENCE_INTERVAL_SECONDS": os.environ.get("PRESENCE_INTERVAL_SECONDS", "2"),
+        **rate_limit_environment(),
         "MANAGEMENT_ENDPOINT": management_endpoint,
         # WARNING, not the module's INFO: make dev's log is the gateway's one line per
         # connection event; LOG_LEVEL=INFO adds the handlers' own lines (DEBUG: metrics too).
@@ -166,6 +170,21 @@ def handler_environment(aws: EmbeddedAws, management_endpoint: str) -> dict[str,
         if os.environ.get(optional):
             env[optional] = os.environ[optional]
     return env
+
+
+def rate_limit_environment() -> dict[str, str]:
+    """sendMessage's limits: the module's defaults (wscore.limits), or what was exported."""
+    defaults = RateLimits()
+    env: dict[str, str] = {}
+    for prefix, limit in (("CONNECTION", defaults.connection), ("TENANT", defaults.tenant)):
+        for suffix, value in _limit_values(limit).items():
+            name = f"RATE_LIMIT_{prefix}_{suffix}"
+            env[name] = os.environ.get(name, value)
+    return env
+
+
+def _limit_values(limit: Limit) -> dict[str, str]:
+    return {"PER_SECOND": f"{limit.per_second:g}", "BURST": str(limit.burst)}
 
 
 def apply_environment(env: dict[str, str]) -> None:

@@ -24,10 +24,12 @@ def mint(
     *,
     rooms: list[str] | None = None,
     roles: list[str] | None = None,
+    rate_limit: dict[str, object] | None = None,
     lifetime_s: int = TOKEN_LIFETIME_S,
     now: int | None = None,
 ) -> str:
-    """Return an HS256 token with the claims the dev authorizer requires."""
+    """Return an HS256 token with the claims the dev authorizer requires (`rate_limit`: the
+    tenant's own sendMessage limit, `{"perSecond": n, "burst": n}`)."""
     issued = int(time.time()) if now is None else now
     claims: dict[str, object] = {
         "sub": user,
@@ -41,6 +43,8 @@ def mint(
         claims["rooms"] = rooms
     if roles:
         claims["roles"] = roles
+    if rate_limit is not None:
+        claims["rate_limit"] = rate_limit
     return jwt.encode(claims, DEV_SECRET, algorithm="HS256")
 
 

@@ -23,11 +23,18 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 def authorizer_context(
-    user: str, tenant: str, exp: int = FAR_FUTURE, rooms: str = "", roles: str = ""
+    user: str,
+    tenant: str,
+    exp: int = FAR_FUTURE,
+    rooms: str = "",
+    roles: str = "",
+    *,
+    rate_limit: str | None = None,
 ) -> dict[str, Any]:
     """requestContext.authorizer as API Gateway passes the authorizer's context on to the
-    routes (the $connect event also carries the authorizer's `integrationLatency`)."""
-    return {
+    routes (the $connect event also carries the authorizer's `integrationLatency`);
+    `rateLimit` only when the token had the rate-limit claim."""
+    context = {
         "principalId": f"{tenant}/{user}",
         "userId": user,
         "tenantId": tenant,
@@ -35,6 +42,9 @@ def authorizer_context(
         "roles": roles,
         "rooms": rooms,
     }
+    if rate_limit is not None:
+        context["rateLimit"] = rate_limit
+    return context
 
 
 def ws_event(
@@ -47,12 +57,13 @@ def ws_event(
     route: str | None = None,
     exp: int = FAR_FUTURE,
     rooms: str = "",
+    rate_limit: str | None = None,
 ) -> dict[str, Any]:
     """A connect/message/disconnect event as API Gateway sends it."""
     event = copy.deepcopy(load_event(kind))
     rc = event["requestContext"]
     rc["connectionId"] = connection_id
-    rc["authorizer"] = authorizer_context(user, tenant, exp, rooms)
+    rc["authorizer"] = authorizer_context(user, tenant, exp, rooms, rate_limit=rate_limit)
     if kind == "connect":
         rc["authorizer"]["integrationLatency"] = 3
     if kind == "message":

@@ -299,6 +299,11 @@ export declare class WsClient {
   /** Rooms that will be rejoined after a reconnect. */
   readonly rooms: string[];
   connect(): Promise<void>;
+  /**
+   * Send a request and resolve with its ack. After a `rate_limited` reply carrying
+   * `retryAfterMs`, requests of the same action are held, in order, until that time has
+   * passed (their timeout counts from the sending); nothing is ever resent by itself.
+   */
   request<T extends AckFrame = AckFrame>(
     action: string,
     fields?: Record<string, unknown>,
@@ -306,6 +311,7 @@ export declare class WsClient {
   ): Promise<T>;
   joinRoom(roomId: string): Promise<JoinRoomAck>;
   leaveRoom(roomId: string): Promise<LeaveRoomAck>;
+  /** Rejects with `rate_limited` (and `retryAfterMs`) over the server's limits; see request(). */
   sendMessage(roomId: string, data: unknown, options?: SendMessageOptions): Promise<SendMessageAck>;
   /** One page of stored messages, for the application's own use; delivery does not depend on it. */
   getHistory(roomId: string, options?: GetHistoryOptions): Promise<HistoryAck>;

@@ -185,6 +185,18 @@ function roomOf(frame) {
 }
 
 /**
+ * A request awaiting its reply: `send` is set until the frame is sent (a request of an
+ * action held after `rate_limited` waits for the hold to end); `timer` (its timeout) then.
+ * @typedef {{
+ *   action: string,
+ *   resolve: Function,
+ *   reject: Function,
+ *   timer: any,
+ *   send: (() => void) | null,
+ * }} PendingRequest
+ */
+
+/**
  * Delivery state of one joined room (see "Delivery continuity" in docs/PROTOCOL.md).
  * `lastSeq` is the last seq delivered to the application (`null` until the first join is
  * acked: the room's numbered frames are held meanwhile); `held` keeps frames ahead of a gap,
@@ -301,8 +313,10 @@ export class WsClient {
     this._isTerminal = opts.isTerminalClose ?? isTerminalCloseCode;
     /** @type {Map<string, Set<Function>>} */
     this._listeners = new Map(EVENT_TYPES.map((type) => [type, new Set()]));
-    /** @type {Map<string, {resolve: Function, reject: Function, timer: any}>} */
+    /** @type {Map<string, PendingRequest>} in the order the requests were made */
     this._pending = new Map();
+    /** @type {Map<string, {until: number, timer: any}>} actions held after `rate_limited` */
+    this._holds = new Map();
     /** @type {Set<string>} */
     this._rooms = new Set();
     /** @type {import('./wsclient.js').ConnectionState} */
@@ -365,6 +379,8 @@ export class WsClient {
    * Send `{action, requestId, ...fields}` and resolve with the matching ack frame.
    * Rejects with a ClientError whose code is the protocol error code, `timeout`,
    * `disconnected` or `payload_too_large` (checked locally before sending).
+   * After a `rate_limited` reply with `retryAfterMs`, requests of that action are held (in
+   * order) until that time has passed, then sent; the timeout counts from the sending.
    * @param {string} action
    * @param {Record<string, unknown>} [fields]
    * @param {{timeoutMs?: number}} [options]
@@ -391,16 +407,22 @@ export class WsClient {
     }
     const timeoutMs = options.timeoutMs ?? this._opts.requestTimeoutMs;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this._pending.delete(requestId);
-        reject(new ClientError('timeout', `${action} got no reply within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this._pending.set(requestId, { resolve, reject, timer });
-      try {
-        socket.send(text);
-      } catch (err) {
-        this._settle(requestId, null, new ClientError('disconnected', `send failed: ${err}`));
-      }
+      /** @type {PendingRequest} */
+      const entry = { action, resolve, reject, timer: null, send: null };
+      entry.send = () => {
+        entry.send = null;
+        entry.timer = setTimeout(() => {
+          this._pending.delete(requestId);
+          reject(new ClientError('timeout', `${action} got no reply within ${timeoutMs} ms`));
+        }, timeoutMs);
+        try {
+          socket.send(text);
+        } catch (err) {
+          this._settle(requestId, null, new ClientError('disconnected', `send failed: ${err}`));
+        }
+      };
+      this._pending.set(requestId, entry);
+      if (!this._holds.has(action)) entry.send(); // else _releaseHold sends it, in order
     });
   }
 
@@ -511,6 +533,7 @@ export class WsClient {
       }
     }
     this._rejectPending('client closed');
+    this._clearHolds();
     this._failConnectWaiters(new ClientError('disconnected', 'client closed', { closeCode: code }));
     if (this._state !== 'closed') this._setState('closed', { code, reason, byUser: true });
   }
@@ -666,6 +689,7 @@ export class WsClient {
     this._stopTimers();
     this._detachSocket();
     this._rejectPending(error.message);
+    this._clearHolds();
     this._failConnectWaiters(error);
     this._emit('error', error);
     if (this._state !== 'closed') this._setState('closed', info); // an error listener may have called close()
@@ -735,6 +759,7 @@ export class WsClient {
         type === 'error'
           ? new ClientError(String(frame.code), String(frame.message ?? frame.code), { frame })
           : null;
+      if (error?.code === 'rate_limited') this._hold(frame.action, error.retryAfterMs);
       if (typeof requestId === 'string' && this._pending.has(requestId)) {
         // Before the caller's continuation runs, so that the next frame already sees it.
         if (!error && frame.action === 'sendMessage') this._ownMessage(frame);
@@ -1209,6 +1234,38 @@ export class WsClient {
       clearTimeout(entry.timer);
       entry.reject(new ClientError('disconnected', why));
     }
+  }
+
+  // ---- back-off after rate_limited ----------------------------------------------------------
+
+  /**
+   * The server refused a request of `action` for `retryAfterMs`: hold the next ones until
+   * then (a later, longer refusal extends the hold). Held requests survive nothing that
+   * rejects pending requests (a drop, close()); the hold itself outlives a reconnect.
+   * @param {unknown} action
+   * @param {number | undefined} retryAfterMs
+   */
+  _hold(action, retryAfterMs) {
+    if (typeof action !== 'string' || !(retryAfterMs !== undefined && retryAfterMs > 0)) return;
+    const until = Date.now() + retryAfterMs;
+    const current = this._holds.get(action);
+    if (current && current.until >= until) return;
+    clearTimeout(current?.timer);
+    const timer = setTimeout(() => this._releaseHold(action), retryAfterMs);
+    this._holds.set(action, { until, timer });
+  }
+
+  /** @param {string} action */
+  _releaseHold(action) {
+    this._holds.delete(action);
+    for (const entry of [...this._pending.values()]) {
+      if (entry.action === action && entry.send) entry.send();
+    }
+  }
+
+  _clearHolds() {
+    for (const { timer } of this._holds.values()) clearTimeout(timer);
+    this._holds.clear();
   }
 
   /** @param {ClientError} error */

@@ -1,4 +1,9 @@
-"""sendMessage: broadcast to the room's other connections (directly or through SQS)."""
+"""sendMessage: broadcast to the room's other connections (directly or through SQS).
+
+The only rate-limited action: a valid request takes a token from the connection's and the
+tenant's buckets (wscore.limits) before anything else is done, so a refused one (the
+`rate_limited` error) numbers, stores and delivers nothing.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ def _send(ctx: ActionContext) -> dict[str, Any]:
     if "data" not in ctx.request.fields:
         raise InvalidRequest("data is required (any JSON value)")
     ephemeral = bool_field(ctx.request.fields, "ephemeral")
+    ctx.svc.limiter.check(ctx.connection.connection_id, ctx.identity, ctx.now)
     message_id, seq = ctx.svc.rooms.send(
         ctx.connection,
         ctx.identity,

@@ -7,11 +7,14 @@ fails on its first invocation with a message that says what to fix.
 from __future__ import annotations
 
 import functools
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from wscore.errors import ConfigError
+from wscore.limits import MAX_BURST, MAX_PER_SECOND, Limit, RateLimits, limit_from_json
+from wscore.protocol import ID_RE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -78,6 +81,52 @@ def env_str(env: Mapping[str, str], name: str) -> str:
 
 
 MAX_HISTORY_RETENTION_SECONDS = 365 * 86400
+# Lambda's environment holds 4 KB in all: TENANT_RATE_LIMITS is for a few tenants (the
+# token claim scales to any number).
+MAX_TENANT_RATE_LIMITS_CHARS = 2048
+
+
+def _env_limit(env: Mapping[str, str], prefix: str, default: Limit) -> Limit:
+    """`{prefix}_PER_SECOND` (0: off) and `{prefix}_BURST`."""
+    per_second = env_float(env, f"{prefix}_PER_SECOND", default.per_second, 0, MAX_PER_SECOND)
+    burst = env_int(env, f"{prefix}_BURST", default.burst, 1, MAX_BURST)
+    return Limit(per_second, burst)
+
+
+def _tenant_rate_limits(env: Mapping[str, str]) -> dict[str, Limit]:
+    """TENANT_RATE_LIMITS: `{"tenant": {"perSecond": n, "burst": n}, ...}` (unset: none)."""
+    name = "TENANT_RATE_LIMITS"
+    raw = env.get(name, "").strip()
+    if not raw:
+        return {}
+    if len(raw) > MAX_TENANT_RATE_LIMITS_CHARS:
+        raise ConfigError(f"{name} must be at most {MAX_TENANT_RATE_LIMITS_CHARS} characters")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a JSON object, got {raw[:64]!r}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f'{name} must be a JSON object {{"tenant": {{"perSecond", "burst"}}}}')
+    limits: dict[str, Limit] = {}
+    for tenant, value in data.items():
+        if not ID_RE.fullmatch(tenant):
+            raise ConfigError(f"{name}: {tenant[:64]!r} is not a tenant id")
+        try:
+            limits[tenant] = limit_from_json(value)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: tenant {tenant!r}: {exc}") from None
+    return limits
+
+
+def rate_limits_from_env(env: Mapping[str, str]) -> RateLimits:
+    """sendMessage's limits (wscore.limits): module variables rate_limit_per_connection,
+    rate_limit_per_tenant and tenant_rate_limits."""
+    defaults = RateLimits()
+    return RateLimits(
+        connection=_env_limit(env, "RATE_LIMIT_CONNECTION", defaults.connection),
+        tenant=_env_limit(env, "RATE_LIMIT_TENANT", defaults.tenant),
+        tenants=_tenant_rate_limits(env),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +140,7 @@ class Config:
     max_connection_seconds: int = 7200
     management_endpoint: str | None = None
     tracing_enabled: bool = False
+    rate_limits: RateLimits = field(default_factory=RateLimits)
     # How long room messages stay in history (0: history off, no seq).
     history_retention_seconds: int = 86400
     # Rooms with more users than this get coalesced presence, one frame per interval.
@@ -110,6 +160,7 @@ class Config:
             max_connection_seconds=env_int(env, "MAX_CONNECTION_SECONDS", 7200, 60, 86400),
             management_endpoint=endpoint,
             tracing_enabled=env_bool(env, "TRACING_ENABLED"),
+            rate_limits=rate_limits_from_env(env),
             history_retention_seconds=env_int(
                 env, "HISTORY_RETENTION_SECONDS", 86400, 0, MAX_HISTORY_RETENTION_SECONDS
             ),

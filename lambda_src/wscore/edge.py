@@ -78,7 +78,8 @@ def handle_action(raw_event: Mapping[str, Any], action: str, fn: Action) -> Resp
         )
         return _close(svc, event, error(action, request_id, exc.code, exc.message), int(now))
     except DomainError as exc:
-        return reply(error(action, request_id, exc.code, exc.message))
+        frame = error(action, request_id, exc.code, exc.message, retry_after_ms=exc.retry_after_ms)
+        return reply(frame)
     except Exception:
         log.exception(
             "action failed", extra={"action": action, "connectionId": event.connection_id}

@@ -26,6 +26,8 @@ class DomainError(Exception):
     """An expected, client-facing failure. The message is safe to show to the client."""
 
     code: ErrorCode = ErrorCode.INTERNAL_ERROR
+    # How long the client should wait before sending again (`retryAfterMs`), when it should.
+    retry_after_ms: int | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -57,7 +59,13 @@ class PayloadTooLarge(DomainError):
 
 
 class RateLimited(DomainError):
+    """Over a rate limit: nothing was done; the client may send again in `retry_after_ms`."""
+
     code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str, retry_after_ms: int) -> None:
+        super().__init__(message)
+        self.retry_after_ms = max(1, retry_after_ms)
 
 
 class TokenExpired(Forbidden):

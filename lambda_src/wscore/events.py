@@ -8,10 +8,12 @@ passed by API Gateway to every route), never from a message body.
 from __future__ import annotations
 
 import fnmatch
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from wscore.errors import Forbidden
+from wscore.limits import Limit, limit_from_json
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -25,6 +27,21 @@ def _split(value: object) -> tuple[str, ...]:
     return tuple(part for part in value.split(",") if part)
 
 
+def _rate_limit(value: object) -> Limit | None:
+    """The context's `rateLimit`: `{"perSecond": n, "burst": n}` as JSON, absent or ""."""
+    if value is None or value == "":
+        return None
+    try:
+        return limit_from_json(json.loads(str(value)))
+    except ValueError:
+        raise Forbidden("the authorizer context has an invalid rateLimit") from None
+
+
+def _rate_limit_json(limit: Limit) -> str:
+    per_second = int(limit.per_second) if limit.per_second.is_integer() else limit.per_second
+    return json.dumps({"perSecond": per_second, "burst": limit.burst}, separators=(",", ":"))
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """Who is on the connection, as the authorizer established it."""
@@ -34,6 +51,8 @@ class Identity:
     token_exp: int
     roles: tuple[str, ...] = ()
     rooms: tuple[str, ...] = ()
+    # The tenant's sendMessage limit from the token's claim (None: configuration decides).
+    rate_limit: Limit | None = None
 
     @classmethod
     def from_authorizer(cls, ctx: Mapping[str, Any] | None) -> Identity:
@@ -47,7 +66,8 @@ class Identity:
             token_exp = int(str(exp))
         except ValueError:
             raise Forbidden("the authorizer context lacks tokenExp") from None
-        return cls(user, tenant, token_exp, _split(ctx.get("roles")), _split(ctx.get("rooms")))
+        roles, rooms = _split(ctx.get("roles")), _split(ctx.get("rooms"))
+        return cls(user, tenant, token_exp, roles, rooms, _rate_limit(ctx.get("rateLimit")))
 
     def allows_room(self, room_id: str) -> bool:
         """A token with a `rooms` claim may only use rooms matching one of its patterns."""
@@ -62,13 +82,16 @@ class Identity:
 
     def to_context(self) -> dict[str, str]:
         """The flat string context the authorizer returns (inverse of from_authorizer)."""
-        return {
+        context = {
             "userId": self.user_id,
             "tenantId": self.tenant_id,
             "tokenExp": str(self.token_exp),
             "roles": ",".join(self.roles),
             "rooms": ",".join(self.rooms),
         }
+        if self.rate_limit is not None:  # only with the claim: contexts stay as they were
+            context["rateLimit"] = _rate_limit_json(self.rate_limit)
+        return context
 
 
 @dataclass(frozen=True, slots=True)

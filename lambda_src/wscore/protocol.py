@@ -194,14 +194,25 @@ def ack(action: str, request_id: str | None, **fields: Any) -> Frame:
     return {"type": "ack", "action": action, "requestId": request_id, **fields}
 
 
-def error(action: str | None, request_id: str | None, code: ErrorCode, message: str) -> Frame:
-    return {
+def error(
+    action: str | None,
+    request_id: str | None,
+    code: ErrorCode,
+    message: str,
+    *,
+    retry_after_ms: int | None = None,
+) -> Frame:
+    """An error reply; `rate_limited` ones carry `retryAfterMs` (integer ms, >= 1)."""
+    frame: Frame = {
         "type": "error",
         "action": action,
         "requestId": request_id,
         "code": str(code),
         "message": message,
     }
+    if retry_after_ms is not None:
+        frame["retryAfterMs"] = retry_after_ms
+    return frame
 
 
 def iso_now(now: float) -> str:

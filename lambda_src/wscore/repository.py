@@ -82,6 +82,14 @@ def pending_sk(user_id: str, token: str) -> str:
     return f"{_PENDING}{user_id}#{token}"
 
 
+def rate_pk(tenant_id: str) -> str:
+    """A tenant's sendMessage rate-limit bucket (wscore.limits), with SK `RATE_SK`."""
+    return f"RATE#{tenant_id}"
+
+
+RATE_SK = "TENANT"
+
+
 # -- attribute values -----------------------------------------------------------------
 def _s(value: str) -> dict[str, str]:
     return {"S": value}
@@ -281,6 +289,15 @@ class RoomSequence:
     latest: int = 0
     allocated_ms: int = 0
     earliest_hint: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RateWrite:
+    """A rate-limit bucket write: whether it was made, and the bucket's tat (ms) after it,
+    or as stored when it was refused (None: no bucket item)."""
+
+    written: bool
+    tat_ms: int | None
 
 
 def _is_conditional_failure(exc: ClientError) -> bool:
@@ -836,6 +853,45 @@ class Repository:
         if self._retry.run(read, lambda rest: Failure.THROTTLING if rest else None):
             raise RuntimeError("batch reads still unprocessed after retries")
         return found
+
+    # -- rate limits -------------------------------------------------------------------
+    def take_rate_token(
+        self, tenant_id: str, now_ms: int, interval_ms: int, tolerance_ms: int, *, bursting: bool
+    ) -> RateWrite:
+        """One GCRA step on the tenant's bucket (wscore.limits): one conditional UpdateItem,
+        1 write unit whether it is made or refused.
+
+        Idle (`bursting` False): no item, or tat <= now; tat becomes now + T. Bursting:
+        now < tat <= now + tau; tat grows by T. A refused write returns the stored tat
+        (ReturnValuesOnConditionCheckFailure), so the caller needs no read. The item expires
+        (TTL) once it is certainly idle again; an expired one not yet deleted is idle too.
+        """
+        values = {":now": _n(now_ms), ":exp": _n((now_ms + tolerance_ms + interval_ms) // 1000 + 1)}
+        if bursting:
+            update = "SET tat = tat + :t, expiresAt = :exp"
+            condition = "tat > :now AND tat <= :limit"
+            values |= {":t": _n(interval_ms), ":limit": _n(now_ms + tolerance_ms)}
+        else:
+            update = "SET tat = :tat, expiresAt = :exp"
+            condition = "attribute_not_exists(tat) OR tat <= :now"
+            values[":tat"] = _n(now_ms + interval_ms)
+        try:
+            out = self._db.update_item(
+                TableName=self._table,
+                Key={"PK": _s(rate_pk(tenant_id)), "SK": _s(RATE_SK)},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
+            stored = exc.response.get("Item")  # ReturnValuesOnConditionCheckFailure
+            tat = stored.get("tat") if isinstance(stored, dict) else None
+            return RateWrite(False, None if tat is None else int(tat["N"]))
+        return RateWrite(True, _get_n(out["Attributes"], "tat"))
 
 
 def _live(connection_id: str) -> str:

@@ -19,6 +19,7 @@ from wscore.delivery.dispatch import Dispatcher
 from wscore.delivery.fanout import FanoutQueue
 from wscore.errors import ConfigError
 from wscore.history import History
+from wscore.limits import RateLimiter
 from wscore.logs import get_logger
 from wscore.presence import Presence
 from wscore.repository import Repository
@@ -40,6 +41,7 @@ class Services:
     rooms: Rooms
     dispatch: Dispatcher
     presence: Presence
+    limiter: RateLimiter
 
     def endpoint(self, event: WebSocketEvent | None = None) -> str:
         """The @connections endpoint: MANAGEMENT_ENDPOINT, else the event's own."""
@@ -64,7 +66,8 @@ def build_services(
     connections = Connections(config, repo, dispatch, presence)
     dispatch.on_gone = connections.cleanup  # gone targets are cleaned up like a disconnect
     rooms = Rooms(config, repo, connections, presence, History(config, repo))
-    return Services(config, repo, connections, rooms, dispatch, presence)
+    limiter = RateLimiter(config.rate_limits, repo)
+    return Services(config, repo, connections, rooms, dispatch, presence, limiter)
 
 
 class LazyClient:

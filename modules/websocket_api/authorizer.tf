@@ -26,16 +26,17 @@ locals {
   # Only the ARN of the secret reaches the environment; the authorizer reads the value at
   # cold start through its role (see iam.tf). Unset settings are omitted, never empty.
   jwt_environment = { for k, v in {
-    JWT_ALGORITHM      = var.jwt.algorithm
-    JWT_SECRET_ARN     = var.jwt.secret_arn
-    JWT_JWKS_URL       = var.jwt.jwks_url
-    JWT_ISSUER         = var.jwt.issuer
-    JWT_AUDIENCE       = var.jwt.audience
-    JWT_USER_CLAIM     = var.jwt.user_claim
-    JWT_TENANT_CLAIM   = var.jwt.tenant_claim
-    JWT_ROOMS_CLAIM    = var.jwt.rooms_claim
-    JWT_ROLES_CLAIM    = var.jwt.roles_claim
-    JWT_LEEWAY_SECONDS = tostring(var.jwt.leeway_seconds)
+    JWT_ALGORITHM        = var.jwt.algorithm
+    JWT_SECRET_ARN       = var.jwt.secret_arn
+    JWT_JWKS_URL         = var.jwt.jwks_url
+    JWT_ISSUER           = var.jwt.issuer
+    JWT_AUDIENCE         = var.jwt.audience
+    JWT_USER_CLAIM       = var.jwt.user_claim
+    JWT_TENANT_CLAIM     = var.jwt.tenant_claim
+    JWT_ROOMS_CLAIM      = var.jwt.rooms_claim
+    JWT_ROLES_CLAIM      = var.jwt.roles_claim
+    JWT_RATE_LIMIT_CLAIM = var.jwt.rate_limit_claim
+    JWT_LEEWAY_SECONDS   = tostring(var.jwt.leeway_seconds)
     # HS256 only: how long a container keeps the secret before reading it again.
     JWT_SECRET_CACHE_SECONDS = var.jwt.secret_arn == null ? null : tostring(var.jwt.secret_cache_seconds)
     ALLOWED_ORIGINS          = length(var.allowed_origins) > 0 ? join(",", var.allowed_origins) : null

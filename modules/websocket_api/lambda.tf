@@ -84,8 +84,24 @@ locals {
       { for q in f.sqs_send : local.manifest.queues[q].env => aws_sqs_queue.this[q].url },
       contains(f.sqs_send, "fanout") ? { FANOUT_THRESHOLD = tostring(var.fanout_threshold) } : {},
       f.jwt_secret ? local.jwt_environment : {},
+      f.rate_limits ? local.rate_limit_environment : {},
     )
   }
+
+  # sendMessage's limits (docs/ARCHITECTURE.md, "Rate limits"); 0 per second turns one off.
+  rate_limit_environment = merge(
+    {
+      RATE_LIMIT_CONNECTION_PER_SECOND = tostring(var.rate_limit_per_connection.per_second)
+      RATE_LIMIT_CONNECTION_BURST      = tostring(var.rate_limit_per_connection.burst)
+      RATE_LIMIT_TENANT_PER_SECOND     = tostring(var.rate_limit_per_tenant.per_second)
+      RATE_LIMIT_TENANT_BURST          = tostring(var.rate_limit_per_tenant.burst)
+    },
+    length(var.tenant_rate_limits) == 0 ? {} : {
+      TENANT_RATE_LIMITS = jsonencode({
+        for tenant, limit in var.tenant_rate_limits : tenant => { perSecond = limit.per_second, burst = limit.burst }
+      })
+    },
+  )
 }
 
 resource "aws_lambda_function" "this" {

@@ -34,6 +34,7 @@ locals {
       manage_connections   = toset([for m in f.manage_connections : upper(m)])
       sqs_send             = toset([for q in f.sqs_send : q])
       jwt_secret           = try(f.jwt_secret, false)
+      rate_limits          = try(f.rate_limits, false)
       batch_size           = try(f.batch_size, null)
       maximum_concurrency  = try(f.maximum_concurrency, null)
       max_retry_attempts   = try(f.maximum_retry_attempts, null)

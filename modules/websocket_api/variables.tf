@@ -204,9 +204,61 @@ variable "history_retention_seconds" {
   }
 }
 
+variable "rate_limit_per_connection" {
+  description = "sendMessage limit of each connection, a token bucket: per_second tokens per second (0 turns the limit off; at most 1000), burst at once (1-100000). Enforced in each warm Lambda container at no DynamoDB cost, so a connection whose messages are spread over k concurrent containers can reach k x the limit (the tenant limit still bounds it). Refused messages get the rate_limited error with retryAfterMs and change nothing."
+  type = object({
+    per_second = optional(number, 10)
+    burst      = optional(number, 20)
+  })
+  default = {}
+
+  validation {
+    condition     = var.rate_limit_per_connection.per_second >= 0 && var.rate_limit_per_connection.per_second <= 1000 && var.rate_limit_per_connection.burst >= 1 && var.rate_limit_per_connection.burst <= 100000 && floor(var.rate_limit_per_connection.burst) == var.rate_limit_per_connection.burst
+    error_message = "rate_limit_per_connection.per_second must be from 0 (off) to 1000 and burst a whole number from 1 to 100000."
+  }
+}
+
+variable "rate_limit_per_tenant" {
+  description = "sendMessage limit of each tenant over all its connections, a token bucket: per_second tokens per second (0 turns the limit off; at most 1000, about what one DynamoDB item can take), burst at once (1-100000). Exact: one conditional write on the tenant's bucket item per message (1 write unit; a second when the container guessed the bucket's state wrong). A tenant's own limit comes from its token's claim (jwt.rate_limit_claim), then tenant_rate_limits, then this default."
+  type = object({
+    per_second = optional(number, 100)
+    burst      = optional(number, 200)
+  })
+  default = {}
+
+  validation {
+    condition     = var.rate_limit_per_tenant.per_second >= 0 && var.rate_limit_per_tenant.per_second <= 1000 && var.rate_limit_per_tenant.burst >= 1 && var.rate_limit_per_tenant.burst <= 100000 && floor(var.rate_limit_per_tenant.burst) == var.rate_limit_per_tenant.burst
+    error_message = "rate_limit_per_tenant.per_second must be from 0 (off) to 1000 and burst a whole number from 1 to 100000."
+  }
+}
+
+variable "tenant_rate_limits" {
+  description = "Tenants with their own sendMessage limit, keyed by tenant id (the token's tenant claim), each { per_second, burst } as in rate_limit_per_tenant; a token's rate-limit claim (jwt.rate_limit_claim) wins over it. Passed to the function as JSON in its environment, which Lambda limits to 4 KB in all: at most 2048 characters of JSON, a few dozen tenants (the claim scales to any number)."
+  type = map(object({
+    per_second = number
+    burst      = number
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for tenant in keys(var.tenant_rate_limits) : can(regex("^[A-Za-z0-9._:@|+=~-]{1,128}$", tenant))])
+    error_message = "tenant_rate_limits keys must be tenant ids: 1-128 characters of A-Z a-z 0-9 . _ : @ | + = ~ -."
+  }
+
+  validation {
+    condition     = alltrue([for l in values(var.tenant_rate_limits) : l.per_second >= 0 && l.per_second <= 1000 && l.burst >= 1 && l.burst <= 100000 && floor(l.burst) == l.burst])
+    error_message = "tenant_rate_limits[*].per_second must be from 0 (off) to 1000 and burst a whole number from 1 to 100000."
+  }
+
+  validation {
+    condition     = length(jsonencode({ for tenant, l in var.tenant_rate_limits : tenant => { perSecond = l.per_second, burst = l.burst } })) <= 2048
+    error_message = "tenant_rate_limits must fit 2048 characters of JSON (Lambda's environment holds 4 KB in all): give large numbers of tenants their limit through the token claim (jwt.rate_limit_claim) instead."
+  }
+}
+
 variable "jwt" {
   description = <<-EOT
-    JWT verification on $connect. algorithm HS256 needs secret_arn (a Secrets Manager secret ARN or an SSM SecureString parameter ARN; the secret value never enters Terraform or the environment); RS256/ES256 need jwks_url (https). secret_kms_key_arn is the customer managed key that encrypts the secret, if any (grants kms:Decrypt to the authorizer only). issuer and audience are required claims; the *_claim settings name the claims that carry identity; leeway_seconds allows clock skew on iat and nbf (0-60; never on exp, which the authorizer and $connect check alike); secret_cache_seconds bounds how long an HS256 secret is cached (1-3600, default 300).
+    JWT verification on $connect. algorithm HS256 needs secret_arn (a Secrets Manager secret ARN or an SSM SecureString parameter ARN; the secret value never enters Terraform or the environment); RS256/ES256 need jwks_url (https). secret_kms_key_arn is the customer managed key that encrypts the secret, if any (grants kms:Decrypt to the authorizer only). issuer and audience are required claims; the *_claim settings name the claims that carry identity (rate_limit_claim: a tenant's own sendMessage limit, {"perSecond": n, "burst": n}, trusted because the issuer signed it); leeway_seconds allows clock skew on iat and nbf (0-60; never on exp, which the authorizer and $connect check alike); secret_cache_seconds bounds how long an HS256 secret is cached (1-3600, default 300).
   EOT
   type = object({
     algorithm          = optional(string, "HS256")
@@ -219,7 +271,9 @@ variable "jwt" {
     tenant_claim       = optional(string, "tenant_id")
     rooms_claim        = optional(string, "rooms")
     roles_claim        = optional(string, "roles")
-    leeway_seconds     = optional(number, 30)
+    # A tenant's own sendMessage limit, {"perSecond": n, "burst": n}: see rate_limit_per_tenant.
+    rate_limit_claim = optional(string, "rate_limit")
+    leeway_seconds   = optional(number, 30)
     # HS256: how long a container keeps the secret (and its previous version) before reading
     # the store again; a token signed with an unknown key also triggers a read (at most every
     # 30 s), so a rotation is picked up within seconds (docs/OPERATIONS.md).
@@ -262,8 +316,8 @@ variable "jwt" {
   }
 
   validation {
-    condition     = alltrue([for c in [var.jwt.user_claim, var.jwt.tenant_claim, var.jwt.rooms_claim, var.jwt.roles_claim] : can(regex("^[A-Za-z0-9_:./-]{1,128}$", c))])
-    error_message = "jwt.user_claim, tenant_claim, rooms_claim and roles_claim must be 1-128 characters of letters, digits, _ : . / -."
+    condition     = alltrue([for c in [var.jwt.user_claim, var.jwt.tenant_claim, var.jwt.rooms_claim, var.jwt.roles_claim, var.jwt.rate_limit_claim] : can(regex("^[A-Za-z0-9_:./-]{1,128}$", c))])
+    error_message = "jwt.user_claim, tenant_claim, rooms_claim, roles_claim and rate_limit_claim must be 1-128 characters of letters, digits, _ : . / -."
   }
 
   validation {

@@ -695,7 +695,9 @@ async def test_a_page_without_progress_is_asked_again_after_growing_pauses(
         await gateway.drop(1001)
         await until(lambda: len(got.log) == 2)
     assert got.log == [1, 2]
-    assert rec.delays == pytest.approx([0.05, 0.25, 0.7, 1.0])  # backoff, then the pauses
+    # The reconnect backoff, then the pauses; rate_limited also holds getHistory for 0.7 s
+    # (the wait recorded before the pause that honours the same retryAfterMs).
+    assert rec.delays == pytest.approx([0.05, 0.25, 0.7, 0.7, 1.0])
     assert len(gateway.requests("getHistory")) == 4
     assert rec.errors == []
 
@@ -893,6 +895,82 @@ async def test_rate_limited_errors_carry_their_code_and_wait(gateway: FakeGatewa
     unmatched = rec.errors[0]
     assert isinstance(unmatched, ClientError)
     assert (unmatched.code, unmatched.retry_after_ms) == ("rate_limited", 1500)
+
+
+class Gate:
+    """A sleep that returns only once the test opens the gate; records the delays asked."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+        self._open = asyncio.Event()
+
+    async def sleep(self, delay: float) -> None:
+        self.delays.append(delay)
+        await self._open.wait()
+
+    def open(self) -> None:
+        self._open.set()
+
+
+def gated_client(gateway: FakeGateway, retry_after_ms: int | None) -> tuple[WsClient, Gate]:
+    """A client whose sleeps wait for the gate; the gateway refuses its first sendMessage
+    with rate_limited (and `retryAfterMs` when given)."""
+    refusal: dict[str, Any] = {"type": "error", "code": "rate_limited"}
+    if retry_after_ms is not None:
+        refusal["retryAfterMs"] = retry_after_ms
+    gateway.scripted = {"sendMessage": [refusal]}
+    gate = Gate()
+    client = WsClient(gateway.url, "tok", sleep=gate.sleep)
+    _CLIENTS.append(client)
+    return client, gate
+
+
+def sent_data(gateway: FakeGateway) -> list[Any]:
+    return [frame["data"] for frame in gateway.requests("sendMessage")]
+
+
+async def test_after_rate_limited_that_action_waits_retry_after_then_goes_in_order(
+    gateway: FakeGateway,
+) -> None:
+    client, gate = gated_client(gateway, 700)
+    async with client:
+        with pytest.raises(ClientError) as refused:
+            await client.send_message("r", 1)
+        assert (refused.value.code, refused.value.retry_after_ms) == ("rate_limited", 700)
+        held = [asyncio.create_task(client.send_message("r", n)) for n in (2, 3)]
+        await client.heartbeat()  # other actions are not held
+        assert gate.delays == [0.7] and sent_data(gateway) == [1]
+        assert not any(task.done() for task in held)
+        gate.open()
+        acks = await asyncio.gather(*held)
+        assert sent_data(gateway) == [1, 2, 3] and [a["messageId"] for a in acks] == ["m-1", "m-2"]
+        await client.send_message("r", 4)  # the hold is over
+        assert gate.delays == [0.7]
+
+
+async def test_a_request_held_when_the_client_closes_fails_and_is_never_sent(
+    gateway: FakeGateway,
+) -> None:
+    client, gate = gated_client(gateway, 5000)
+    async with client:
+        with pytest.raises(ClientError):
+            await client.send_message("r", 1)
+        held = asyncio.create_task(client.send_message("r", 2))
+        await until(lambda: gate.delays)
+        await client.close()
+        with pytest.raises(ClientError) as caught:
+            await held
+    assert caught.value.code == "disconnected" and sent_data(gateway) == [1]
+
+
+async def test_a_rate_limited_reply_without_retry_after_holds_nothing(gateway: FakeGateway) -> None:
+    client, gate = gated_client(gateway, None)
+    async with client:
+        with pytest.raises(ClientError) as refused:
+            await client.send_message("r", 1)
+        assert refused.value.retry_after_ms is None
+        await client.send_message("r", 2)
+    assert gate.delays == [] and sent_data(gateway) == [1, 2]
 
 
 # ---- in-band token refresh (protocol v1.1) --------------------------------------------------

@@ -25,7 +25,11 @@ from wsclient import WsClient
 pytestmark = pytest.mark.slow
 
 ROOM = "continuity"
-gw = gateway_fixture({"LOG_LEVEL": "ERROR", "GATEWAY_FAULT_SEED": "11"})
+# One sender sends 200 messages, ten at a time, as fast as it can: far above a connection's
+# default limit (10/s, bursts of 20), which is not what this test is about.
+gw = gateway_fixture(
+    {"LOG_LEVEL": "ERROR", "GATEWAY_FAULT_SEED": "11", "RATE_LIMIT_CONNECTION_PER_SECOND": "0"}
+)
 short_history = gateway_fixture({"LOG_LEVEL": "ERROR", "HISTORY_RETENTION_SECONDS": "2"})
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from local_gateway.aws import rate_limit_environment
 from local_gateway.config import GatewayConfig
 from local_gateway.filters import matches
 from local_gateway.lambdas import FairExecutor
@@ -134,6 +135,21 @@ def test_config_from_env_validates() -> None:
         (name,) = env
         with pytest.raises(ConfigError, match=f"^{name} "):  # the core's error, naming the variable
             GatewayConfig.from_env(env)
+
+
+def test_the_handlers_get_the_modules_rate_limits_unless_exported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in rate_limit_environment():
+        monkeypatch.delenv(name, raising=False)
+    assert rate_limit_environment() == {
+        "RATE_LIMIT_CONNECTION_PER_SECOND": "10",
+        "RATE_LIMIT_CONNECTION_BURST": "20",
+        "RATE_LIMIT_TENANT_PER_SECOND": "100",
+        "RATE_LIMIT_TENANT_BURST": "200",
+    }
+    monkeypatch.setenv("RATE_LIMIT_TENANT_PER_SECOND", "0")
+    assert rate_limit_environment()["RATE_LIMIT_TENANT_PER_SECOND"] == "0"
 
 
 def test_the_moto_speedup_changes_no_response() -> None:

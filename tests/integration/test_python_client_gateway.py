@@ -19,6 +19,14 @@ if TYPE_CHECKING:
     from wsclient.client import EventStream
 
 gw = gateway_fixture({"LOG_LEVEL": "WARNING"})
+# A connection may send 4 per second, 2 at once (T = 250 ms); tenants keep the defaults.
+limited = gateway_fixture(
+    {
+        "LOG_LEVEL": "WARNING",
+        "RATE_LIMIT_CONNECTION_PER_SECOND": "4",
+        "RATE_LIMIT_CONNECTION_BURST": "2",
+    }
+)
 WAIT_S = 15.0
 
 
@@ -113,3 +121,40 @@ def test_cli_presence_prints_json(gw: GatewayProcess) -> None:
     assert out.returncode == 0, out.stderr
     ack = json.loads(out.stdout.strip().splitlines()[-1])
     assert ack["type"] == "ack" and {"userId": "pyerin"} in ack["users"]
+
+
+async def test_rate_limits_refuse_change_nothing_and_the_client_backs_off(
+    limited: GatewayProcess,
+) -> None:
+    loop = asyncio.get_running_loop()
+    async with _client(limited, "rlann", "rlacme") as ann:
+        await ann.join_room("rl")
+        assert [(await ann.send_message("rl", n))["seq"] for n in range(2)] == [1, 2]
+        with pytest.raises(ClientError) as refused:
+            await ann.send_message("rl", "refused")
+        wait_ms = refused.value.retry_after_ms
+        assert refused.value.code == "rate_limited" and wait_ms is not None
+        assert 1 <= wait_ms <= 250
+        refused_at = loop.time()
+        ack = await ann.send_message("rl", "held, then sent")
+        assert loop.time() - refused_at >= wait_ms / 1000 - 0.01  # held until the token was back
+        assert ack["seq"] == 3  # the refused message took no seq
+        page = await ann.get_history("rl")
+        assert [m["data"] for m in page["messages"]] == [0, 1, "held, then sent"]
+
+
+async def test_a_tenants_own_limit_comes_from_its_token(limited: GatewayProcess) -> None:
+    claim: dict[str, object] = {"perSecond": 1, "burst": 1}  # signed: 1 message per second
+
+    def client(user: str) -> WsClient:
+        return WsClient(limited.ws_url, token=lambda: mint(user, "rltight", rate_limit=claim))
+
+    async with client("rlbea") as bea, client("rlcal") as cal:
+        await bea.join_room("tight")
+        await cal.join_room("tight")
+        await bea.send_message("tight", 1)
+        with pytest.raises(ClientError) as refused:
+            await cal.send_message("tight", 2)  # another connection, the same tenant
+    assert refused.value.code == "rate_limited"
+    assert "your tenant may send 1 per second" in refused.value.message
+    assert refused.value.retry_after_ms is not None and 1 <= refused.value.retry_after_ms <= 1000

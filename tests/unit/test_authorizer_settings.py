@@ -22,6 +22,7 @@ def test_hs256_with_secrets_manager_arn_and_defaults() -> None:
         "rooms",
         "roles",
     )
+    assert s.rate_limit_claim == "rate_limit"
     assert s.leeway_seconds == 30
     assert s.allowed_origins is None
     assert s.dev_mode is False
@@ -50,12 +51,14 @@ def test_custom_claims_leeway_and_origins() -> None:
             "JWT_TENANT_CLAIM": "custom:tenant",
             "JWT_ROOMS_CLAIM": "ws_rooms",
             "JWT_ROLES_CLAIM": "cognito:groups",
+            "JWT_RATE_LIMIT_CLAIM": "custom:ws_rate",
             "JWT_LEEWAY_SECONDS": "60",
             "ALLOWED_ORIGINS": "https://a.example, https://b.example,,",
         }
     )
     assert s.required_claims == ["exp", "iat", "iss", "aud", "email", "custom:tenant"]
     assert (s.rooms_claim, s.roles_claim, s.leeway_seconds) == ("ws_rooms", "cognito:groups", 60)
+    assert s.rate_limit_claim == "custom:ws_rate"
     assert s.allowed_origins == frozenset({"https://a.example", "https://b.example"})
 
 
@@ -155,6 +158,15 @@ def test_dev_settings_match_the_dev_token_tool() -> None:
         (
             {**BASE, "JWT_ALGORITHM": "HS256", "JWT_SECRET_ARN": SM_ARN, "JWT_TENANT_CLAIM": "#"},
             "JWT_TENANT_CLAIM",
+        ),
+        (
+            {
+                **BASE,
+                "JWT_ALGORITHM": "HS256",
+                "JWT_SECRET_ARN": SM_ARN,
+                "JWT_RATE_LIMIT_CLAIM": "a,b",
+            },
+            "JWT_RATE_LIMIT_CLAIM",
         ),
     ],
 )

@@ -30,6 +30,7 @@ from wscore.auth.verify import (
     TokenVerifier,
 )
 from wscore.events import Identity
+from wscore.limits import Limit
 
 ISS = "https://issuer.example"
 AUD = "ws-api"
@@ -191,6 +192,24 @@ def test_custom_claim_names(verifier_for: Callable[..., TokenVerifier]) -> None:
     )
 
 
+def test_rate_limit_claim_reaches_the_context(verifier_for: Callable[..., TokenVerifier]) -> None:
+    """The tenant's own sendMessage limit: trusted because the issuer signed it."""
+    token = jwt.encode(claims(rate_limit={"perSecond": 2.5, "burst": 7}), SECRET, "HS256")
+    identity = verifier_for("HS256").verify(token)
+    assert identity.rate_limit == Limit(2.5, 7)
+    assert identity.to_context()["rateLimit"] == '{"perSecond":2.5,"burst":7}'
+    assert Identity.from_authorizer(identity.to_context()) == identity
+    plain = verifier_for("HS256").verify(jwt.encode(claims(), SECRET, "HS256"))
+    assert plain.rate_limit is None and "rateLimit" not in plain.to_context()
+
+
+def test_rate_limit_claim_name_is_configurable(verifier_for: Callable[..., TokenVerifier]) -> None:
+    limit = {"perSecond": 0, "burst": 1}  # 0: this tenant is not limited
+    token = jwt.encode(claims(rate_limit={"perSecond": 1, "burst": 1}, ws_rate=limit), SECRET)
+    identity = verifier_for("HS256", rate_limit_claim="ws_rate").verify(token)
+    assert identity.rate_limit == Limit(0, 1)
+
+
 def test_clock_skew_within_leeway_is_accepted(verifier_for: Callable[..., TokenVerifier]) -> None:
     """An issuer clock ahead of ours: iat and nbf in our future, within the leeway."""
     now = int(time.time())
@@ -234,6 +253,11 @@ def _now() -> int:
 
 
 Case = Callable[[Keys], str]
+
+
+def _rate_limit_case(value: Any) -> Case:
+    return lambda k: k.hs(claims() | {"rate_limit": value})
+
 
 # (mode, case id, token builder, reason)
 REJECTIONS: list[tuple[str, str, Case, str]] = [
@@ -400,6 +424,24 @@ REJECTIONS: list[tuple[str, str, Case, str]] = [
         "too many rooms",
         lambda k: k.hs(claims(rooms=[f"r{i}" for i in range(33)])),
         "invalid_rooms",
+    ),
+    # the tenant's rate limit (a signed claim is trusted, but must be well formed)
+    *(
+        ("HS256", f"rate_limit {value!r}", _rate_limit_case(value), "invalid_rate_limit")
+        for value in (
+            None,
+            "10/s",
+            [10, 20],
+            {"perSecond": 10},
+            {"perSecond": 10, "burst": 20, "extra": 1},
+            {"perSecond": -1, "burst": 20},
+            {"perSecond": 1001, "burst": 20},
+            {"perSecond": "10", "burst": 20},
+            {"perSecond": True, "burst": 20},
+            {"perSecond": 10, "burst": 0},
+            {"perSecond": 10, "burst": 2.5},
+            {"perSecond": 10, "burst": 100_001},
+        )
     ),
     ("HS256", "roles a string", lambda k: k.hs(claims(roles="admin")), "invalid_roles"),
     ("HS256", "role with a comma", lambda k: k.hs(claims(roles=["a,b"])), "invalid_roles"),

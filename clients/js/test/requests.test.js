@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 
 import { ClientError, DEFAULTS, PROTOCOL_ERROR_CODES, WsClient } from '../wsclient.js';
-import { connected, flush, makeClient, URL_BASE, useFakeTimers } from '../testkit/helpers.js';
+import { advance, connected, flush, makeClient, URL_BASE, useFakeTimers } from '../testkit/helpers.js';
 
 beforeEach(useFakeTimers);
 afterEach(() => mock.timers.reset());
@@ -202,9 +202,8 @@ describe('request', () => {
 });
 
 describe('rate_limited (v1.1: may carry retryAfterMs)', () => {
-  it('rejects with code rate_limited and the retryAfterMs the server gave', async () => {
-    const { client, socket } = await connected();
-    const sending = client.sendMessage('lobby', { n: 1 });
+  /** Refuse the last sendMessage the client sent with rate_limited. */
+  function refuse(socket, retryAfterMs) {
     const frame = socket.lastSent('sendMessage');
     socket.deliver({
       type: 'error',
@@ -212,10 +211,90 @@ describe('rate_limited (v1.1: may carry retryAfterMs)', () => {
       requestId: frame.requestId,
       code: 'rate_limited',
       message: 'too many messages',
-      retryAfterMs: 2000,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     });
+  }
+  const sentMessages = (socket) => socket.sent.filter((f) => f.action === 'sendMessage');
+
+  it('rejects with code rate_limited and the retryAfterMs the server gave', async () => {
+    const { client, socket } = await connected();
+    const sending = client.sendMessage('lobby', { n: 1 });
+    refuse(socket, 2000);
     await assert.rejects(sending, { code: 'rate_limited', retryAfterMs: 2000 });
-    assert.equal(socket.sent.filter((f) => f.action === 'sendMessage').length, 1, 'never resent by itself');
+    await advance(60_000);
+    assert.equal(sentMessages(socket).length, 1, 'never resent by itself');
+    client.close();
+  });
+
+  it('backs off: holds the next requests of that action until retryAfterMs has passed', async () => {
+    const { client, socket } = await connected();
+    const refused = client.sendMessage('lobby', { n: 1 });
+    refuse(socket, 2000);
+    await assert.rejects(refused, { code: 'rate_limited', retryAfterMs: 2000 });
+    const second = client.sendMessage('lobby', { n: 2 });
+    const third = client.sendMessage('lobby', { n: 3 });
+    const beat = client.heartbeat(); // other actions are not held
+    socket.ack(socket.lastSent('heartbeat'), { serverTime: 'now' });
+    await beat;
+    await advance(1999);
+    assert.equal(sentMessages(socket).length, 1, 'held while the server asked to wait');
+    await advance(1);
+    assert.deepEqual(
+      sentMessages(socket).map((f) => f.data),
+      [{ n: 1 }, { n: 2 }, { n: 3 }],
+    );
+    for (const frame of sentMessages(socket).slice(1)) socket.ack(frame, { messageId: frame.requestId });
+    await Promise.all([second, third]);
+    client.sendMessage('lobby', { n: 4 }).catch(() => {});
+    assert.equal(sentMessages(socket).length, 4, 'no hold once the time has passed');
+    client.close();
+  });
+
+  it('a longer refusal extends the hold; the timeout of a held request counts from its sending', async () => {
+    const { client, socket } = await connected({ requestTimeoutMs: 1000 });
+    const first = client.sendMessage('lobby', 1);
+    refuse(socket, 500);
+    await assert.rejects(first, { code: 'rate_limited' });
+    const second = client.sendMessage('lobby', 2);
+    socket.deliver({
+      type: 'error',
+      action: 'sendMessage',
+      requestId: null,
+      code: 'rate_limited',
+      retryAfterMs: 3000,
+    });
+    await advance(2999);
+    assert.equal(sentMessages(socket).length, 1);
+    await advance(1);
+    assert.equal(sentMessages(socket).length, 2);
+    let settled = false;
+    second.catch(() => {}).finally(() => (settled = true));
+    await advance(999);
+    assert.equal(settled, false, 'the hold is not counted against the timeout');
+    await advance(1);
+    await assert.rejects(second, { code: 'timeout' });
+    client.close();
+  });
+
+  it('close() during a hold rejects the held requests and sends nothing later', async () => {
+    const { client, socket } = await connected();
+    const first = client.sendMessage('lobby', 1);
+    refuse(socket, 5000);
+    await assert.rejects(first, { code: 'rate_limited' });
+    const held = client.sendMessage('lobby', 2);
+    client.close();
+    await assert.rejects(held, { code: 'disconnected' });
+    await advance(5000);
+    assert.equal(sentMessages(socket).length, 1);
+  });
+
+  it('holds nothing without a retryAfterMs', async () => {
+    const { client, socket } = await connected();
+    const first = client.sendMessage('lobby', 1);
+    refuse(socket, undefined);
+    await assert.rejects(first, (err) => err.code === 'rate_limited' && err.retryAfterMs === undefined);
+    client.sendMessage('lobby', 2).catch(() => {});
+    assert.equal(sentMessages(socket).length, 2);
     client.close();
   });
 

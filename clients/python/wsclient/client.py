@@ -32,6 +32,7 @@ from wsclient.continuity import (
     Sequencer,
     seq_of,
 )
+from wsclient.holds import Holds
 from wsclient.tokens import jwt_expiry, refresh_time
 
 if TYPE_CHECKING:
@@ -246,6 +247,7 @@ class WsClient:
         self._state: State = "closed"
         self._ws: ClientConnection | None = None
         self._pending: dict[str, asyncio.Future[Frame]] = {}
+        self._holds = Holds(sleep)  # actions held after rate_limited
         self._rooms: dict[str, None] = {}  # insertion-ordered set
         self._listeners: dict[str, list[Listener]] = {t: [] for t in EVENT_TYPES}
         self._streams: set[EventStream] = set()
@@ -311,7 +313,9 @@ class WsClient:
         """Send ``{action, requestId, **fields}`` and return the ack frame.
 
         Raise ClientError with the protocol error code, ``timeout``, ``disconnected`` or
-        ``payload_too_large`` (checked before sending).
+        ``payload_too_large`` (checked before sending). After a ``rate_limited`` reply with
+        ``retryAfterMs``, requests of that action wait until then before they are sent (in
+        order; the timeout counts from the sending).
         """
         ws = self._ws
         if self._state != "open" or ws is None:
@@ -331,7 +335,9 @@ class WsClient:
         self._pending[request_id] = future
         limit = self.request_timeout if timeout is None else timeout
         try:
-            await ws.send(text)
+            await self._holds.wait(action, future)
+            if not future.done():  # not failed while held (a drop, close())
+                await ws.send(text)
             async with asyncio.timeout(limit):
                 return await future
         except ConnectionClosed as exc:
@@ -655,6 +661,7 @@ class WsClient:
         self._supervisor = None
         self._seq.suspend()  # positions are kept: a later connect() resumes from them
         self._reject_pending(error.message)
+        self._holds.clear()
         if self._connected is not None and not self._connected.done():
             self._connected.set_exception(error)
         for stream in list(self._streams):
@@ -711,6 +718,8 @@ class WsClient:
         if frame["type"] == "error":
             code = str(frame.get("code"))
             error = ClientError(code, str(frame.get("message") or code), frame=frame)
+            if code == "rate_limited":  # before the caller resumes: its next request waits
+                self._holds.hold(frame.get("action"), error.retry_after_ms)
         future = self._pending.get(str(frame.get("requestId")))
         if future is None or future.done():
             if error is not None:

@@ -71,6 +71,8 @@ class AuthSettings:
     tenant_claim: str = "tenant_id"
     rooms_claim: str = "rooms"
     roles_claim: str = "roles"
+    # The tenant's own sendMessage limit, {"perSecond": n, "burst": n} (wscore.limits).
+    rate_limit_claim: str = "rate_limit"
     leeway_seconds: int = DEFAULT_LEEWAY_SECONDS
     allowed_origins: frozenset[str] | None = None
     secret_cache_seconds: int = int(DEFAULT_MAX_AGE_S)
@@ -110,6 +112,7 @@ class AuthSettings:
             tenant_claim=_claim_name(env, "JWT_TENANT_CLAIM", "tenant_id"),
             rooms_claim=_claim_name(env, "JWT_ROOMS_CLAIM", "rooms"),
             roles_claim=_claim_name(env, "JWT_ROLES_CLAIM", "roles"),
+            rate_limit_claim=_claim_name(env, "JWT_RATE_LIMIT_CLAIM", "rate_limit"),
             leeway_seconds=env_int(
                 env, "JWT_LEEWAY_SECONDS", DEFAULT_LEEWAY_SECONDS, 0, MAX_LEEWAY_SECONDS
             ),

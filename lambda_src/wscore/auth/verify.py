@@ -27,6 +27,7 @@ from wscore.auth.secrets import (
     StaticSecretProvider,
 )
 from wscore.events import Identity
+from wscore.limits import Limit, limit_from_json
 from wscore.protocol import ID_RE
 
 if TYPE_CHECKING:
@@ -257,6 +258,7 @@ class TokenVerifier:
             token_exp=_epoch(claims.get("exp")),
             roles=_string_list(claims.get(s.roles_claim), _ROLE, MAX_ROLES, "invalid_roles"),
             rooms=_rooms(claims, s.rooms_claim),
+            rate_limit=_rate_limit(claims, s.rate_limit_claim),
         )
 
 
@@ -305,6 +307,17 @@ def _rooms(claims: Mapping[str, Any], name: str) -> tuple[str, ...]:
     if not rooms:
         raise AuthRejectedError("invalid_rooms")
     return rooms
+
+
+def _rate_limit(claims: Mapping[str, Any], name: str) -> Limit | None:
+    """The tenant's own sendMessage limit: trusted as the issuer signed it, but checked
+    like configuration (an absent claim leaves the limit to configuration)."""
+    if name not in claims:
+        return None
+    try:
+        return limit_from_json(claims[name])
+    except ValueError:
+        raise AuthRejectedError("invalid_rate_limit") from None
 
 
 def _string_list(

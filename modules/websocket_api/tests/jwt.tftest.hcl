@@ -213,6 +213,16 @@ run "issuer_and_audience_are_required" {
   expect_failures = [var.jwt]
 }
 
+run "rate_limit_claim_name_is_a_plain_identifier" {
+  command = plan
+
+  variables {
+    jwt = { secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x", issuer = "i", audience = "a", rate_limit_claim = "rate limit" }
+  }
+
+  expect_failures = [var.jwt]
+}
+
 run "claim_names_are_plain_identifiers" {
   command = plan
 

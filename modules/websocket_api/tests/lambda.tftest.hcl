@@ -146,6 +146,21 @@ run "environment_matches_what_each_function_does" {
     condition     = alltrue([for f in values(aws_lambda_function.this) : !contains(keys(f.environment[0].variables), "DEV_MODE") && !contains(keys(f.environment[0].variables), "JWT_DEV_SECRET")])
     error_message = "DEV_MODE and JWT_DEV_SECRET are for the local gateway only and must never be deployed."
   }
+
+  assert {
+    condition     = aws_lambda_function.this["send_message"].environment[0].variables["RATE_LIMIT_CONNECTION_PER_SECOND"] == "10" && aws_lambda_function.this["send_message"].environment[0].variables["RATE_LIMIT_CONNECTION_BURST"] == "20" && aws_lambda_function.this["send_message"].environment[0].variables["RATE_LIMIT_TENANT_PER_SECOND"] == "100" && aws_lambda_function.this["send_message"].environment[0].variables["RATE_LIMIT_TENANT_BURST"] == "200" && !contains(keys(aws_lambda_function.this["send_message"].environment[0].variables), "TENANT_RATE_LIMITS")
+    error_message = "send_message must get the default rate limits (10/s bursts of 20 per connection, 100/s bursts of 200 per tenant) and no TENANT_RATE_LIMITS when no tenant has its own."
+  }
+
+  assert {
+    condition     = alltrue([for k, f in aws_lambda_function.this : (k == "send_message") == anytrue([for v in keys(f.environment[0].variables) : startswith(v, "RATE_LIMIT_")])])
+    error_message = "Rate limits go to the function of the one limited action (the manifest's rate_limits), sendMessage, only."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["authorizer"].environment[0].variables["JWT_RATE_LIMIT_CLAIM"] == "rate_limit"
+    error_message = "The authorizer must be told the name of the rate-limit claim (default rate_limit)."
+  }
 }
 
 run "settings_reach_the_environment" {
@@ -179,6 +194,37 @@ run "settings_reach_the_environment" {
   assert {
     condition     = aws_lambda_function.this["publish"].environment[0].variables["LOG_LEVEL"] == "WARN" && aws_lambda_function.this["publish"].environment[0].variables["METRIC_NAMESPACE"] == "Acme/Realtime"
     error_message = "log_level and metrics_namespace must reach every function."
+  }
+}
+
+run "rate_limits_reach_the_environment" {
+  command = plan
+
+  variables {
+    rate_limit_per_connection = { per_second = 0.5, burst = 3 }
+    rate_limit_per_tenant     = { per_second = 0 }
+    tenant_rate_limits        = { acme = { per_second = 2, burst = 4 }, "big.co" = { per_second = 1000, burst = 100000 } }
+    jwt = {
+      secret_arn       = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:chat-test-jwt-AbCdEf"
+      issuer           = "https://auth.example.com/"
+      audience         = "chat"
+      rate_limit_claim = "custom:ws_rate"
+    }
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["send_message"].environment[0].variables["RATE_LIMIT_CONNECTION_PER_SECOND"] == "0.5" && aws_lambda_function.this["send_message"].environment[0].variables["RATE_LIMIT_CONNECTION_BURST"] == "3" && aws_lambda_function.this["send_message"].environment[0].variables["RATE_LIMIT_TENANT_PER_SECOND"] == "0" && aws_lambda_function.this["send_message"].environment[0].variables["RATE_LIMIT_TENANT_BURST"] == "200"
+    error_message = "rate_limit_per_connection and rate_limit_per_tenant must reach send_message, unset fields at their defaults."
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.this["send_message"].environment[0].variables["TENANT_RATE_LIMITS"]) == { acme = { perSecond = 2, burst = 4 }, "big.co" = { perSecond = 1000, burst = 100000 } }
+    error_message = "tenant_rate_limits must reach send_message as TENANT_RATE_LIMITS, JSON of {perSecond, burst} per tenant."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["authorizer"].environment[0].variables["JWT_RATE_LIMIT_CLAIM"] == "custom:ws_rate" && aws_lambda_function.this["refresh_token"].environment[0].variables["JWT_RATE_LIMIT_CLAIM"] == "custom:ws_rate"
+    error_message = "jwt.rate_limit_claim must reach the functions that verify tokens."
   }
 }
 
@@ -552,4 +598,74 @@ run "presence_threshold_must_be_positive" {
   }
 
   expect_failures = [var.presence]
+}
+
+run "connection_rate_limit_is_bounded" {
+  command = plan
+
+  variables {
+    rate_limit_per_connection = { per_second = 1001 }
+  }
+
+  expect_failures = [var.rate_limit_per_connection]
+}
+
+run "connection_rate_limit_burst_is_a_whole_number" {
+  command = plan
+
+  variables {
+    rate_limit_per_connection = { burst = 2.5 }
+  }
+
+  expect_failures = [var.rate_limit_per_connection]
+}
+
+run "tenant_rate_limit_cannot_be_negative" {
+  command = plan
+
+  variables {
+    rate_limit_per_tenant = { per_second = -1 }
+  }
+
+  expect_failures = [var.rate_limit_per_tenant]
+}
+
+run "tenant_rate_limit_burst_is_at_least_one" {
+  command = plan
+
+  variables {
+    rate_limit_per_tenant = { burst = 0 }
+  }
+
+  expect_failures = [var.rate_limit_per_tenant]
+}
+
+run "tenant_rate_limits_are_keyed_by_tenant_id" {
+  command = plan
+
+  variables {
+    tenant_rate_limits = { "acme#eu" = { per_second = 1, burst = 1 } }
+  }
+
+  expect_failures = [var.tenant_rate_limits]
+}
+
+run "tenant_rate_limits_are_bounded" {
+  command = plan
+
+  variables {
+    tenant_rate_limits = { acme = { per_second = 5, burst = 100001 } }
+  }
+
+  expect_failures = [var.tenant_rate_limits]
+}
+
+run "tenant_rate_limits_fit_the_lambda_environment" {
+  command = plan
+
+  variables {
+    tenant_rate_limits = { for i in range(80) : format("tenant-%03d-with-a-long-name", i) => { per_second = 10, burst = 20 } }
+  }
+
+  expect_failures = [var.tenant_rate_limits]
 }
