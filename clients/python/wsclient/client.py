@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from wsclient import presence
 from wsclient.continuity import (
     DEFAULT_GAP_WAIT_S,
     HISTORY_PAGE_LIMIT,
@@ -32,7 +33,6 @@ from wsclient.continuity import (
     Sequencer,
     seq_of,
 )
-from wsclient.presence import PresenceList, member_count, next_cursor, page_user_ids
 from wsclient.tokens import jwt_expiry, refresh_time
 
 if TYPE_CHECKING:
@@ -414,7 +414,7 @@ class WsClient:
         while True:
             page = await self.get_presence(room_id, cursor=cursor, limit=limit)
             yield page
-            following = next_cursor(page)
+            following = presence.next_cursor(page)
             if following is None:  # the last page (or a v1 server)
                 return
             if following == cursor:
@@ -423,16 +423,16 @@ class WsClient:
 
     async def presence_all(
         self, room_id: str | None = None, *, cursor: str | None = None, limit: int | None = None
-    ) -> PresenceList:
+    ) -> presence.PresenceList:
         """All users online in a room (or the tenant), every page fetched (presence_pages).
 
         Users who come or go while it pages may be missed, or listed though gone: presence
         frames tell of them.
         """
-        found = PresenceList()
+        found = presence.PresenceList()
         async for page in self.presence_pages(room_id, cursor=cursor, limit=limit):
-            found.user_ids.extend(page_user_ids(page))
-            count = member_count(page)
+            found.user_ids.extend(presence.page_user_ids(page))
+            count = presence.member_count(page)
             if count is not None:
                 found.member_count = count
         return found
