@@ -126,7 +126,7 @@ async def test_get_presence_sends_room_cursor_and_limit_only_when_given(
 
 async def test_presence_pages_follow_next_cursor_to_the_last_page(gateway: FakeGateway) -> None:
     gateway.online = {ROOM: users(7)}
-    async with WsClient(gateway.url, "tok") as client:
+    async with WsClient(gateway.url, "tok") as client, asyncio.timeout(WAIT_S):  # never loop
         pages = [page async for page in client.presence_pages(ROOM, limit=3)]
     assert [listed(page) for page in pages] == [users(7)[:3], users(7)[3:6], users(7)[6:]]
     assert [(p["memberCount"], p.get("nextCursor")) for p in pages] == [
