@@ -5,7 +5,11 @@
 // Delivery continuity (protocol v1.1): joining a room shows its last messages from history;
 // after a reconnect the client fetches what was missed by itself, and the page says how
 // much that was ("Caught up: N missed messages"), or that some of it had expired.
-import { WsClient } from '/js/wsclient.js';
+//
+// Presence (protocol v1.1): a join ack lists the first page of the room's users online; the
+// rest is fetched page by page (nextCursor). A large room's presence comes coalesced (who
+// joined and who left in the last interval): presenceChanges reads both forms alike.
+import { WsClient, presenceChanges } from '/js/wsclient.js';
 
 const $ = (id) => document.getElementById(id);
 const STATE_TEXT = {
@@ -23,6 +27,8 @@ const HISTORY_LIMIT = 50; // messages shown from history when a room is joined
 // the catch-up has brought nothing new for this long (longer than the client's history
 // retries, ~12 s in all, so a slow fill is not cut short).
 const RESUME_SETTLE_MS = 15000;
+const PRESENCE_SHOWN = 200; // names listed under "Online in"; the count covers everyone
+const NAMES_IN_A_LINE = 3; // names in a chat line such as "bob, carol and 4 others joined"
 
 let client = null;
 let me = null; // { user, tenant }
@@ -31,6 +37,9 @@ let online = false;
 let lastProblem = ''; // why the last token request failed, for the offline banner
 let countdown = null;
 const presence = new Map(); // roomId -> Set of userIds (last known while offline)
+// roomId -> the room's memberCount while its set is partial: the rest of the list is being
+// fetched, or could not be
+const partial = new Map();
 // roomId -> { lines: [{ who, text, kind, messageId?, action? }], seen: Set of messageIds
 // shown, lastSeq: the room's position shown here, resume: null or the catch-up under way }
 const rooms = new Map();
@@ -134,12 +143,14 @@ function renderChatState() {
 
 function renderPresence() {
   const users = [...(presence.get(current) || [])].sort();
-  $('presence-title').textContent = current ? `Online in ${current}` : 'Online now';
+  const count = partial.get(current) ?? users.length;
+  $('presence-title').textContent = current ? `Online in ${current} (${count})` : 'Online now';
   $('presence-empty').hidden = Boolean(current);
   $('presence-stale').hidden = online || !current;
   if (online) delete $('presence').dataset.offline;
   else $('presence').dataset.offline = 'true';
-  const items = users.map((u) => el('li', u === me.user ? `${u} (you)` : u));
+  const items = users.slice(0, PRESENCE_SHOWN).map((u) => el('li', u === me.user ? `${u} (you)` : u));
+  if (count > PRESENCE_SHOWN) items.push(el('li', `and ${count - PRESENCE_SHOWN} more`, 'more'));
   $('presence').replaceChildren(...items);
 }
 
@@ -277,7 +288,7 @@ function settleLater(roomId) {
  * history before any newer live message, and the page counts those as missed.
  */
 function onRejoin(ack) {
-  setMembers(ack.roomId, ack.members);
+  setMembers(ack.roomId, ack);
   const room = rooms.get(ack.roomId);
   if (!room) return;
   const previous = room.resume; // a reconnect in the middle of a resume: it carries on
@@ -395,8 +406,58 @@ async function reloadRoom(roomId) {
 
 // ---- actions ------------------------------------------------------------------------------
 
-function setMembers(roomId, members) {
-  presence.set(roomId, new Set(members.map((m) => m.userId)));
+/**
+ * A join (or rejoin) ack lists the first page of the room's users online; when `nextCursor`
+ * says more follow, the rest is fetched a page at a time, each merged as it comes (presence
+ * frames that arrive meanwhile change the same set). A newer ack's list replaces this one.
+ */
+async function setMembers(roomId, ack) {
+  const users = new Set((ack.members || []).map((m) => m.userId));
+  presence.set(roomId, users);
+  const more = typeof ack.nextCursor === 'string';
+  if (more) partial.set(roomId, ack.memberCount ?? users.size);
+  else partial.delete(roomId);
+  if (roomId === current) renderPresence();
+  if (!more) return;
+  try {
+    for await (const page of client.presencePages(roomId, { cursor: ack.nextCursor })) {
+      if (presence.get(roomId) !== users) return; // left, or listed anew by a rejoin
+      for (const { userId } of page.users || []) users.add(userId);
+      if (roomId === current) renderPresence();
+    }
+  } catch (err) {
+    if (presence.get(roomId) === users) {
+      $('chat-error').textContent = `Could not list everyone online in ${roomId}: ${err.message}`;
+    }
+    return;
+  }
+  if (presence.get(roomId) !== users) return;
+  partial.delete(roomId);
+  if (roomId === current) renderPresence();
+}
+
+function forgetMembers(roomId) {
+  presence.delete(roomId);
+  partial.delete(roomId);
+}
+
+/** "bob", "bob, carol and dave", "bob, carol, dave and 4 others" */
+function names(userIds) {
+  const shown = userIds.slice(0, NAMES_IN_A_LINE);
+  const others = userIds.length - shown.length;
+  if (others > 0) return `${shown.join(', ')} and ${others} other${others === 1 ? '' : 's'}`;
+  return shown.length > 1 ? `${shown.slice(0, -1).join(', ')} and ${shown.at(-1)}` : shown.join('');
+}
+
+/** A presence frame of either form: a user's join or leave, or a large room's coalesced change. */
+function onPresence(frame) {
+  const users = presence.get(frame.roomId);
+  if (!users) return;
+  const { roomId, joined, left } = presenceChanges(frame);
+  for (const userId of joined) users.add(userId);
+  for (const userId of left) users.delete(userId);
+  if (joined.length) addLine(roomId, { text: `${names(joined)} joined`, kind: 'system' });
+  if (left.length) addLine(roomId, { text: `${names(left)} left`, kind: 'system' });
   if (roomId === current) renderPresence();
 }
 
@@ -423,7 +484,7 @@ async function joinRoom(roomId) {
   }
   const room = roomState(roomId);
   if (isSeq(ack.latestSeq)) room.lastSeq = Math.max(room.lastSeq, ack.latestSeq);
-  setMembers(roomId, ack.members);
+  setMembers(roomId, ack); // the rest of a large room's list comes meanwhile
   prependLines(roomId, [{ text: `You joined ${roomId}`, kind: 'system' }]);
   select(roomId);
   await showEarlier(roomId, ack.latestSeq);
@@ -436,7 +497,7 @@ async function leaveRoom(roomId) {
   } catch (err) {
     $('chat-error').textContent = `Left ${roomId} here; the server did not confirm: ${err.message}`;
   }
-  presence.delete(roomId);
+  forgetMembers(roomId);
   forgetRoom(roomId);
   if (current === roomId) select([...presence.keys()][0] || null);
   else renderRooms();
@@ -446,14 +507,7 @@ function wire() {
   client.on('state', onState);
   client.on('message', onMessage);
   client.on('discontinuity', onDiscontinuity);
-  client.on('presence', (p) => {
-    const users = presence.get(p.roomId);
-    if (!users) return;
-    if (p.event === 'join') users.add(p.userId);
-    else users.delete(p.userId);
-    addLine(p.roomId, { text: `${p.userId} ${p.event === 'join' ? 'joined' : 'left'}`, kind: 'system' });
-    if (p.roomId === current) renderPresence();
-  });
+  client.on('presence', onPresence);
   client.on('rejoin', onRejoin);
   client.on('error', (err) => {
     if (!err.roomId) return;
@@ -531,6 +585,7 @@ function signOut() {
   online = false;
   current = null;
   presence.clear();
+  partial.clear();
   for (const roomId of [...rooms.keys()]) forgetRoom(roomId);
   leaving?.close(1000, 'signed out');
   clearInterval(countdown);

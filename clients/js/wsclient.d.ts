@@ -97,12 +97,26 @@ export interface UserRef {
   userId: string;
 }
 
-export interface JoinRoomAck extends AckFrame {
+/** A page of users online (joinRoom `members`, getPresence `users`): how many, and more to come. */
+export interface UserPageFields {
+  /** v1.1, a room: how many users are online in it (each user once, whatever their connections). */
+  memberCount?: number;
+  /** v1.1: more users follow; pass it as `cursor` to getPresence for the next page. */
+  nextCursor?: string;
+  /** More users follow (v1: beyond the first 500, with no way to fetch them). */
+  truncated?: boolean;
+}
+
+export interface JoinRoomOptions {
+  /** v1.1: users in the ack's first page of `members`, 1..500; server default 100. */
+  limit?: number;
+}
+
+export interface JoinRoomAck extends AckFrame, UserPageFields {
   action: 'joinRoom';
   roomId: string;
+  /** The first page of the users online in the room, in user id order. */
   members: UserRef[];
-  /** Users beyond the first 500 were left out. */
-  truncated?: boolean;
   /** v1.1: the room's latest seq when joined (0: no numbered message, or history off). */
   latestSeq?: number;
 }
@@ -149,9 +163,26 @@ export interface HeartbeatAck extends AckFrame {
   serverTime: string | number;
 }
 
-export interface PresenceAck extends AckFrame {
+export interface GetPresenceOptions {
+  /** v1.1: the `nextCursor` of the previous page. */
+  cursor?: string;
+  /** v1.1: users per page, 1..500; server default 100. */
+  limit?: number;
+}
+
+export interface PresenceAck extends AckFrame, UserPageFields {
   action: 'getPresence';
+  /** Given for a room; absent for the whole tenant. */
+  roomId?: string;
+  /** One page of the users online, in user id order. */
   users: UserRef[];
+}
+
+/** presenceAll(): every page's users. */
+export interface PresenceList {
+  userIds: string[];
+  /** A room's count, from the last page (v1.1); absent for the tenant or from a v1 server. */
+  memberCount?: number;
 }
 
 export interface RefreshTokenAck extends AckFrame {
@@ -171,11 +202,37 @@ export interface MessageEvent {
   sentAt: string;
 }
 
-export interface PresenceEvent {
+/** A user came online in a room (first connection joined) or went offline (last one left). */
+export interface PresenceTransition {
   type: 'presence';
   roomId: string;
   event: 'join' | 'leave';
   userId: string;
+}
+
+/**
+ * v1.1, rooms above the server's coalescing threshold: at most one frame per room per
+ * interval with the net change since the room's previous such frame (a user who joined and
+ * left within the interval is in neither list; a large change may come as several frames).
+ * Apply it as set operations.
+ */
+export interface PresenceCoalesced {
+  type: 'presence';
+  roomId: string;
+  joined: string[];
+  left: string[];
+}
+
+/** A `presence` frame as the server sent it: tell the two forms apart by `event` / `joined`. */
+export type PresenceEvent = PresenceTransition | PresenceCoalesced;
+
+/** presenceChanges(): what a presence frame of either form changes. */
+export interface PresenceChanges {
+  roomId: string;
+  /** Add these user ids to the room's set. */
+  joined: string[];
+  /** Remove these. */
+  left: string[];
 }
 
 export interface PublishEvent {
@@ -275,6 +332,11 @@ export declare function decodeJwtPayload(token: string): Record<string, unknown>
  * TOKEN_REFRESH_FRACTION of the lifetime, whichever is sooner, never before half the lifetime.
  */
 export declare function tokenRefreshTime(expMs: number, startMs: number): number;
+/**
+ * What a `presence` frame changes, for either form (a v1 join/leave transition, or a v1.1
+ * coalesced frame of a large room): add `joined`, remove `left`.
+ */
+export declare function presenceChanges(frame: PresenceEvent): PresenceChanges;
 
 export declare class ClientError extends Error {
   constructor(
@@ -309,13 +371,25 @@ export declare class WsClient {
     fields?: Record<string, unknown>,
     options?: { timeoutMs?: number },
   ): Promise<T>;
-  joinRoom(roomId: string): Promise<JoinRoomAck>;
+  /** The ack's `members` is the first page; `nextCursor` (v1.1) when more follow. */
+  joinRoom(roomId: string, options?: JoinRoomOptions): Promise<JoinRoomAck>;
   leaveRoom(roomId: string): Promise<LeaveRoomAck>;
   /** Rejects with `rate_limited` (and `retryAfterMs`) over the server's limits; see request(). */
   sendMessage(roomId: string, data: unknown, options?: SendMessageOptions): Promise<SendMessageAck>;
   /** One page of stored messages, for the application's own use; delivery does not depend on it. */
   getHistory(roomId: string, options?: GetHistoryOptions): Promise<HistoryAck>;
-  getPresence(roomId?: string): Promise<PresenceAck>;
+  /** One page of users online in a room, or the whole tenant (roomId omitted or null). */
+  getPresence(roomId?: string | null, options?: GetPresenceOptions): Promise<PresenceAck>;
+  /**
+   * Every page of getPresence, following nextCursor to the end (from `cursor` when given, e.g.
+   * a joinRoom ack's nextCursor).
+   */
+  presencePages(
+    roomId?: string | null,
+    options?: GetPresenceOptions,
+  ): AsyncGenerator<PresenceAck, void, undefined>;
+  /** Every user online in a room (or the tenant), all pages fetched. */
+  presenceAll(roomId?: string | null, options?: GetPresenceOptions): Promise<PresenceList>;
   heartbeat(): Promise<HeartbeatAck>;
   on<K extends keyof ClientEvents>(type: K, fn: (payload: ClientEvents[K]) => void): () => void;
   off<K extends keyof ClientEvents>(type: K, fn: (payload: ClientEvents[K]) => void): void;

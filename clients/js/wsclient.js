@@ -263,6 +263,42 @@ function checkRange(value, name, min, max) {
 }
 
 /**
+ * The options that were given, as request fields (`undefined` ones left out).
+ * @param {Record<string, unknown>} options
+ * @param {string[]} names
+ * @returns {Record<string, unknown>}
+ */
+function givenFields(options, names) {
+  /** @type {Record<string, unknown>} */
+  const fields = {};
+  for (const name of names) if (options[name] !== undefined) fields[name] = options[name];
+  return fields;
+}
+
+/** @param {unknown} list */
+function userIdsOf(list) {
+  return Array.isArray(list) ? list.filter((id) => typeof id === 'string') : [];
+}
+
+/**
+ * The change a `presence` frame announces, in one shape whichever form the server used: a
+ * v1 transition `{event: 'join' | 'leave', userId}` (rooms up to the server's coalescing
+ * threshold) or a v1.1 coalesced frame `{joined: [userId...], left: [userId...]}` (larger
+ * rooms: the net change since the room's previous such frame, at most one frame per room
+ * per interval). Apply it as set operations: add `joined`, remove `left`.
+ * @param {Record<string, any>} frame a `presence` frame
+ * @returns {import('./wsclient.js').PresenceChanges}
+ */
+export function presenceChanges(frame) {
+  const { roomId } = frame;
+  if (frame.event === 'join' || frame.event === 'leave') {
+    const user = userIdsOf([frame.userId]);
+    return frame.event === 'join' ? { roomId, joined: user, left: [] } : { roomId, joined: [], left: user };
+  }
+  return { roomId, joined: userIdsOf(frame.joined), left: userIdsOf(frame.left) };
+}
+
+/**
  * @param {string} roomId
  * @returns {RoomStream}
  */
@@ -428,15 +464,18 @@ export class WsClient {
 
   /**
    * Join a room; it is remembered (and rejoined after reconnects) once the server acks.
+   * The ack lists the first page of `members` (v1.1: `memberCount` users online, and
+   * `nextCursor` when more follow: `presencePages(roomId, {cursor})` fetches the rest).
    * @param {string} roomId
+   * @param {{limit?: number}} [options] limit: users in `members` (1-500, server default 100)
    */
-  async joinRoom(roomId) {
+  async joinRoom(roomId, options = {}) {
     // A first join: the room's numbered frames are held until the ack says where to start.
     const first = !this._streams.has(roomId);
     if (first) this._streams.set(roomId, newStream(roomId));
     let ack;
     try {
-      ack = await this.request('joinRoom', { roomId });
+      ack = await this.request('joinRoom', { roomId, ...givenFields(options, ['limit']) });
     } catch (err) {
       if (first) this._joinFailed(roomId);
       throw err;
@@ -476,16 +515,62 @@ export class WsClient {
    * @param {{afterSeq?: number, limit?: number}} [options] without afterSeq: the latest `limit`
    */
   getHistory(roomId, options = {}) {
-    /** @type {Record<string, unknown>} */
-    const fields = { roomId };
-    if (options.afterSeq !== undefined) fields.afterSeq = options.afterSeq;
-    if (options.limit !== undefined) fields.limit = options.limit;
-    return this.request('getHistory', fields);
+    return this.request('getHistory', { roomId, ...givenFields(options, ['afterSeq', 'limit']) });
   }
 
-  /** @param {string} [roomId] omitted: the whole tenant */
-  getPresence(roomId) {
-    return this.request('getPresence', roomId === undefined ? {} : { roomId });
+  /**
+   * One page of the users online in a room, or in the whole tenant: the raw ack (`users`;
+   * v1.1: `memberCount` for a room, `nextCursor` when more users follow).
+   * @param {string | null} [roomId] omitted or null: the whole tenant
+   * @param {{cursor?: string, limit?: number}} [options] cursor: a page's `nextCursor`;
+   *   limit: 1-500, server default 100
+   */
+  getPresence(roomId, options = {}) {
+    const room = roomId === undefined || roomId === null ? {} : { roomId };
+    return this.request('getPresence', { ...room, ...givenFields(options, ['cursor', 'limit']) });
+  }
+
+  /**
+   * Every page of getPresence, in user id order, following `nextCursor` to the last page: an
+   * async iterator of the acks. Start after `cursor` (e.g. a joinRoom ack's `nextCursor`) to
+   * fetch the rest of a room's members. A failed request ends it with that request's error.
+   * @param {string | null} [roomId] omitted or null: the whole tenant
+   * @param {{cursor?: string, limit?: number}} [options]
+   * @returns {AsyncGenerator<Record<string, any>, void, undefined>}
+   */
+  async *presencePages(roomId, options = {}) {
+    let cursor = options.cursor;
+    for (;;) {
+      const page = await this.getPresence(roomId, { ...options, cursor });
+      yield page;
+      const next = page.nextCursor;
+      if (typeof next !== 'string' || next === '') return; // the last page (or a v1 server)
+      if (next === cursor) {
+        throw new ClientError('invalid_frame', 'getPresence answered with the cursor it was given');
+      }
+      cursor = next;
+    }
+  }
+
+  /**
+   * All users online in a room, or in the whole tenant, page by page (presencePages):
+   * `userIds` in id order and, for a room, the last page's `memberCount`. Users who come
+   * or go while it pages may be missed or listed: presence frames tell of them.
+   * @param {string | null} [roomId] omitted or null: the whole tenant
+   * @param {{cursor?: string, limit?: number}} [options]
+   * @returns {Promise<import('./wsclient.js').PresenceList>}
+   */
+  async presenceAll(roomId, options = {}) {
+    /** @type {string[]} */
+    const userIds = [];
+    /** @type {number | undefined} */
+    let memberCount;
+    for await (const page of this.presencePages(roomId, options)) {
+      const users = Array.isArray(page.users) ? page.users : [];
+      userIds.push(...userIdsOf(users.map((user) => user?.userId)));
+      if (typeof page.memberCount === 'number') memberCount = page.memberCount;
+    }
+    return memberCount === undefined ? { userIds } : { userIds, memberCount };
   }
 
   heartbeat() {

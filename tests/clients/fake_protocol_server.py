@@ -8,6 +8,10 @@ With ``v11 = True`` it speaks protocol v1.1 as well: per-room seqs (``latestSeq`
 acks, ``seq`` in send acks), a history the tests fill (stored, skipped and expired seqs)
 that ``getHistory`` pages through, ``refreshToken``, and scripted replies for the cases a
 real server produces only by timing (an empty page with ``hasMore``, ``rate_limited``).
+Users the tests put ``online`` are paged as v1.1 pages them: ``joinRoom`` ``members`` and
+``getPresence`` ``users`` in user id order after ``cursor``, ``limit`` at a time, with
+``memberCount`` (a room) and ``nextCursor`` (and v1's ``truncated``) while more follow;
+coalesced ``presence`` frames are pushed like any event.
 """
 
 from __future__ import annotations
@@ -51,6 +55,10 @@ class FakeGateway:
         self.latest: dict[str, int] = {}  # roomId -> latest allocated seq
         self.earliest: dict[str, int] = {}  # roomId -> earliestSeq (older seqs expired)
         self.page_size = 50  # server-side cap on a page, below the request's limit
+        # roomId (None: the whole tenant) -> user ids online, paged as v1.1 does; read at each
+        # request, so a test may change it between pages. Rooms not in it: the v1 replies.
+        self.online: dict[str | None, list[str]] = {}
+        self.presence_page_size = 100  # the server's page when a request gives no limit
         # action -> replies to give, in order, one per request, before the normal one: a dict
         # of ack fields to override, or an error frame (with "type": "error" and a code).
         self.scripted: dict[str, list[Frame]] = {}
@@ -220,6 +228,8 @@ class FakeGateway:
         body: Frame = {}
         if action == "joinRoom":
             body = {"roomId": frame["roomId"], "members": [{"userId": "alice"}]}
+            if frame["roomId"] in self.online:
+                body |= self._users_page(frame, "members")
             if self.v11:
                 body["latestSeq"] = self._latest(frame["roomId"])
         elif action == "leaveRoom":
@@ -235,12 +245,28 @@ class FakeGateway:
             body = {"serverTime": "2026-01-01T00:00:00Z"}
         elif action == "getPresence":
             body = {"users": [{"userId": "alice"}, {"userId": "bob"}]}
+            if frame.get("roomId") in self.online:
+                body = self._users_page(frame, "users")
         elif action == "getHistory":
             body = self._history_page(frame)
         elif action == "refreshToken":
             body = {"expiresAt": "2026-01-01T02:00:00Z"}
         head = {"type": "ack", "action": action, "requestId": frame.get("requestId")}
         return head | body | fields
+
+    def _users_page(self, frame: Frame, key: str) -> Frame:
+        """One page of the users online (protocol v1.1), under ``key``."""
+        room_id = frame.get("roomId")
+        everyone = sorted(self.online[room_id])
+        cursor = frame.get("cursor")
+        after = [user for user in everyone if cursor is None or user > cursor]
+        page = after[: frame.get("limit") or self.presence_page_size]
+        body: Frame = {key: [{"userId": user} for user in page]}
+        if room_id is not None:
+            body |= {"roomId": room_id, "memberCount": len(everyone)}
+        if len(after) > len(page):
+            body |= {"nextCursor": page[-1], "truncated": True}
+        return body
 
     def _latest(self, room_id: str) -> int:
         return 0 if self.history_off else self.latest.get(room_id, 0)

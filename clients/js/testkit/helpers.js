@@ -86,3 +86,37 @@ export function answerHistory(socket, page) {
   socket.ack(request, { roomId: request.roomId, messages: [], earliestSeq: 1, hasMore: false, ...page });
   return request;
 }
+
+/**
+ * Make `socket` answer getPresence as a v1.1 server does: `users` in id order, a page at a
+ * time after `cursor` (the last id of the previous page), `memberCount` for a room and
+ * `nextCursor` (with the v1 `truncated`) while more follow. `online` maps a roomId (or
+ * `null`, the whole tenant) to its user ids; it is read at each request, so a test may change
+ * it between pages. Returns the getPresence frames received. Past `maxRequests` it answers
+ * nothing and the send throws: paging that never ends fails (with `disconnected`) instead of
+ * looping on microtasks, where no test timeout can fire.
+ * @param {import('./fake-websocket.js').FakeSocketBase} socket
+ * @param {Map<string | null, string[]>} online
+ * @param {number} [defaultLimit] the server's page size when the request gives none
+ * @param {number} [maxRequests]
+ */
+export function servePresence(socket, online, defaultLimit = 100, maxRequests = 50) {
+  const received = [];
+  const send = socket.send.bind(socket);
+  socket.send = (text) => {
+    send(text);
+    const frame = JSON.parse(text);
+    if (frame.action !== 'getPresence') return;
+    received.push(frame);
+    if (received.length > maxRequests) throw new Error(`getPresence asked ${received.length} times`);
+    const roomId = frame.roomId ?? null;
+    const everyone = [...(online.get(roomId) ?? [])].sort();
+    const after = everyone.filter((user) => frame.cursor === undefined || user > frame.cursor);
+    const page = after.slice(0, frame.limit ?? defaultLimit);
+    const fields = { users: page.map((userId) => ({ userId })) };
+    if (roomId !== null) Object.assign(fields, { roomId, memberCount: everyone.length });
+    if (after.length > page.length) Object.assign(fields, { nextCursor: page.at(-1), truncated: true });
+    queueMicrotask(() => socket.ack(frame, fields)); // the reply comes after send() returns
+  };
+  return received;
+}

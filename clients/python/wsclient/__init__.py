@@ -12,14 +12,18 @@ from wsclient.client import (
     is_terminal_close_code,
     with_token,
 )
+from wsclient.presence import PresenceChanges, PresenceList, presence_changes
 
 __all__ = [
     "DEFAULT_HEARTBEAT_INTERVAL_S",
     "MAX_HEARTBEAT_INTERVAL_S",
     "PROTOCOL_ERROR_CODES",
     "ClientError",
+    "PresenceChanges",
+    "PresenceList",
     "WsClient",
     "backoff_delay",
     "is_terminal_close_code",
+    "presence_changes",
     "with_token",
 ]

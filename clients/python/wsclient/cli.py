@@ -20,6 +20,7 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from wsclient.client import SERVER_EVENT_TYPES, ClientError, WsClient
+from wsclient.presence import member_count, page_user_ids
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -83,8 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     send = commands.add_parser("send", help="join ROOM, send DATA_JSON, print the ack")
     send.add_argument("room", metavar="ROOM")
     send.add_argument("data", metavar="DATA_JSON", type=_json_arg)
-    presence = commands.add_parser("presence", help="print users online in ROOM or the tenant")
+    presence = commands.add_parser(
+        "presence", help="print users online in ROOM or the tenant: every page's ack, a line each"
+    )
     presence.add_argument("room", metavar="ROOM", nargs="?")
+    presence.add_argument(
+        "--limit", type=int, default=None, help="users per page, 1-500 (default: the server's)"
+    )
     return parser
 
 
@@ -210,8 +216,10 @@ async def _join(
 ) -> int:
     for room in args.rooms:
         ack = await client.join_room(room)
-        members = ", ".join(m.get("userId", "?") for m in ack.get("members", []))
-        printer.note(f"joined {room} (online: {members or 'nobody'})")
+        members = page_user_ids(ack, "members")
+        more = (member_count(ack) or 0) - len(members)  # beyond the ack's first page
+        listed = ", ".join(members) + (f" and {more} more" if more > 0 else "")
+        printer.note(f"joined {room} (online: {listed or 'nobody'})")
     return await _listen(client, args, printer, enough)
 
 
@@ -227,7 +235,8 @@ async def _send(
 async def _presence(
     client: WsClient, args: argparse.Namespace, printer: _Printer, enough: asyncio.Event
 ) -> int:
-    printer.event(await client.get_presence(args.room))
+    async for page in client.presence_pages(args.room, limit=args.limit):
+        printer.event(page)
     return EXIT_OK
 
 

@@ -18,13 +18,14 @@ import logging
 import random as _random
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Literal, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from wsclient import presence
 from wsclient.continuity import (
     DEFAULT_GAP_WAIT_S,
     HISTORY_PAGE_LIMIT,
@@ -347,15 +348,18 @@ class WsClient:
         finally:
             self._pending.pop(request_id, None)
 
-    async def join_room(self, room_id: str) -> Frame:
+    async def join_room(self, room_id: str, *, limit: int | None = None) -> Frame:
         """Join a room; it is remembered and rejoined after reconnects once acked.
 
         The ack's ``latestSeq`` is where the room's delivery starts: frames up to it were sent
-        before the join. Frames that arrive before the ack wait for it.
+        before the join. Frames that arrive before the ack wait for it. Its ``members`` is
+        the first page of the users online (``limit`` of them, 1-500, server default 100);
+        v1.1 adds ``memberCount`` and, when more follow, ``nextCursor``:
+        ``presence_pages(room_id, cursor=ack["nextCursor"])`` fetches the rest.
         """
         first = self._seq.track(room_id)
         try:
-            ack = await self.request("joinRoom", {"roomId": room_id})
+            ack = await self.request("joinRoom", {"roomId": room_id, **_given(limit=limit)})
         except BaseException:
             if first:
                 self._seq.join_failed(room_id)
@@ -390,16 +394,54 @@ class WsClient:
         need it (the client fills its gaps by itself) and is not affected by it. Without
         ``after_seq``, the latest ``limit`` messages.
         """
-        fields: Frame = {"roomId": room_id}
-        if after_seq is not None:
-            fields["afterSeq"] = after_seq
-        if limit is not None:
-            fields["limit"] = limit
+        fields = {"roomId": room_id, **_given(afterSeq=after_seq, limit=limit)}
         return await self.request("getHistory", fields)
 
-    async def get_presence(self, room_id: str | None = None) -> Frame:
-        """Users online in a room, or in the whole tenant when room_id is None."""
-        return await self.request("getPresence", {} if room_id is None else {"roomId": room_id})
+    async def get_presence(
+        self, room_id: str | None = None, *, cursor: str | None = None, limit: int | None = None
+    ) -> Frame:
+        """One page of the users online in a room, or in the whole tenant when room_id is
+        None: the raw ack (``users`` in user id order; v1.1: ``memberCount`` for a room,
+        ``nextCursor`` when more follow). ``cursor``: a page's ``nextCursor``; ``limit``:
+        1-500, server default 100.
+        """
+        fields = _given(roomId=room_id, cursor=cursor, limit=limit)
+        return await self.request("getPresence", fields)
+
+    async def presence_pages(
+        self, room_id: str | None = None, *, cursor: str | None = None, limit: int | None = None
+    ) -> AsyncIterator[Frame]:
+        """Every page of get_presence, following ``nextCursor`` to the last page.
+
+        From after ``cursor`` when given (a joinRoom ack's ``nextCursor``: the rest of the
+        room). A failed request ends it with that request's ClientError; a page whose
+        ``nextCursor`` is the cursor it was asked with, with ``invalid_frame``.
+        """
+        while True:
+            page = await self.get_presence(room_id, cursor=cursor, limit=limit)
+            yield page
+            following = presence.next_cursor(page)
+            if following is None:  # the last page (or a v1 server)
+                return
+            if following == cursor:
+                raise ClientError("invalid_frame", "getPresence answered with its own cursor")
+            cursor = following
+
+    async def presence_all(
+        self, room_id: str | None = None, *, cursor: str | None = None, limit: int | None = None
+    ) -> presence.PresenceList:
+        """All users online in a room (or the tenant), every page fetched (presence_pages).
+
+        Users who come or go while it pages may be missed, or listed though gone: presence
+        frames tell of them.
+        """
+        found = presence.PresenceList()
+        async for page in self.presence_pages(room_id, cursor=cursor, limit=limit):
+            found.user_ids.extend(presence.page_user_ids(page))
+            count = presence.member_count(page)
+            if count is not None:
+                found.member_count = count
+        return found
 
     async def heartbeat(self) -> Frame:
         return await self.request("heartbeat")
@@ -768,6 +810,11 @@ class WsClient:
         task = asyncio.ensure_future(awaitable)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _given(**fields: Any) -> Frame:
+    """The request fields that were given (None ones left out)."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def _consume_exception(future: asyncio.Future[None]) -> None:
