@@ -231,3 +231,21 @@ def test_encode_always_gives_utf8_that_decodes_to_the_same_value(value: str) -> 
 )
 def test_iso_now(now: float, expected: str) -> None:
     assert iso_now(now) == expected
+
+
+def test_coalesced_presence_is_split_only_past_its_byte_budget() -> None:
+    from wscore.protocol import presence_changes
+
+    assert presence_changes("r", [], [], 100) == []
+    assert presence_changes("r", ["a"], ["b"], 100) == [
+        {"type": "presence", "roomId": "r", "joined": ["a"], "left": ["b"]}
+    ]
+    joined = [f"j{i:03d}" for i in range(30)]  # 7 bytes each with quotes and comma
+    left = [f"l{i:03d}" for i in range(20)]
+    frames = presence_changes("r", joined, left, 70)
+    assert all(len(f["joined"]) + len(f["left"]) <= 10 for f in frames)
+    assert len(frames) == 5  # 50 ids, 10 per frame: no frame is split early
+    assert [u for f in frames for u in f["joined"]] == joined  # every id once, in order
+    assert [u for f in frames for u in f["left"]] == left
+    one_big = presence_changes("r", ["x" * 200], [], 70)  # one id over budget still goes
+    assert one_big == [{"type": "presence", "roomId": "r", "joined": ["x" * 200], "left": []}]
