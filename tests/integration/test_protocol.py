@@ -362,6 +362,8 @@ async def test_a_killed_client_is_pruned_on_the_next_broadcast(real: GatewayProc
 
     victim.ws.transport.abort()  # killed: no close frame
     assert (await keeper.event())["event"] == "leave"  # $disconnect fired (1006)
+    # (its cleanup announces first, then deletes the memberships and the connection)
+    await asyncio.to_thread(eventually, lambda: not connection_items(real, connection_id))
     # Lose that $disconnect (AWS delivers it best-effort): restore the items it removed.
     for item in stale:
         ddb.put_item(TableName=table, Item=item)
