@@ -165,14 +165,18 @@ async def _reply(ws: Any) -> dict[str, Any]:
             return frame
 
 
-async def _heartbeats(ws: Any, stop: asyncio.Event) -> list[float]:
-    """Round trips (ms) of heartbeats sent one after the other until `stop` is set."""
-    rtts: list[float] = []
+async def _heartbeats(
+    ws: Any, stop: asyncio.Event, rtts: list[float] | None = None, sent: list[float] | None = None
+) -> list[float]:
+    """Round trips (ms) of heartbeats sent one after the other until `stop` is set,
+    appended to `rtts`; `sent` holds the send time of the one awaiting its answer."""
+    rtts = [] if rtts is None else rtts
+    sent = [] if sent is None else sent
     while not stop.is_set():
-        started = time.perf_counter()
+        sent[:] = [time.perf_counter()]
         await ws.send(json.dumps({"action": "heartbeat", "requestId": str(len(rtts))}))
         await _reply(ws)
-        rtts.append((time.perf_counter() - started) * 1000)
+        rtts.append((time.perf_counter() - sent.pop()) * 1000)
         await asyncio.sleep(0.05)
     return rtts
 
@@ -292,25 +296,49 @@ async def storm(
 ) -> dict[str, Any]:
     """One storm: `action` (returns its own time, s) while the watcher waits for every
     announcement and `bystander` sends heartbeats; then its cost (the heartbeats' taken
-    out), once the gateway settles."""
+    out), once the gateway settles. A storm not over within `phase_timeout()` is cut
+    there (`finished` false): its counts are those of that moment."""
     before = await asyncio.to_thread(read_meter, meter)
-    stop = asyncio.Event()
-    heartbeats = asyncio.create_task(_heartbeats(bystander, stop))
+    stop, rtts, sent = asyncio.Event(), list[float](), list[float]()
+    heartbeats = asyncio.create_task(_heartbeats(bystander, stop, rtts, sent))
     started = time.perf_counter()
-    seen = asyncio.ensure_future(watched)
-    action_s = await asyncio.wait_for(action(), STORM_TIMEOUT_S)
-    await asyncio.wait_for(seen, STORM_TIMEOUT_S)
+    done = asyncio.gather(action(), watched)
+    try:
+        action_s, _ = await asyncio.wait_for(done, phase_timeout())
+        finished = True
+    except TimeoutError:
+        action_s, finished = time.perf_counter() - started, False
     wall_s = time.perf_counter() - started
     stop.set()
-    rtts = await heartbeats
-    after = await settle(meter, presence_interval() + 2.0, STORM_TIMEOUT_S)
+    if finished:
+        await heartbeats
+        after = await settle(meter, presence_interval() + 2.0, STORM_TIMEOUT_S)
+    else:
+        await _cut(heartbeats, rtts, sent)
+        after = await asyncio.to_thread(read_meter, meter)
     spent = meter_delta(before, after)
     return {
+        "finished": finished,
         "wall_s": round(wall_s, 2),
         "action_s": round(action_s, 2),
         **phase_figures(spent, bystander_cost(spent, per_heartbeat, len(rtts))),
         **_rtt_stats("heartbeat", rtts),
     }
+
+
+async def _cut(heartbeats: asyncio.Task[list[float]], rtts: list[float], sent: list[float]) -> None:
+    """Stop a heartbeat loop whose storm was cut: a heartbeat still unanswered after 5 s
+    more is counted as long as it has waited (a lower bound)."""
+    try:
+        await asyncio.wait_for(asyncio.shield(heartbeats), 5.0)
+    except TimeoutError:
+        heartbeats.cancel()
+        rtts.extend((time.perf_counter() - t) * 1000 for t in sent)
+
+
+def phase_timeout() -> float:
+    """How long one storm may run (STORM_PHASE_TIMEOUT_S, default STORM_TIMEOUT_S)."""
+    return float(os.environ.get("STORM_PHASE_TIMEOUT_S", STORM_TIMEOUT_S))
 
 
 async def storm_clients(url: str, members: int) -> dict[str, Any]:
@@ -352,6 +380,16 @@ async def storm_clients(url: str, members: int) -> dict[str, Any]:
         return time.perf_counter() - started
 
     joins = await storm(meter, other, per_heartbeat, join_all, watch_presence(watcher, users, 0))
+    result = {
+        "room_members": members,
+        "coalesce_threshold": coalesce_threshold(),
+        "interval_s": presence_interval(),
+        **_rtt_stats("baseline", baseline_rtts),
+        "join": {"acks_s": joins.pop("action_s"), **joins},
+    }
+    if not joins["finished"]:
+        result["leave"] = {"finished": False, "status": "not run: the join storm was cut"}
+        return result
 
     async def message_arrives(ws: Any) -> None:
         while json.loads(await ws.recv()).get("type") != "message":
@@ -372,15 +410,9 @@ async def storm_clients(url: str, members: int) -> dict[str, Any]:
 
     leaves = await storm(meter, other, per_heartbeat, close_all, watch_presence(watcher, users, 1))
     await asyncio.gather(watcher.close(), other.close())
-    return {
-        "room_members": members,
-        "coalesce_threshold": coalesce_threshold(),
-        "interval_s": presence_interval(),
-        **_rtt_stats("baseline", baseline_rtts),
-        "join": {"acks_s": joins.pop("action_s"), **joins},
-        "message_s": round(message_s, 2),
-        "leave": {"closed_s": leaves.pop("action_s"), **leaves},
-    }
+    result["message_s"] = round(message_s, 2)
+    result["leave"] = {"closed_s": leaves.pop("action_s"), **leaves}
+    return result
 
 
 def coalesce_threshold() -> int:
@@ -398,19 +430,26 @@ def storm_targets(result: dict[str, Any]) -> dict[str, Any]:
     most N x (wall time / interval) + N (`posts_bound`) once the users announced one by one
     while the room has at most T users are added: up to T^2/2 posts
     (`below_threshold_posts`). A room of at most T users is announced user by user
-    (~N^2/2 posts per storm): no posts target (`posts_within_bound` None)."""
+    (~N^2/2 posts per storm): no posts target (`posts_within_bound` None), nor for a storm
+    cut by the phase timeout (`finished` false: its counts are partial; its heartbeats'
+    maximum a lower bound, so only a miss is a verdict)."""
     n, threshold = result["room_members"], result["coalesce_threshold"]
     above = n > threshold
     out: dict[str, Any] = {"room_members": n, "above_threshold": above}
     for name in ("join", "leave"):
         row = result[name]
+        if "wall_s" not in row:  # not run
+            out[name] = {"finished": False, "heartbeat_max_under_1s": None}
+            continue
         bound = n * row["wall_s"] / result["interval_s"] + n
         below = threshold * threshold // 2 if above else 0
+        judged = above and row["finished"]  # a cut storm's posts and time are partial
         out[name] = {
+            "finished": row["finished"],
             "presence_posts": row["presence_posts"],
-            "posts_bound": round(bound) if above else None,
-            "below_threshold_posts": below if above else None,
-            "posts_within_bound": row["presence_posts"] <= bound + below if above else None,
+            "posts_bound": round(bound) if judged else None,
+            "below_threshold_posts": below if judged else None,
+            "posts_within_bound": row["presence_posts"] <= bound + below if judged else None,
             "heartbeat_max_under_1s": row["heartbeat_rtt_max_ms"] < 1000,
         }
     return out
@@ -425,14 +464,18 @@ def storm_verdict(storms: dict[str, Any]) -> dict[str, Any]:
     sides = ("join", "leave")
     return {
         "storm_heartbeat_under_1s": all(
-            t[s]["heartbeat_max_under_1s"] for t in measured.values() for s in sides
+            t[s]["heartbeat_max_under_1s"] is not False for t in measured.values() for s in sides
         ),
-        "storm_posts_within_bound": {
-            n: all(t[s]["posts_within_bound"] for s in sides)
+        "storm_posts_within_bound": {  # None: a storm was cut, its posts unknown
+            n: _all_or_none([t[s].get("posts_within_bound") for s in sides])
             for n, t in measured.items()
             if t["above_threshold"]
         },
     }
+
+
+def _all_or_none(verdicts: list[bool | None]) -> bool | None:
+    return None if None in verdicts else all(verdicts)
 
 
 STORM_COLUMNS = (
@@ -455,6 +498,10 @@ def storm_rows(storms: dict[str, Any]) -> list[list[str]]:
             continue
         for name in ("join", "leave"):
             r = result[name]
+            if "wall_s" not in r:
+                rows.append([str(n), name, str(r.get("status")), "", "", "", ""])
+                continue
+            cut = "" if r["finished"] else " (cut)"
             rtt = "/".join(f"{r[f'heartbeat_rtt_{q}_ms']:.0f}" for q in ("p50", "p99", "max"))
             rows.append(
                 [
@@ -463,7 +510,7 @@ def storm_rows(storms: dict[str, Any]) -> list[list[str]]:
                     str(r["presence_posts"]),
                     f"{r['dynamodb_requests']} ({r['read_units']:.0f}/{r['write_units']:.0f})",
                     f"{r['lambda_s']:.1f}",
-                    f"{r['wall_s']:.1f}",
+                    f"{r['wall_s']:.1f}{cut}",
                     rtt,
                 ]
             )
@@ -484,6 +531,8 @@ def local_gateway(metered: bool = False) -> Iterator[tuple[str, dict[str, str]]]
     env = dict(os.environ)
     env.update({"PORT": str(port), "HOST": "127.0.0.1", "STAGE": "dev"})
     env.update({"GATEWAY_LOG_LEVEL": "WARNING", "LOG_LEVEL": "WARNING"})
+    if metered:  # a storm's watcher only listens: no idle close (AWS: 10 min) mid-storm
+        env.setdefault("GATEWAY_IDLE_TIMEOUT_S", "7200")
     module = "bench.gateway_meter" if metered else "local_gateway"
     gateway = subprocess.Popen(  # noqa: S603 - our own gateway module
         [sys.executable, "-m", module],

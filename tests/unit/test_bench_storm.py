@@ -107,6 +107,7 @@ def test_consumed_units_by_operation() -> None:
 def _storm(n: int, join_posts: int, leave_posts: int, rtt_max: float) -> dict[str, Any]:
     def side(posts: int) -> dict[str, Any]:
         return {
+            "finished": True,
             "presence_posts": posts,
             "wall_s": 10.0,
             "dynamodb_requests": 400,
@@ -145,6 +146,24 @@ def test_storm_targets_above_and_below_the_threshold() -> None:
     verdict = storm_verdict({"500": result, "x": {"status": "error: no gateway"}})
     assert verdict == {"storm_heartbeat_under_1s": True, "storm_posts_within_bound": {"500": False}}
     assert storm_verdict({}) == {}
+
+
+def test_a_cut_storm_is_partial() -> None:
+    result = _storm(500, 90000, 0, 4000.0)
+    result["join"]["finished"] = False
+    result["leave"] = {"finished": False, "status": "not run: the join storm was cut"}
+    targets = storm_targets(result)
+    assert targets["join"]["posts_within_bound"] is None
+    assert targets["join"]["heartbeat_max_under_1s"] is False
+    assert targets["leave"] == {"finished": False, "heartbeat_max_under_1s": None}
+    result["targets"] = targets
+    assert storm_verdict({"500": result}) == {
+        "storm_heartbeat_under_1s": False,
+        "storm_posts_within_bound": {"500": None},
+    }
+    rows = storm_rows({"500": result})
+    assert rows[0][5] == "10.0 (cut)"
+    assert rows[1] == ["500", "leave", "not run: the join storm was cut", "", "", "", ""]
 
 
 def test_storm_rows_one_per_storm() -> None:
