@@ -352,7 +352,7 @@ async def storm_clients(url: str, members: int) -> dict[str, Any]:
         from tools.devtoken import mint
 
         async with gate:
-            token = mint(user, tenant)
+            token = mint(user, tenant, lifetime_s=7200)  # a slow storm outlives 10 min
             return await connect(f"{url}?token={token}", max_queue=None, open_timeout=120)
 
     room = list(await asyncio.gather(*(opened(f"m{i}", "storm") for i in range(members))))
