@@ -6,8 +6,10 @@ The broadcast matrix runs every implementation against one endpoint process
 (`bench.endpoint`), one fresh sender process per cell. The plain boto3 loop is skipped
 where it would take more than a minute (said in the output and in results.json). The
 local gateway capacity run (`bench.gateway_capacity`) reports "pending" when
-`local_gateway/` is absent; its storm scenario measures a 150-member room (joins, one
-message) and an unrelated tenant's heartbeat round trips while the room closes at once.
+`local_gateway/` is absent; its storm scenario joins N users to one room at once, then
+closes them at once (`--storm-members`, default 50,150,500; `--quick` 150): presence
+posts, DynamoDB requests and units, Lambda time, and an unrelated tenant's heartbeat
+round trips during each storm.
 Delivery continuity (protocol v1.1): the cost model's persisted, ephemeral and history
 rows (`cost.continuity_summary`), and the latency of a persisted message over an
 ephemeral one through the local gateway (`bench.continuity_latency`). Rate limits: the CPU
@@ -208,6 +210,7 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     continuity = results.get("cost_continuity")
     if continuity:
         out.update({f"continuity_{k}": v for k, v in continuity["targets"].items()})
+    out.update(gateway_capacity.storm_verdict(results.get("gateway_storm", {})))
     latency = results.get("continuity_latency", {})
     if latency.get("status") == "measured":
         out["continuity_ack_median_ratio_persisted_over_ephemeral"] = latency["ack"]["ratio"]
@@ -339,7 +342,9 @@ def table(results: dict[str, Any]) -> str:
         lines += ["", "local gateway capacity: " + json.dumps(capacity)]
     storm = results.get("gateway_storm")
     if storm:
-        lines += ["", "local gateway, 150-member room and disconnect storm: " + json.dumps(storm)]
+        lines += ["", "local gateway, join and leave storms of one room (presence):"]
+        rows = [list(gateway_capacity.STORM_COLUMNS), *gateway_capacity.storm_rows(storm)]
+        lines += ["  " + " | ".join(row) for row in rows]
     lines += ["", "targets: " + json.dumps(results.get("targets", {}))]
     return "\n".join(lines)
 
@@ -559,10 +564,10 @@ def markdown(results: dict[str, Any]) -> str:
         out += ["", "Local gateway capacity: `" + json.dumps(capacity) + "`"]
     storm = results.get("gateway_storm")
     if storm:
-        out += [
-            "",
-            "Local gateway, 150-member room and disconnect storm: `" + json.dumps(storm) + "`",
-        ]
+        out += ["", "Local gateway, join and leave storms of one room (presence):", ""]
+        out += ["| " + " | ".join(gateway_capacity.STORM_COLUMNS) + " |"]
+        out += ["|" + "---|" * len(gateway_capacity.STORM_COLUMNS)]
+        out += ["| " + " | ".join(row) + " |" for row in gateway_capacity.storm_rows(storm)]
     out += ["", "Targets: `" + json.dumps(results.get("targets", {})) + "`", ""]
     return "\n".join(out)
 
@@ -586,6 +591,11 @@ def parse_args() -> argparse.Namespace:
         "rate_limits",
     )
     parser.add_argument("--wheelhouse", type=Path, default=ROOT / ".venv" / "wheelhouse")
+    parser.add_argument(
+        "--storm-members",
+        default="",
+        help="room sizes of the storm scenario (default 50,150,500; --quick: 150)",
+    )
     return parser.parse_args()
 
 
@@ -622,8 +632,7 @@ def main() -> int:
         print("local gateway capacity", flush=True)
         results["gateway_capacity"] = gateway_capacity.run()
     if "storm" not in skip:
-        print("local gateway: 150-member room, then a disconnect storm", flush=True)
-        results["gateway_storm"] = gateway_capacity.run_storm()
+        results["gateway_storm"] = gateway_capacity.run_storms(args.storm_members, args.quick)
     if "continuity" not in skip:
         print("persisted vs ephemeral sendMessage latency (local gateway)", flush=True)
         pairs = QUICK_LATENCY_PAIRS if args.quick else LATENCY_PAIRS

@@ -153,6 +153,51 @@ def write_units(old: dict[str, Any] | None, new: dict[str, Any] | None) -> float
     return units
 
 
+def consumed_units(  # noqa: PLR0911 - one return per operation
+    op: str, params: dict[str, Any], result: dict[str, Any], old: Any, new: Any = None
+) -> tuple[float, float]:
+    """(read units, write units) one DynamoDB request consumes, from item sizes.
+
+    `result` is the response (an `Error` key: the request failed, e.g. its condition; a
+    failed UpdateItem is billed on the item as it stays); `old` the item before a write (a
+    list of them, None for puts, for BatchWriteItem) and `new` the item after an UpdateItem.
+    A Query is billed on the items it read, filtered out or not: their size is taken as the
+    returned items' average (none returned: 1 unit).
+    """
+    if op == "GetItem":
+        factor = 1.0 if params.get("ConsistentRead") else 0.5
+        return factor * max(1, math.ceil(item_size(result.get("Item")) / 4096)), 0.0
+    if op == "Query":
+        items = result.get("Items", [])
+        scanned = result.get("ScannedCount", len(items))
+        avg = sum(item_size(i) for i in items) / len(items) if items else 0
+        factor = 0.5 if params.get("IndexName") or not params.get("ConsistentRead") else 1.0
+        return factor * max(1, math.ceil(avg * scanned / 4096)), 0.0
+    if op == "BatchGetItem":
+        reads = 0.0
+        for table, items in result.get("Responses", {}).items():
+            consistent = params["RequestItems"].get(table, {}).get("ConsistentRead")
+            per = [max(1, math.ceil(item_size(i) / 4096)) for i in items]
+            reads += (1.0 if consistent else 0.5) * sum(per)
+        return reads, 0.0
+    if op == "PutItem":
+        return 0.0, write_units(old, params["Item"])
+    if op == "UpdateItem":
+        return 0.0, write_units(old, old if "Error" in result else new)
+    if op == "DeleteItem":
+        return 0.0, write_units(old, None)
+    if op == "BatchWriteItem":
+        requests = [r for reqs in params["RequestItems"].values() for r in reqs]
+        writes = 0.0
+        for req, before in zip(requests, old, strict=True):
+            if "PutRequest" in req:
+                writes += write_units(None, req["PutRequest"]["Item"])
+            else:
+                writes += write_units(before, None)
+        return 0.0, writes
+    return 0.0, 0.0
+
+
 class Extras(dict[str, Any]):
     """What an action adds to its row (data and frame sizes, getHistory calls)."""
 
@@ -229,31 +274,12 @@ class Meter:
         op, params, old = self.pending.pop()
         c = self.counter
         c.dynamodb[op] = c.dynamodb.get(op, 0) + 1
-        failed = "Error" in parsed
-        if op == "GetItem":
-            factor = 1.0 if params.get("ConsistentRead") else 0.5
-            c.read_units += factor * max(1, math.ceil(item_size(parsed.get("Item")) / 4096))
-        elif op == "Query":
-            items = parsed.get("Items", [])
-            scanned = parsed.get("ScannedCount", len(items))
-            avg = sum(item_size(i) for i in items) / len(items) if items else 0
-            total = avg * scanned
-            factor = 0.5 if params.get("IndexName") or not params.get("ConsistentRead") else 1.0
-            c.read_units += factor * max(1, math.ceil(total / 4096))
-        elif op == "PutItem":
-            c.write_units += write_units(old, params["Item"])
-        elif op in ("UpdateItem",):
-            new = self._get(params["Key"]) if not failed else old
-            c.write_units += write_units(old, new)
-        elif op == "DeleteItem":
-            c.write_units += write_units(old, None)
-        elif op == "BatchWriteItem":
-            requests = [r for reqs in params["RequestItems"].values() for r in reqs]
-            for req, before in zip(requests, old, strict=True):
-                if "PutRequest" in req:
-                    c.write_units += write_units(None, req["PutRequest"]["Item"])
-                else:
-                    c.write_units += write_units(before, None)
+        new = None
+        if op == "UpdateItem":
+            new = self._get(params["Key"]) if "Error" not in parsed else old
+        reads, writes = consumed_units(op, params, parsed, old, new)
+        c.read_units += reads
+        c.write_units += writes
 
     def _sqs(self, parsed: dict[str, Any], model: Any, params: Any = None, **_: Any) -> None:
         c = self.counter

@@ -47,6 +47,9 @@ OPTIONAL_PASSTHROUGH = (
 )
 # Variables that would send boto3 to a real account or profile: never inherited.
 _SCRUBBED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
+# The emulator's command line after the interpreter: the benchmark's metered gateway
+# (bench/gateway_meter.py) replaces it with a moto server that counts DynamoDB requests.
+EMULATOR_ARGS: tuple[str, ...] = ("-m", "local_gateway.moto_process")
 
 
 class EmulatorError(RuntimeError):
@@ -67,8 +70,8 @@ class EmbeddedAws:
 
     def start(self) -> None:
         """Start moto in a child process and create the table and queues from the manifest."""
-        self._server = subprocess.Popen(
-            [sys.executable, "-m", "local_gateway.moto_process"],
+        self._server = subprocess.Popen(  # noqa: S603 - the emulator module, ours
+            [sys.executable, *EMULATOR_ARGS],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
