@@ -184,14 +184,19 @@ def test_a_large_room_gets_one_presence_frame_per_interval(large: World) -> None
     assert _changes(world, "c0") == [expected, ([], ["u2"])]
 
 
-def test_a_user_who_joins_and_leaves_inside_an_interval_is_not_announced(
-    large: World,
-) -> None:
-    world = large
+def _fill_hall(world: World) -> None:
+    """Four users in `hall` (coalesced past two), their joins flushed."""
     for i in range(4):
         world.connect(f"c{i}", f"u{i}")
         world.act(f"c{i}", {"action": "joinRoom", "roomId": "hall"})
     _flush_jobs(world)
+
+
+def test_a_user_who_joins_and_leaves_inside_an_interval_is_not_announced(
+    large: World,
+) -> None:
+    world = large
+    _fill_hall(world)
     world.connect("x", "visitor")
     world.act("x", {"action": "joinRoom", "roomId": "hall"})
     world.act("x", {"action": "leaveRoom", "roomId": "hall"})
@@ -212,10 +217,7 @@ def test_a_user_who_leaves_and_comes_back_inside_an_interval_is_not_announced(
     large: World,
 ) -> None:
     world = large
-    for i in range(4):
-        world.connect(f"c{i}", f"u{i}")
-        world.act(f"c{i}", {"action": "joinRoom", "roomId": "hall"})
-    _flush_jobs(world)
+    _fill_hall(world)
     world.act("c3", {"action": "leaveRoom", "roomId": "hall"})
     world.act("c3", {"action": "joinRoom", "roomId": "hall"})
     _flush_jobs(world)

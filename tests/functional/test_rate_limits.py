@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from bench.rate_limits import CountingClient
 
 from tests.functional.conftest import World
 from tests.helpers import moto_table_items
@@ -206,18 +207,6 @@ def test_only_valid_send_messages_take_a_token(
 
 
 # -- two containers on one table -------------------------------------------------------------
-class CountingClient:
-    """The container's DynamoDB client, counting UpdateItem calls."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.updates = 0
-
-    def update_item(self, **params: Any) -> Any:
-        self.updates += 1
-        return self._client.update_item(**params)
-
-
 @pytest.fixture
 def containers(world: World, limits: Callable[..., None]) -> Iterator[list[Any]]:
     """Two containers' tenant limiters (8/s, bursts of 5) on the same table."""
